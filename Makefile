@@ -1,0 +1,41 @@
+# The two commands of the README. Both create/reuse .venv in the repo root and install the project.
+#   make demo   generate the sample city, index it, open the console on http://127.0.0.1:7860
+#   make test   install with test extras and run the whole test-suite
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   := sample_footage/generated
+DEMO_INDEX := data/demo-index
+
+# Real model files shipped beside the checkout (detector, colour table) are used when present;
+# elsewhere they are downloaded once, with a checksum check, into ~/.cache/footage-search.
+ifneq ($(wildcard ../shared/models),)
+export FOOTAGE_SEARCH_MODELS_MODELS_DIR := $(abspath ../shared/models)
+endif
+
+.PHONY: demo test install lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m sample_footage $(DEMO)
+	$(BIN)/footage-search index $(DEMO)/archive --index $(DEMO_INDEX)
+	$(BIN)/footage-search ui --index $(DEMO_INDEX) --registry $(DEMO)/cameras.csv
+
+test: $(STAMP)
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check .
+
+clean:
+	rm -rf $(DEMO) data tests/artifacts .pytest_cache

@@ -1,0 +1,236 @@
+"""The one typed configuration object.
+
+Values come from, in increasing priority:
+
+1. the defaults below;
+2. a TOML file: ``--config PATH``, else ``$FOOTAGE_SEARCH_CONFIG``, else ``./footage-search.toml`` if present;
+3. environment variables ``FOOTAGE_SEARCH_<SECTION>_<KEY>``, e.g. ``FOOTAGE_SEARCH_INDEX_SAMPLE_FPS=2``;
+4. command-line overrides ``--set section.key=value`` and the subcommands' own flags.
+
+Relative paths in a config file are relative to that file; elsewhere, to the working directory.
+Nothing else in the code base reads the environment or keeps global settings: everything that needs
+a setting is handed this object (or the section it needs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "FOOTAGE_SEARCH_"
+CONFIG_ENV = "FOOTAGE_SEARCH_CONFIG"
+DEFAULT_CONFIG_FILE = "footage-search.toml"
+
+
+class ConfigError(ValueError):
+    """A bad configuration key or value; the message says which and where it came from."""
+
+
+def _path(default: str = "") -> Any:
+    return field(default=default, metadata={"path": True})
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    # LanceDB URI: a local folder, or s3://bucket/prefix etc. with storage_options.
+    index_uri: str = _path("data/index")
+    storage_options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    # Where fetched model files are cached, and where the resolver looks before downloading.
+    models_dir: str = _path("~/.cache/footage-search/models")
+    # Multilingual (Korean + English) CLIP by default; see README "Choosing the CLIP model".
+    clip_model: str = "ViT-B-32-SigLIP2-256"
+    clip_pretrained: str = "webli"
+    # A local checkpoint file overrides clip_pretrained (air-gapped installs).
+    clip_checkpoint: str = _path("")
+    detector_path: str = _path("")
+    colour_table_path: str = _path("")
+    allow_download: bool = True
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    sample_fps: float = 2.0
+    decoder: str = "auto"  # auto | pyav-keyframes | pyav | decord
+    workers: int = 0  # 0: one per CPU core
+    detector_input: int = 640  # long side of the detector input, multiple of 32
+    detector_threshold: float = 0.3
+    crops_per_track: int = 2  # CLIP embeddings per tracklet segment (best crops, not every frame)
+    max_segment_s: float = 30.0  # a long tracklet is split into sightings of at most this length
+    min_track_detections: int = 2  # shorter tracks are usually false positives
+    frame_embed_interval_s: float = 0.0  # >0: also embed whole frames this often (scene search)
+    clip_batch_size: int = 32
+    thumbnail_height: int = 128
+    timezone: str = "Asia/Seoul"  # for file-name start times that carry no UTC offset
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    max_walking_speed_mps: float = 2.0
+    default_limit: int = 50
+    min_score: float = 0.35  # below this fused score a hit is treated as noise (no-result state)
+    direction_tolerance_deg: float = 45.0
+
+
+@dataclass(frozen=True)
+class UIConfig:
+    host: str = "127.0.0.1"
+    port: int = 7860
+
+
+@dataclass(frozen=True)
+class Config:
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    models: ModelConfig = field(default_factory=ModelConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    ui: UIConfig = field(default_factory=UIConfig)
+
+    def with_overrides(self, overrides: dict[str, Any], origin: str = "override",
+                       base_dir: Path | None = None) -> Config:
+        """Return a copy with ``{"section.key": value}`` applied (strings are coerced)."""
+        sections = {f.name: getattr(self, f.name) for f in fields(self)}
+        for dotted, raw in overrides.items():
+            section, _, key = dotted.partition(".")
+            if section not in sections or not key:
+                raise ConfigError(f"{origin}: unknown setting {dotted!r}; sections are {', '.join(sections)}")
+            sec = sections[section]
+            spec = {f.name: f for f in fields(sec)}
+            if key not in spec:
+                raise ConfigError(
+                    f"{origin}: unknown setting {dotted!r}; {section} has {', '.join(sorted(spec))}"
+                )
+            value = _coerce(raw, typing.get_type_hints(type(sec))[key], f"{origin}: {dotted}")
+            if spec[key].metadata.get("path") and value and base_dir is not None:
+                value = _resolve_path(str(value), base_dir)
+            sections[section] = replace(sec, **{key: value})
+        return Config(**sections)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def index_fingerprint(self) -> str:
+        """Hash of the settings that change what indexing produces (not how fast it runs).
+
+        Stored on each indexed video: a file indexed under other settings is redone by the
+        next batch run instead of silently mixing two kinds of sightings.
+        """
+        keep = {k: v for k, v in asdict(self.index).items()
+                if k not in ("workers", "clip_batch_size", "decoder")}
+        keep["detector"] = Path(self.models.detector_path).name if self.models.detector_path else "auto"
+        blob = json.dumps(keep, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _resolve_path(value: str, base_dir: Path) -> str:
+    if "://" in value:
+        return value
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else (base_dir / p).resolve())
+
+
+def _coerce(raw: Any, typ: Any, where: str) -> Any:
+    if typing.get_origin(typ) is dict or typ is dict:
+        if isinstance(raw, dict):
+            return {str(k): str(v) for k, v in raw.items()}
+        try:
+            parsed = json.loads(raw)
+        except (TypeError, json.JSONDecodeError):
+            raise ConfigError(f"{where}: expected a JSON object, got {raw!r}") from None
+        if not isinstance(parsed, dict):
+            raise ConfigError(f"{where}: expected a JSON object, got {raw!r}")
+        return {str(k): str(v) for k, v in parsed.items()}
+    if isinstance(typ, types.UnionType):
+        typ = next(t for t in typing.get_args(typ) if t is not type(None))
+    if typ is bool:
+        if isinstance(raw, bool):
+            return raw
+        s = str(raw).strip().lower()
+        if s in ("1", "true", "yes", "on"):
+            return True
+        if s in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where}: expected true/false, got {raw!r}")
+    if typ in (int, float):
+        if isinstance(raw, bool):
+            raise ConfigError(f"{where}: expected a number, got {raw!r}")
+        try:
+            value = typ(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected {typ.__name__}, got {raw!r}") from None
+        if value < 0:
+            raise ConfigError(f"{where}: must not be negative, got {raw!r}")
+        return value
+    return str(raw)
+
+
+def _flatten(doc: dict[str, Any], origin: str) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for section, body in doc.items():
+        if not isinstance(body, dict):
+            raise ConfigError(f"{origin}: top-level key {section!r} must be a [section] table")
+        for key, value in body.items():
+            flat[f"{section}.{key}"] = value
+    return flat
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, str]:
+    sections = [f.name for f in fields(Config)]
+    out: dict[str, str] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+            continue
+        rest = name[len(ENV_PREFIX):].lower()
+        section = next((s for s in sections if rest.startswith(s + "_")), None)
+        if section is None:
+            raise ConfigError(f"environment: {name} names no config section ({', '.join(sections)})")
+        out[f"{section}.{rest[len(section) + 1:]}"] = value
+    return out
+
+
+def parse_set_args(items: list[str] | None) -> dict[str, str]:
+    """``["index.sample_fps=2", ...]`` from repeated ``--set`` flags."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {item!r}: expected section.key=value")
+        out[key.strip()] = value
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                environ: dict[str, str] | None = None) -> Config:
+    environ = dict(os.environ) if environ is None else environ
+    cfg = Config()
+    chosen = path or environ.get(CONFIG_ENV)
+    if chosen is None and Path(DEFAULT_CONFIG_FILE).is_file():
+        chosen = DEFAULT_CONFIG_FILE
+    if chosen:
+        file = Path(chosen).expanduser()
+        try:
+            doc = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {file}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML ({exc})") from None
+        cfg = cfg.with_overrides(_flatten(doc, str(file)), origin=str(file), base_dir=file.parent.resolve())
+    cfg = cfg.with_overrides(_env_overrides(environ), origin="environment", base_dir=Path.cwd())
+    if overrides:
+        cfg = cfg.with_overrides(overrides, origin="command line", base_dir=Path.cwd())
+    return cfg
+
+
+def expand(path: str) -> Path:
+    return Path(path).expanduser()

@@ -1,0 +1,88 @@
+"""What an index holds: per-camera coverage, totals, and the model that made its vectors."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from footage_search.config import Config
+from footage_search.index_db import IndexDB
+from footage_search.schema import SIGHTINGS, VIDEO_STATUS_DONE, VIDEO_STATUS_FAILED, VIDEOS
+
+
+@dataclass
+class CameraCoverage:
+    camera_id: str
+    videos: int
+    footage_s: float
+    first: float  # epoch
+    last: float
+
+
+@dataclass
+class IndexStatus:
+    index_uri: str
+    exists: bool
+    clip_model: str = ""
+    videos_done: int = 0
+    videos_failed: int = 0
+    sightings: int = 0
+    sightings_without_vectors: int = 0
+    footage_s: float = 0.0
+    cameras: list[CameraCoverage] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    timezone: str = "UTC"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def _fmt(self, t: float) -> str:
+        return datetime.fromtimestamp(t, ZoneInfo(self.timezone)).strftime("%Y-%m-%d %H:%M:%S")
+
+    def lines(self) -> list[str]:
+        if not self.exists:
+            return [f"no index at {self.index_uri} yet: run `footage-search index ARCHIVE`"]
+        out = [
+            f"index: {self.index_uri}",
+            f"CLIP model: {self.clip_model or 'none yet (sightings have no CLIP vectors)'}",
+            f"videos: {self.videos_done} indexed, {self.videos_failed} failed; "
+            f"footage {self.footage_s / 3600:.2f} h",
+            f"sightings: {self.sightings}"
+            + (f" ({self.sightings_without_vectors} without CLIP vectors)" if self.sightings_without_vectors else ""),
+        ]
+        for c in self.cameras:
+            out.append(f"  {c.camera_id:<16} {c.videos:>4} videos {c.footage_s / 3600:7.2f} h  "
+                       f"{self._fmt(c.first)} .. {self._fmt(c.last)}")
+        out += [f"  FAILED {p}: {e}" for p, e in self.failures]
+        return out
+
+
+def index_status(cfg: Config) -> IndexStatus:
+    db = IndexDB.open(cfg.storage)
+    status = IndexStatus(index_uri=db.uri, exists=db.has_table(VIDEOS), timezone=cfg.index.timezone)
+    if not status.exists:
+        return status
+    status.clip_model = db.clip_model() or ""
+    videos = db.table(VIDEOS).to_arrow().to_pylist()
+    per_cam: dict[str, CameraCoverage] = {}
+    for v in videos:
+        if v["status"] == VIDEO_STATUS_FAILED:
+            status.videos_failed += 1
+            status.failures.append((v["path"], v["error"]))
+            continue
+        if v["status"] != VIDEO_STATUS_DONE:
+            continue
+        status.videos_done += 1
+        status.footage_s += v["duration_s"]
+        end = v["start_time"] + v["duration_s"]
+        c = per_cam.setdefault(v["camera_id"], CameraCoverage(v["camera_id"], 0, 0.0, v["start_time"], end))
+        c.videos += 1
+        c.footage_s += v["duration_s"]
+        c.first, c.last = min(c.first, v["start_time"]), max(c.last, end)
+    status.cameras = sorted(per_cam.values(), key=lambda c: c.camera_id)
+    if db.has_table(SIGHTINGS):
+        table = db.table(SIGHTINGS)
+        status.sightings = table.count_rows()
+        status.sightings_without_vectors = table.count_rows("has_vector = false")
+    return status

@@ -1,0 +1,172 @@
+"""CLIP image and text embeddings through open_clip.
+
+The model is named exactly as open_clip names it (``models.clip_model`` + ``models.clip_pretrained``,
+downloaded and cached by open_clip on first use), or loaded from a local checkpoint file
+(``models.clip_checkpoint``) for air-gapped installs. ``clip_pretrained = "random-init"`` builds the
+architecture with random weights: only the test-suite uses that, to exercise the plumbing; its
+similarities mean nothing, and it says so in a warning.
+
+Person crops are padded to a square before the model's own transform: CLIP transforms either centre
+crop (cutting off the head and feet of a tall crop) or squash (distorting the body), and both hurt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from footage_search.config import ModelConfig
+
+log = logging.getLogger(__name__)
+
+RANDOM_INIT = "random-init"
+
+
+class ClipUnavailableError(RuntimeError):
+    """The configured CLIP weights cannot be loaded (offline, missing file, unknown model...)."""
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    model: str
+    pretrained: str = ""
+    checkpoint: str = ""
+    tokenizer: str = ""  # optional local Hugging Face tokenizer folder (air-gapped SigLIP2)
+
+    @classmethod
+    def from_config(cls, cfg: ModelConfig) -> ClipSpec:
+        return cls(model=cfg.clip_model, pretrained=cfg.clip_pretrained, checkpoint=cfg.clip_checkpoint)
+
+    @property
+    def identity(self) -> str:
+        """A stable name for the weights: two indexes with the same identity have comparable vectors."""
+        if self.checkpoint:
+            return f"{self.model}/file:{_file_digest(Path(self.checkpoint).expanduser())}"
+        return f"{self.model}/{self.pretrained or RANDOM_INIT}"
+
+    def embed_dim(self) -> int:
+        import open_clip
+
+        cfg = open_clip.get_model_config(self.model)
+        if cfg is None:
+            raise ClipUnavailableError(
+                f"unknown open_clip model {self.model!r}; see open_clip.list_models() for names"
+            )
+        return int(cfg["embed_dim"])
+
+
+def _file_digest(path: Path) -> str:
+    """Short content digest of a checkpoint (head, tail and size: full hashing of GBs is slow)."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 20)
+            fh.seek(max(0, size - (1 << 20)))
+            tail = fh.read(1 << 20)
+    except OSError as exc:
+        raise ClipUnavailableError(f"CLIP checkpoint unreadable: {path} ({exc})") from exc
+    return hashlib.sha256(head + tail + str(size).encode()).hexdigest()[:12]
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def pad_to_square(image: np.ndarray, fill: int = 127) -> np.ndarray:
+    h, w = image.shape[:2]
+    side = max(h, w)
+    out = np.full((side, side, 3), fill, dtype=np.uint8)
+    y, x = (side - h) // 2, (side - w) // 2
+    out[y: y + h, x: x + w] = image
+    return out
+
+
+class ClipEmbedder:
+    """Loads one open_clip model and embeds BGR crops and text into unit vectors."""
+
+    def __init__(self, spec: ClipSpec, device: str = "auto", cache_dir: str | None = None,
+                 vision_only: bool = False):
+        import open_clip
+        import torch
+
+        self.spec = spec
+        self.device = resolve_device(device)
+        self.dim = spec.embed_dim()
+        pretrained: str | None = spec.checkpoint or spec.pretrained or None
+        if pretrained == RANDOM_INIT:
+            log.warning("CLIP %s has RANDOM weights (testing only): similarities are meaningless", spec.model)
+            pretrained = None
+        if spec.checkpoint and not Path(spec.checkpoint).expanduser().is_file():
+            raise ClipUnavailableError(f"CLIP checkpoint file not found: {spec.checkpoint}")
+        try:
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                spec.model, pretrained=str(Path(pretrained).expanduser()) if spec.checkpoint else pretrained,
+                device=self.device, cache_dir=cache_dir,
+            )
+        except Exception as exc:  # open_clip raises many kinds (HTTP, RuntimeError, KeyError...)
+            raise ClipUnavailableError(
+                f"cannot load CLIP {spec.identity}: {type(exc).__name__}: {exc}"
+            ) from exc
+        model.eval()
+        if vision_only:
+            # The indexer never embeds text; SigLIP's text tower is most of the model's memory.
+            for attr in ("text", "transformer", "token_embedding"):
+                if hasattr(model, attr):
+                    setattr(model, attr, None)
+        self._model = model
+        self._preprocess = preprocess
+        self._tokenizer = None if vision_only else self._load_tokenizer(open_clip)
+        self._torch = torch
+
+    def _load_tokenizer(self, open_clip):
+        try:
+            if self.spec.tokenizer:
+                from open_clip.tokenizer import HFTokenizer
+
+                return HFTokenizer(self.spec.tokenizer)
+            return open_clip.get_tokenizer(self.spec.model)
+        except Exception as exc:
+            raise ClipUnavailableError(f"cannot load the tokenizer of {self.spec.model}: {exc}") from exc
+
+    @property
+    def identity(self) -> str:
+        return self.spec.identity
+
+    def embed_images(self, crops_bgr: list[np.ndarray], batch_size: int = 32) -> np.ndarray:
+        from PIL import Image
+
+        if not crops_bgr:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = []
+        torch = self._torch
+        for lo in range(0, len(crops_bgr), batch_size):
+            batch = [
+                self._preprocess(Image.fromarray(pad_to_square(c)[:, :, ::-1]))
+                for c in crops_bgr[lo: lo + batch_size]
+            ]
+            with torch.inference_mode():
+                feats = self._model.encode_image(torch.stack(batch).to(self.device))
+            out.append(feats.float().cpu().numpy())
+        return _normalise(np.concatenate(out))
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        if self._tokenizer is None:
+            raise RuntimeError("this embedder was loaded vision-only")
+        torch = self._torch
+        with torch.inference_mode():
+            tokens = self._tokenizer(texts).to(self.device)
+            feats = self._model.encode_text(tokens)
+        return _normalise(feats.float().cpu().numpy())
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(n, 1e-12)).astype(np.float32)

@@ -1,0 +1,328 @@
+"""Batch (re)indexing of an archive: incremental, idempotent, resumable, with progress and a summary.
+
+* Incremental: a video already ``done`` with the same size, mtime and indexing settings is skipped
+  without being read; one whose mtime changed is hashed, and skipped if its content is unchanged.
+* Idempotent: sighting ids are derived from (video, track, segment) and each video's rows are
+  replaced as a whole, so indexing twice adds nothing.
+* Resumable: see :mod:`indexer.store` for the per-video commit order; a killed run's leftovers are
+  removed at the start of the next, which then redoes only the unfinished videos.
+
+Videos are processed in parallel worker processes (decode/detect/track/describe/embed); the parent
+process alone writes to the index.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from footage_search.config import Config
+from footage_search.index_db import IndexDB
+from footage_search.loading import load_clip, load_colours, load_detector
+from footage_search.registry import CameraRegistry
+from footage_search.schema import VIDEO_STATUS_DONE, VIDEO_STATUS_FAILED
+from footage_search.vision.clip_embedder import ClipSpec, ClipUnavailableError
+from indexer.archive import SkippedFile, VideoFile, content_hash, discover
+from indexer.lock import indexer_lock
+from indexer.pipeline import STAGES, Models, VideoResult, index_video
+from indexer.store import SightingStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchOptions:
+    rebuild: bool = False  # drop the index first (e.g. after changing the CLIP model)
+    retry_failed: bool = False  # try again files that failed and have not changed since
+    workers: int | None = None  # None: config index.workers (0 = one per core)
+    progress: bool = True
+    wait_s: float = 0.0  # how long to wait for another indexer's lock
+
+
+@dataclass
+class FileFailure:
+    path: str
+    reason: str
+
+
+@dataclass
+class BatchSummary:
+    files_found: int = 0
+    indexed: int = 0
+    unchanged: int = 0
+    failed: list[FileFailure] = field(default_factory=list)
+    skipped: list[FileFailure] = field(default_factory=list)  # not indexable: no camera, no time
+    previously_failed: int = 0
+    sightings: int = 0
+    sightings_without_vectors: int = 0
+    orphans_removed: int = 0
+    footage_s: float = 0.0
+    wall_s: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys((*STAGES, "write"), 0.0))
+    clip_error: str = ""
+    detector: str = ""
+    indexes_built: list[str] = field(default_factory=list)
+
+    @property
+    def x_realtime(self) -> float:
+        return self.footage_s / self.wall_s if self.wall_s > 0 else 0.0
+
+    def lines(self) -> list[str]:
+        out = [
+            f"files: {self.files_found} found, {self.indexed} indexed, {self.unchanged} unchanged, "
+            f"{len(self.failed)} failed, {len(self.skipped)} skipped"
+            + (f", {self.previously_failed} failed before (use --retry-failed)" if self.previously_failed else ""),
+            f"sightings written: {self.sightings}"
+            + (f" ({self.sightings_without_vectors} without CLIP vectors)" if self.sightings_without_vectors else ""),
+            f"footage: {self.footage_s / 3600:.3f} h in {self.wall_s:.1f} s wall = {self.x_realtime:.1f}x realtime",
+        ]
+        total = sum(self.stage_seconds.values())
+        if total > 0:
+            split = ", ".join(f"{k} {v:.1f}s ({100 * v / total:.0f}%)" for k, v in self.stage_seconds.items())
+            out.append(f"stage time (summed over workers): {split}")
+        if self.detector:
+            out.append(f"detector: {self.detector}")
+        if self.orphans_removed:
+            out.append(f"removed {self.orphans_removed} half-written sightings left by an interrupted run")
+        for f in self.failed:
+            out.append(f"FAILED  {f.path}: {f.reason}")
+        for f in self.skipped:
+            out.append(f"SKIPPED {f.path}: {f.reason}")
+        if self.clip_error:
+            out.append(f"CLIP unavailable ({self.clip_error}); sightings were indexed without CLIP vectors. "
+                       "Run `footage-search index --embeddings-only` once the weights can be loaded.")
+        if self.indexes_built:
+            out.append(f"indexes built: {', '.join(self.indexes_built)}")
+        return out
+
+
+@dataclass(frozen=True)
+class _Job:
+    video: VideoFile
+    camera: object  # footage_search.registry.Camera (kept loose for pickling simplicity)
+
+
+class _WorkerState:
+    """Models loaded once per worker process by the pool initializer."""
+
+    models: Models | None = None
+    clip_error: str = ""
+    cfg: Config | None = None
+
+
+def load_models(cfg: Config, *, vision_only: bool = True, threads: int = 1) -> tuple[Models, str]:
+    detector = load_detector(cfg, threads=threads)
+    colours = load_colours(cfg)
+    clip = load_clip(cfg, vision_only=vision_only)
+    return Models(detector=detector, colours=colours, embedder=clip.embedder, clip_dim=clip.dim), clip.error
+
+
+def _init_worker(cfg: Config, torch_threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(torch_threads)
+    logging.basicConfig(level=logging.WARNING)
+    _WorkerState.cfg = cfg
+    _WorkerState.models, _WorkerState.clip_error = load_models(cfg, threads=torch_threads)
+
+
+def _run_job(job: _Job) -> tuple[VideoResult, str, str]:
+    assert _WorkerState.models is not None and _WorkerState.cfg is not None
+    try:
+        digest = content_hash(job.video.path)
+    except OSError as exc:
+        res = VideoResult(job.video, None, "", None, None, {}, error=f"unreadable: {exc}")
+        return res, "", _WorkerState.clip_error
+    result = index_video(job.video, job.camera, _WorkerState.models, _WorkerState.cfg)  # type: ignore[arg-type]
+    return result, digest, _WorkerState.clip_error
+
+
+def plan(videos: list[VideoFile], store: SightingStore, config_version: str,
+         retry_failed: bool) -> tuple[list[VideoFile], int, int, list[VideoFile]]:
+    """Split discovered videos into (to index, unchanged, previously failed, touched-but-same)."""
+    records = store.video_records()
+    todo: list[VideoFile] = []
+    touched: list[VideoFile] = []
+    unchanged = previously_failed = 0
+    for v in videos:
+        rec = records.get(v.video_id)
+        if rec is None:
+            todo.append(v)
+            continue
+        same_file = rec.size_bytes == v.size_bytes and abs(rec.mtime - v.mtime) < 1e-3
+        if rec.status == VIDEO_STATUS_FAILED and not retry_failed and same_file:
+            previously_failed += 1
+            continue
+        if rec.status != VIDEO_STATUS_DONE or rec.config_version != config_version:
+            todo.append(v)
+            continue
+        if same_file:
+            unchanged += 1
+            continue
+        if rec.size_bytes == v.size_bytes and content_hash(v.path) == rec.content_hash:
+            touched.append(v)
+            unchanged += 1
+            continue
+        todo.append(v)
+    return todo, unchanged, previously_failed, touched
+
+
+def _worker_count(cfg: Config, options: BatchOptions, n_jobs: int) -> int:
+    wanted = options.workers if options.workers is not None else cfg.index.workers
+    if wanted <= 0:
+        wanted = os.cpu_count() or 1
+    return max(1, min(wanted, n_jobs))
+
+
+def _results(jobs: list[_Job], workers: int, cfg: Config) -> Iterator[tuple[VideoResult, str, str]]:
+    """Run jobs in-process (one worker) or in a process pool, yielding results as they finish."""
+    if workers == 1:
+        _init_worker(cfg, torch_threads=max(1, (os.cpu_count() or 1)))
+        for job in jobs:
+            yield _run_job(job)
+        return
+    ctx = multiprocessing.get_context("spawn")  # fork + torch/onnxruntime threads can deadlock
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(cfg, 1)) as pool:
+        pending: set[Future] = set()
+        queue = iter(jobs)
+        try:
+            for job in queue:  # keep the pipeline full but bounded (results hold thumbnails)
+                pending.add(pool.submit(_run_job, job))
+                if len(pending) >= 2 * workers:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        yield fut.result()
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    yield fut.result()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def run_index(archive: str | Path, cfg: Config, registry: CameraRegistry,
+              options: BatchOptions | None = None,
+              on_progress: Callable[[int, int, float], None] | None = None) -> BatchSummary:
+    """Index every new or changed video under ``archive`` into ``cfg.storage.index_uri``."""
+    options = options or BatchOptions()
+    summary = BatchSummary()
+    t_start = time.perf_counter()
+    spec = ClipSpec.from_config(cfg.models)
+    with indexer_lock(cfg.storage.index_uri, wait_s=options.wait_s):
+        db = IndexDB.open(cfg.storage)
+        store = SightingStore(db, spec.embed_dim())
+        if options.rebuild:
+            store.drop_all()
+        db.check_compatible(_identity_or_none(spec), store.dim)
+        store.ensure_tables()
+        summary.orphans_removed = store.remove_orphans()
+
+        videos, skipped = discover(archive, registry, cfg.index.timezone)
+        summary.files_found = len(videos) + len(skipped)
+        summary.skipped = [FileFailure(str(s.path), s.reason) for s in skipped]
+        config_version = cfg.index_fingerprint()
+        todo, summary.unchanged, summary.previously_failed, touched = plan(
+            videos, store, config_version, options.retry_failed)
+        for v in touched:
+            store.touch_video(v)
+
+        jobs = [_Job(v, registry.get(v.camera_id)) for v in todo]
+        total_bytes = sum(v.size_bytes for v in todo)
+        workers = _worker_count(cfg, options, len(jobs))
+        with _Progress(options.progress and bool(jobs), total_bytes, len(jobs), workers) as bar:
+            for result, digest, clip_error in _results(jobs, workers, cfg) if jobs else iter(()):
+                summary.clip_error = summary.clip_error or clip_error
+                _record(result, digest, store, config_version, summary)
+                bar.advance(result.video.size_bytes, result.info.duration_s if result.info else 0.0)
+                if on_progress is not None:
+                    on_progress(summary.indexed + len(summary.failed), len(jobs), summary.footage_s)
+        if summary.indexed:
+            t0 = time.perf_counter()
+            store.optimize()
+            summary.indexes_built = store.build_indexes()
+            summary.stage_seconds["write"] += time.perf_counter() - t0
+    summary.wall_s = time.perf_counter() - t_start
+    return summary
+
+
+def _identity_or_none(spec: ClipSpec) -> str | None:
+    try:
+        return spec.identity
+    except ClipUnavailableError:
+        return None  # a missing checkpoint: the workers report it and index without vectors
+
+
+def _record(result: VideoResult, digest: str, store: SightingStore, config_version: str,
+            summary: BatchSummary) -> None:
+    for k, v in result.seconds.items():
+        summary.stage_seconds[k] = summary.stage_seconds.get(k, 0.0) + v
+    if not result.ok:
+        summary.failed.append(FileFailure(str(result.video.path), result.error))
+        store.record_failure(result.video, result, digest, config_version, result.error)
+        return
+    t0 = time.perf_counter()
+    clip_model = ""
+    if result.sightings is not None and result.sightings.num_rows:
+        models = [m for m in result.sightings.column("clip_model").to_pylist() if m]
+        clip_model = models[0] if models else ""
+        summary.detector = result.sightings.column("detector")[0].as_py()
+        summary.sightings_without_vectors += result.sightings.num_rows - len(models)
+    summary.sightings += store.commit_video(result, digest, config_version, clip_model)
+    summary.stage_seconds["write"] += time.perf_counter() - t0
+    summary.indexed += 1
+    summary.footage_s += result.info.duration_s if result.info else 0.0
+
+
+class _Progress:
+    """A rich progress bar in footage terms: hours done, footage-hours per minute, ETA."""
+
+    def __init__(self, enabled: bool, total_bytes: int, n_files: int, workers: int):
+        self.enabled = enabled
+        self.total_bytes = max(total_bytes, 1)
+        self.n_files = n_files
+        self.workers = workers
+        self.done_files = 0
+        self.footage_s = 0.0
+        self.t0 = time.perf_counter()
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._p = Progress(
+                TextColumn("[bold]indexing[/] {task.fields[files]}"), BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"), TextColumn("{task.fields[footage]}"),
+                TextColumn("ETA"), TimeRemainingColumn(), transient=False,
+            )
+            self._p.__enter__()
+            self._task = self._p.add_task("index", total=self.total_bytes, files=self._files(),
+                                          footage=self._footage())
+        return self
+
+    def _files(self) -> str:
+        return f"{self.done_files}/{self.n_files} files ({self.workers} workers)"
+
+    def _footage(self) -> str:
+        minutes = max(time.perf_counter() - self.t0, 1e-6) / 60
+        return f"{self.footage_s / 3600:.2f} h footage, {self.footage_s / 3600 / minutes:.2f} footage-h/min"
+
+    def advance(self, nbytes: int, footage_s: float) -> None:
+        self.done_files += 1
+        self.footage_s += footage_s
+        if self.enabled:
+            self._p.update(self._task, advance=nbytes, files=self._files(), footage=self._footage())
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self._p.__exit__(*exc)  # type: ignore[arg-type]
+
+
+__all__ = ["BatchOptions", "BatchSummary", "SkippedFile", "load_models", "run_index"]

@@ -1,0 +1,91 @@
+"""``footage-search index`` and ``footage-search status``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from footage_search.config import Config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "index", help="index new or changed videos of an archive (incremental, resumable)",
+        description="Index every new or changed video under ARCHIVE (one folder per camera). Safe to "
+                    "rerun at any time: unchanged files are skipped, an interrupted run resumes.",
+    )
+    p.add_argument("archive", type=Path, help="archive folder: ARCHIVE/<camera_id>/<video files>")
+    p.add_argument("--registry", type=Path, help="camera registry CSV (default ARCHIVE/cameras.csv)")
+    p.add_argument("--index", dest="index_uri", help="index location (overrides storage.index_uri)")
+    p.add_argument("--workers", type=int, help="worker processes (default: one per CPU core)")
+    p.add_argument("--sample-fps", type=float, help="frames analysed per second of video")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or auto (for CLIP)")
+    p.add_argument("--rebuild", action="store_true", help="drop the index and index everything again")
+    p.add_argument("--retry-failed", action="store_true", help="retry files that failed before")
+    p.add_argument("--embeddings-only", action="store_true",
+                   help="only add CLIP vectors to sightings indexed without them")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long for another indexer on the same index to finish")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(handler=run_index_command)
+
+    s = sub.add_parser("status", help="what the index holds: cameras, time coverage, model",
+                       description="Summarise the index: videos, sightings, cameras, time span, CLIP model.")
+    s.add_argument("--index", dest="index_uri", help="index location (overrides storage.index_uri)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(handler=run_status_command)
+
+
+def _apply(cfg: Config, args: argparse.Namespace) -> Config:
+    over: dict[str, object] = {}
+    if getattr(args, "index_uri", None):
+        over["storage.index_uri"] = args.index_uri
+    if getattr(args, "workers", None) is not None:
+        over["index.workers"] = args.workers
+    if getattr(args, "sample_fps", None):
+        over["index.sample_fps"] = args.sample_fps
+    if getattr(args, "device", None):
+        over["models.device"] = args.device
+    return cfg.with_overrides(over, origin="command line", base_dir=Path.cwd()) if over else cfg
+
+
+def run_index_command(args: argparse.Namespace, cfg: Config) -> int:
+    from footage_search.cli import UserError
+    from footage_search.registry import load_registry
+    from indexer.batch import BatchOptions, run_index
+    from indexer.embed_fill import fill_embeddings
+
+    cfg = _apply(cfg, args)
+    if not args.archive.is_dir():
+        raise UserError(f"archive folder not found: {args.archive}")
+    registry_path = args.registry or args.archive / "cameras.csv"
+    registry = load_registry(registry_path)
+    progress = not args.no_progress and sys.stderr.isatty()
+    if args.embeddings_only:
+        filled = fill_embeddings(cfg, progress=progress)
+        print(json.dumps(filled.__dict__) if args.json else "\n".join(filled.lines()))
+        return 0 if not filled.error else 1
+    summary = run_index(args.archive, cfg, registry,
+                        BatchOptions(rebuild=args.rebuild, retry_failed=args.retry_failed, progress=progress,
+                                     wait_s=args.wait))
+    if args.json:
+        out = {k: v for k, v in summary.__dict__.items() if k not in ("failed", "skipped")}
+        out["failed"] = [f.__dict__ for f in summary.failed]
+        out["skipped"] = [f.__dict__ for f in summary.skipped]
+        out["x_realtime"] = summary.x_realtime
+        print(json.dumps(out, indent=2))
+    else:
+        print("\n".join(summary.lines()))
+    return 1 if summary.failed and not summary.indexed else 0
+
+
+def run_status_command(args: argparse.Namespace, cfg: Config) -> int:
+    from footage_search.index_status import index_status
+
+    cfg = _apply(cfg, args)
+    status = index_status(cfg)
+    print(json.dumps(status.to_dict(), indent=2) if args.json else "\n".join(status.lines()))
+    return 0

@@ -1,0 +1,232 @@
+"""Sampled-frame decoding behind one small interface.
+
+Three decoders, all yielding :class:`SampledFrame` (BGR image + seconds from the file's start):
+
+* ``pyav-keyframes`` - PyAV with ``skip_frame = NONKEY``: only keyframes are decoded. CCTV recorders
+  write a keyframe every 1-2 s, so this gives ~1 frame/s for a fraction of the decode cost.
+* ``pyav`` - PyAV decoding every frame (threaded) and keeping those nearest the sample times.
+* ``decord`` - decord's ``VideoReader.get_batch`` on the sample indices.
+
+``auto`` picks ``pyav-keyframes`` when the file's keyframes are at most ``MAX_KEYFRAME_GAP_S`` apart
+and the asked rate is no higher than the keyframe rate allows, else ``pyav``; see
+``bench/decode_speed.py`` for the measurement behind that choice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+MAX_KEYFRAME_GAP_S = 2.0
+PROBE_SCAN_S = 30.0  # how far into a file the keyframe spacing is measured
+DECODERS = ("auto", "pyav-keyframes", "pyav", "decord")
+
+
+class DecodeError(RuntimeError):
+    """The video cannot be opened or decoded (corrupt, truncated, unsupported, unreadable)."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    codec: str
+    keyframe_gap_s: float  # largest gap between keyframes seen in the first PROBE_SCAN_S; inf if one
+
+
+@dataclass(frozen=True)
+class SampledFrame:
+    t: float  # seconds from the start of the file
+    image: np.ndarray  # H x W x 3, BGR, uint8
+
+
+class FrameDecoder(Protocol):
+    name: str
+
+    def frames(self, path: str | Path, sample_fps: float) -> Iterator[SampledFrame]: ...
+
+
+def _open(path: str | Path):  # -> av.container.InputContainer
+    import av
+
+    try:
+        container = av.open(str(path), mode="r")
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise DecodeError(f"cannot open video: {exc}") from exc
+    if not container.streams.video:
+        container.close()
+        raise DecodeError("no video stream in file")
+    return container
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Duration, rate, size, codec and keyframe spacing, reading packets but decoding nothing."""
+    import av
+
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        tb = stream.time_base or Fraction(1, 90000)
+        fps = float(stream.average_rate or stream.guessed_rate or 0) or 0.0
+        start = stream.start_time or 0
+        if stream.duration:
+            duration = float((stream.duration) * tb)
+        elif container.duration:
+            duration = container.duration / av.time_base
+        else:
+            duration = 0.0
+        key_pts: list[float] = []
+        last_pts = None
+        try:
+            for packet in container.demux(stream):
+                if packet.pts is None:
+                    continue
+                t = float((packet.pts - start) * tb)
+                last_pts = t if last_pts is None else max(last_pts, t)
+                if packet.is_keyframe:
+                    key_pts.append(t)
+                if t > PROBE_SCAN_S:
+                    break
+        except av.error.FFmpegError as exc:
+            raise DecodeError(f"cannot read packets: {exc}") from exc
+        if not key_pts:
+            raise DecodeError("no keyframe found: the file is corrupt or truncated")
+        gaps = np.diff(key_pts) if len(key_pts) > 1 else np.array([np.inf])
+        if duration <= 0 and last_pts is not None:
+            duration = last_pts
+        ctx = stream.codec_context
+        return VideoInfo(
+            path=str(path), duration_s=float(duration), fps=fps, width=int(ctx.width),
+            height=int(ctx.height), codec=str(ctx.name), keyframe_gap_s=float(np.max(gaps)),
+        )
+    finally:
+        container.close()
+
+
+def _sample_times(duration_s: float, sample_fps: float) -> np.ndarray:
+    step = 1.0 / sample_fps
+    return np.arange(0.0, max(duration_s, step), step)
+
+
+@dataclass
+class PyAVDecoder:
+    """Decode every frame (FFmpeg's own threading) and keep the first at or after each sample time."""
+
+    name: str = "pyav"
+    threads: int = 0  # 0 lets FFmpeg choose
+
+    def frames(self, path: str | Path, sample_fps: float) -> Iterator[SampledFrame]:
+        import av
+
+        container = _open(path)
+        try:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            if self.threads:
+                stream.codec_context.thread_count = self.threads
+            tb = stream.time_base
+            start = stream.start_time or 0
+            step = 1.0 / sample_fps
+            next_t = 0.0
+            try:
+                for frame in container.decode(stream):
+                    if frame.pts is None:
+                        continue
+                    t = float((frame.pts - start) * tb)
+                    if t + 1e-6 < next_t:
+                        continue
+                    yield SampledFrame(t=t, image=frame.to_ndarray(format="bgr24"))
+                    next_t = (np.floor(t / step + 1e-6) + 1) * step
+            except av.error.FFmpegError as exc:
+                raise DecodeError(f"decoding failed at {next_t:.1f}s: {exc}") from exc
+        finally:
+            container.close()
+
+
+@dataclass
+class PyAVKeyframeDecoder:
+    """Decode keyframes only; the sample rate is capped by the keyframe rate."""
+
+    name: str = "pyav-keyframes"
+
+    def frames(self, path: str | Path, sample_fps: float) -> Iterator[SampledFrame]:
+        import av
+
+        container = _open(path)
+        try:
+            stream = container.streams.video[0]
+            stream.codec_context.skip_frame = "NONKEY"
+            tb = stream.time_base
+            start = stream.start_time or 0
+            step = 1.0 / sample_fps
+            next_t = 0.0
+            try:
+                for frame in container.decode(stream):
+                    if frame.pts is None:
+                        continue
+                    t = float((frame.pts - start) * tb)
+                    if t + 1e-6 < next_t:
+                        continue
+                    yield SampledFrame(t=t, image=frame.to_ndarray(format="bgr24"))
+                    next_t = (np.floor(t / step + 1e-6) + 1) * step
+            except av.error.FFmpegError as exc:
+                raise DecodeError(f"decoding failed near {next_t:.1f}s: {exc}") from exc
+        finally:
+            container.close()
+
+
+@dataclass
+class DecordDecoder:
+    """decord ``VideoReader`` reading the frame indices nearest the sample times, in batches."""
+
+    name: str = "decord"
+    batch: int = 16
+
+    def frames(self, path: str | Path, sample_fps: float) -> Iterator[SampledFrame]:
+        import decord
+
+        try:
+            vr = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=0)
+        except (decord.DECORDError, RuntimeError) as exc:
+            raise DecodeError(f"cannot open video: {exc}") from exc
+        n = len(vr)
+        if n == 0:
+            raise DecodeError("video has no frames")
+        fps = vr.get_avg_fps() or 25.0
+        times = _sample_times(n / fps, sample_fps)
+        idx = np.unique(np.clip(np.round(times * fps).astype(int), 0, n - 1))
+        for lo in range(0, len(idx), self.batch):
+            chunk = idx[lo: lo + self.batch]
+            try:
+                batch = vr.get_batch(chunk.tolist()).asnumpy()
+                stamps = vr.get_frame_timestamp(chunk.tolist())[:, 0]
+            except (decord.DECORDError, RuntimeError) as exc:
+                raise DecodeError(f"decoding failed near frame {int(chunk[0])}: {exc}") from exc
+            for img, t in zip(batch, stamps, strict=True):
+                yield SampledFrame(t=float(t), image=np.ascontiguousarray(img[:, :, ::-1]))
+
+
+def choose_decoder(name: str, info: VideoInfo | None, sample_fps: float) -> FrameDecoder:
+    """Resolve ``auto`` per file: keyframes when they come often enough for the asked rate."""
+    if name not in DECODERS:
+        raise ValueError(f"unknown decoder {name!r}; choose one of {', '.join(DECODERS)}")
+    if name == "pyav-keyframes":
+        return PyAVKeyframeDecoder()
+    if name == "pyav":
+        return PyAVDecoder()
+    if name == "decord":
+        return DecordDecoder()
+    if info is not None and info.keyframe_gap_s <= min(MAX_KEYFRAME_GAP_S, 1.0 / sample_fps + 1e-3):
+        return PyAVKeyframeDecoder()
+    return PyAVDecoder()

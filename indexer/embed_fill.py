@@ -1,0 +1,93 @@
+"""``index --embeddings-only``: add CLIP vectors to sightings that were indexed without them.
+
+When the CLIP weights could not be loaded at index time, everything else was indexed and the rows
+were marked ``has_vector = false``. This re-reads each such sighting's best frame from its source
+video, crops the stored box and embeds it, then replaces the rows in one atomic merge per video.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from footage_search.config import Config
+from footage_search.index_db import IndexDB, sql_str
+from footage_search.loading import load_clip
+from footage_search.schema import META_CLIP_MODEL, SIGHTINGS, VIDEO_STATUS_DONE
+from footage_search.video_frames import FrameReadError, read_frames_at
+from indexer.lock import indexer_lock
+from indexer.pipeline import _crop
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FillSummary:
+    missing_before: int = 0
+    filled: int = 0
+    unreadable: list[str] = field(default_factory=list)
+    error: str = ""
+    wall_s: float = 0.0
+
+    def lines(self) -> list[str]:
+        if self.error:
+            return [f"embeddings not filled: {self.error}"]
+        out = [f"filled CLIP vectors for {self.filled} of {self.missing_before} sightings in {self.wall_s:.1f} s"]
+        out += [f"UNREADABLE {p}" for p in self.unreadable]
+        return out
+
+
+def fill_embeddings(cfg: Config, progress: bool = False) -> FillSummary:
+    summary = FillSummary()
+    t0 = time.perf_counter()
+    with indexer_lock(cfg.storage.index_uri):
+        db = IndexDB.open(cfg.storage, must_exist=True)
+        clip = load_clip(cfg, vision_only=True)
+        if clip.embedder is None:
+            summary.error = clip.error
+            return summary
+        db.check_compatible(clip.embedder.identity, clip.dim)
+        table = db.table(SIGHTINGS)
+        missing = table.search().where("has_vector = false").limit(None).to_arrow()
+        summary.missing_before = missing.num_rows
+        if not missing.num_rows:
+            summary.wall_s = time.perf_counter() - t0
+            return summary
+        videos = missing.column("video_path").unique().to_pylist()
+        iterator = videos
+        if progress:
+            from tqdm import tqdm
+
+            iterator = tqdm(videos, desc="embedding", unit="video")
+        for path in iterator:
+            rows = missing.filter(pa.compute.equal(missing.column("video_path"), path))
+            try:
+                frames = read_frames_at(path, rows.column("offset_best_s").to_pylist())
+            except FrameReadError as exc:
+                summary.unreadable.append(f"{path}: {exc}")
+                continue
+            keep = [i for i, f in enumerate(frames) if f is not None]
+            if not keep:
+                summary.unreadable.append(f"{path}: no frame at the stored offsets")
+                continue
+            crops = [_crop(frames[i], np.asarray(rows.column("box")[i].as_py())) for i in keep]
+            vecs = clip.embedder.embed_images(crops, batch_size=cfg.index.clip_batch_size)
+            updated = rows.take(keep)
+            updated = updated.set_column(updated.schema.get_field_index("vector"), "vector",
+                                         pa.array(list(vecs), type=updated.schema.field("vector").type))
+            updated = updated.set_column(updated.schema.get_field_index("has_vector"), "has_vector",
+                                         pa.array([True] * len(keep)))
+            updated = updated.set_column(updated.schema.get_field_index("clip_model"), "clip_model",
+                                         pa.array([clip.embedder.identity] * len(keep)))
+            (table.merge_insert("sighting_id").when_matched_update_all().execute(updated))
+            summary.filled += len(keep)
+        if summary.filled:
+            db.set_meta({META_CLIP_MODEL: clip.embedder.identity})
+            db.table("videos").update(where=f"status = {sql_str(VIDEO_STATUS_DONE)}",
+                                      values={"clip_model": clip.embedder.identity})
+    summary.wall_s = time.perf_counter() - t0
+    return summary

@@ -1,0 +1,367 @@
+"""Indexing one video: decode -> detect -> track -> describe -> embed, producing sighting rows.
+
+This module holds no storage code and no process management: :func:`index_video` takes a video,
+its camera and loaded models, and returns Arrow rows plus per-stage timings. The batch runner
+(:mod:`indexer.batch`) decides what to index, runs this in worker processes, and writes the results.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import cv2
+import numpy as np
+import pyarrow as pa
+import supervision as sv
+
+from footage_search.config import Config
+from footage_search.registry import Camera
+from footage_search.schema import frames_schema, sightings_schema
+from footage_search.vision.clip_embedder import ClipEmbedder
+from footage_search.vision.colours import LAYOUT_DIM, N_COLOURS, ColourNamer
+from footage_search.vision.detector import Detector
+from indexer.archive import VideoFile
+from indexer.decode import VideoInfo, choose_decoder, probe
+from indexer.motion import estimate_motion
+from indexer.tracking import PersonTracker, Track, TrackPoint
+
+log = logging.getLogger(__name__)
+
+STAGES = ("decode", "detect", "track", "describe", "embed")
+CROP_MARGIN = 0.08
+CANDIDATES_PER_SEGMENT = 4  # crops kept in memory per track segment while the video streams by
+FOREGROUND_LONG_SIDE = 320
+MIN_CROP_SPACING_S = 2.0  # a second crop should show the person at another moment
+
+
+@dataclass
+class Models:
+    """Everything loaded once per worker."""
+
+    detector: Detector
+    colours: ColourNamer | None
+    embedder: ClipEmbedder | None
+    clip_dim: int
+
+
+@dataclass
+class StageTimer:
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+
+@dataclass
+class VideoResult:
+    video: VideoFile
+    info: VideoInfo | None
+    decoder: str
+    sightings: pa.Table | None
+    frames: pa.Table | None
+    seconds: dict[str, float]
+    n_sampled: int = 0
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+@dataclass(eq=False)
+class _Candidate:
+    quality: float
+    t: float
+    box: np.ndarray
+    crop: np.ndarray
+
+
+@dataclass
+class _PointInfo:
+    colours_upper: np.ndarray
+    colours_lower: np.ndarray
+    layout: np.ndarray
+    colour_weight: float
+
+
+def _crop(frame: np.ndarray, box: np.ndarray, margin: float = CROP_MARGIN) -> np.ndarray:
+    x1, y1, x2, y2 = box
+    mw, mh = (x2 - x1) * margin, (y2 - y1) * margin
+    H, W = frame.shape[:2]
+    xa, ya = max(0, int(x1 - mw)), max(0, int(y1 - mh))
+    xb, yb = min(W, math.ceil(x2 + mw)), min(H, math.ceil(y2 + mh))
+    return frame[ya:yb, xa:xb].copy()
+
+
+def crop_quality(box: np.ndarray, score: float, frame_wh: tuple[int, int], others: np.ndarray) -> float:
+    """How good a view of the person this box gives: confident, large, whole, unoccluded, upright."""
+    x1, y1, x2, y2 = box
+    w, h = max(x2 - x1, 1.0), max(y2 - y1, 1.0)
+    W, H = frame_wh
+    q = score * min(h / 160.0, 1.0)
+    if x1 <= 2 or y1 <= 2 or x2 >= W - 2 or y2 >= H - 2:
+        q *= 0.3  # cut by the frame edge
+    if len(others):
+        overlap = sv.box_iou_batch(box[None], others)[0].max()
+        q *= 1.0 - min(overlap * 2.0, 0.8)
+    aspect = h / w
+    if not 1.4 <= aspect <= 4.5:
+        q *= 0.6
+    return float(q)
+
+
+class _Foreground:
+    """Per-video background model; the mask keeps colour sampling on the person, not the street."""
+
+    def __init__(self) -> None:
+        self._bg = cv2.createBackgroundSubtractorMOG2(history=60, varThreshold=20, detectShadows=False)
+
+    def mask(self, frame: np.ndarray) -> np.ndarray:
+        H, W = frame.shape[:2]
+        s = FOREGROUND_LONG_SIDE / max(H, W)
+        small = cv2.resize(frame, (max(1, int(W * s)), max(1, int(H * s))), interpolation=cv2.INTER_AREA)
+        m = self._bg.apply(small)
+        m = cv2.dilate(m, np.ones((3, 3), np.uint8))
+        return cv2.resize(m, (W, H), interpolation=cv2.INTER_NEAREST)
+
+
+def _segments(track: Track, max_segment_s: float) -> list[list[TrackPoint]]:
+    groups: dict[int, list[TrackPoint]] = defaultdict(list)
+    for p in track.points:
+        groups[_segment_index(p.t, track.t_start, max_segment_s)].append(p)
+    return [groups[k] for k in sorted(groups)]
+
+
+def _segment_index(t: float, t0: float, max_segment_s: float) -> int:
+    return int((t - t0) // max_segment_s) if max_segment_s > 0 else 0
+
+
+def _pick_crops(cands: list[_Candidate], k: int) -> list[_Candidate]:
+    ranked = sorted(cands, key=lambda c: -c.quality)
+    chosen: list[_Candidate] = []
+    for c in ranked:
+        if len(chosen) >= k:
+            break
+        if all(abs(c.t - o.t) >= MIN_CROP_SPACING_S for o in chosen):
+            chosen.append(c)
+    return chosen or ranked[:1]
+
+
+def _thumbnail(crop: np.ndarray, height: int) -> bytes:
+    h, w = crop.shape[:2]
+    scale = height / max(h, 1)
+    small = cv2.resize(crop, (max(1, round(w * scale)), height), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return buf.tobytes() if ok else b""
+
+
+def local_day(epoch: float, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(epoch, tz).strftime("%Y-%m-%d")
+
+
+def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -> VideoResult:
+    """Run the whole per-video pipeline; decoding errors come back as ``VideoResult.error``."""
+    from indexer.decode import DecodeError
+
+    timer = StageTimer()
+    icfg = cfg.index
+    try:
+        with timer.stage("decode"):
+            info = probe(video.path)
+            decoder = choose_decoder(icfg.decoder, info, icfg.sample_fps)
+    except (DecodeError, OSError) as exc:
+        return VideoResult(video, None, icfg.decoder, None, None, timer.seconds, error=str(exc))
+
+    models.detector.reset()
+    tracker = PersonTracker(icfg.sample_fps)
+    foreground = _Foreground() if models.colours is not None else None
+    point_info: dict[tuple[int, float], _PointInfo] = {}
+    candidates: dict[tuple[int, int], list[_Candidate]] = defaultdict(list)
+    track_t0: dict[int, float] = {}
+    scene_frames: list[tuple[float, np.ndarray]] = []
+    next_scene_t = 0.0
+    frame_wh = (info.width, info.height)
+    n_sampled = 0
+
+    frames = decoder.frames(video.path, icfg.sample_fps)
+    try:
+        while True:
+            with timer.stage("decode"):
+                sampled = next(frames, None)
+            if sampled is None:
+                break
+            frame = sampled.image
+            frame_wh = (frame.shape[1], frame.shape[0])
+            with timer.stage("detect"):
+                dets = models.detector.detect(frame)
+                persons = dets[dets.class_id == 0] if len(dets) else dets
+            with timer.stage("track"):
+                tracked = tracker.update(sampled.t, n_sampled, persons)
+            with timer.stage("describe"):
+                fg = foreground.mask(frame) if foreground is not None else None
+                for i in range(len(tracked)):
+                    box, tid = tracked.xyxy[i], int(tracked.tracker_id[i])
+                    score = float(tracked.confidence[i])
+                    track_t0.setdefault(tid, sampled.t)
+                    if models.colours is not None:
+                        bc = models.colours.body_colours(frame, box, fg)
+                        point_info[(tid, sampled.t)] = _PointInfo(bc.upper, bc.lower, bc.layout, bc.weight * score)
+                    others = np.delete(persons.xyxy, _index_of(persons.xyxy, box), axis=0)
+                    q = crop_quality(box, score, frame_wh, others)
+                    seg = _segment_index(sampled.t, track_t0[tid], icfg.max_segment_s)
+                    pool = candidates[(tid, seg)]
+                    if len(pool) < CANDIDATES_PER_SEGMENT or q > min(c.quality for c in pool):
+                        pool.append(_Candidate(q, sampled.t, box.copy(), _crop(frame, box)))
+                        if len(pool) > CANDIDATES_PER_SEGMENT:
+                            pool.pop(int(np.argmin([c.quality for c in pool])))
+                if icfg.frame_embed_interval_s > 0 and sampled.t + 1e-6 >= next_scene_t:
+                    scene_frames.append((sampled.t, frame.copy()))
+                    next_scene_t = sampled.t + icfg.frame_embed_interval_s
+            n_sampled += 1
+    except DecodeError as exc:
+        return VideoResult(video, info, decoder.name, None, None, timer.seconds, n_sampled, error=str(exc))
+
+    if n_sampled == 0:
+        return VideoResult(video, info, decoder.name, None, None, timer.seconds, 0,
+                           error="no frame could be decoded")
+
+    tz = ZoneInfo(icfg.timezone)
+    rows: list[dict] = []
+    crops_to_embed: list[np.ndarray] = []
+    crop_owner: list[int] = []
+    with timer.stage("describe"):
+        for track in tracker.tracks():
+            if len(track.points) < icfg.min_track_detections:
+                continue
+            for seg_points in _segments(track, icfg.max_segment_s):
+                seg = _segment_index(seg_points[0].t, track.t_start, icfg.max_segment_s)
+                pool = candidates.get((track.track_id, seg), [])
+                if not pool:
+                    continue
+                chosen = _pick_crops(pool, max(1, icfg.crops_per_track))
+                best = chosen[0]
+                row = _sighting_row(video, camera, seg_points, track, seg, best, point_info, frame_wh,
+                                    tz, models, cfg)
+                for c in chosen:
+                    crops_to_embed.append(c.crop)
+                    crop_owner.append(len(rows))
+                rows.append(row)
+
+    with timer.stage("embed"):
+        vectors = np.zeros((len(rows), models.clip_dim), dtype=np.float32)
+        has_vector = np.zeros(len(rows), dtype=bool)
+        if models.embedder is not None and crops_to_embed:
+            emb = models.embedder.embed_images(crops_to_embed, batch_size=icfg.clip_batch_size)
+            owner = np.asarray(crop_owner)
+            for r in range(len(rows)):
+                v = emb[owner == r].mean(axis=0)
+                vectors[r] = v / max(np.linalg.norm(v), 1e-12)
+                has_vector[r] = True
+        identity = models.embedder.identity if models.embedder is not None else ""
+        for r, row in enumerate(rows):
+            row["vector"] = vectors[r]
+            row["has_vector"] = bool(has_vector[r])
+            row["clip_model"] = identity if has_vector[r] else ""
+        frames_table = _frame_rows(video, camera, scene_frames, models, cfg, tz)
+
+    table = pa.Table.from_pylist(rows, schema=sightings_schema(models.clip_dim)) if rows else \
+        sightings_schema(models.clip_dim).empty_table()
+    return VideoResult(video, info, decoder.name, table, frames_table, timer.seconds, n_sampled)
+
+
+def _index_of(boxes: np.ndarray, box: np.ndarray) -> list[int]:
+    if len(boxes) == 0:
+        return []
+    return [int(np.argmin(np.abs(boxes - box).sum(axis=1)))]
+
+
+def _sighting_row(video: VideoFile, camera: Camera, points: list[TrackPoint], track: Track, seg: int,
+                  best: _Candidate, point_info: dict[tuple[int, float], _PointInfo],
+                  frame_wh: tuple[int, int], tz: ZoneInfo, models: Models, cfg: Config) -> dict:
+    times = [p.t for p in points]
+    boxes = np.stack([p.box for p in points])
+    motion = estimate_motion(times, boxes, camera.heading_deg, camera.tilt_deg)
+    upper = np.zeros(N_COLOURS, dtype=np.float64)
+    lower = np.zeros(N_COLOURS, dtype=np.float64)
+    layout = np.zeros(LAYOUT_DIM, dtype=np.float64)
+    weight = 0.0
+    for p in points:
+        pi = point_info.get((track.track_id, p.t))
+        if pi is not None and pi.colour_weight > 0:
+            upper += pi.colours_upper * pi.colour_weight
+            lower += pi.colours_lower * pi.colour_weight
+            layout += pi.layout * pi.colour_weight
+            weight += pi.colour_weight
+    if weight > 0:
+        upper, lower = upper / upper.sum(), lower / lower.sum()
+        layout /= max(np.linalg.norm(layout), 1e-12)
+    else:  # no colour table: an uninformative distribution, so colour terms neither help nor hurt
+        upper[:] = lower[:] = 1.0 / N_COLOURS
+    t0 = video.start_time
+    return {
+        "sighting_id": f"{video.video_id}:{track.track_id}:{seg}",
+        "video_id": video.video_id,
+        "camera_id": camera.camera_id,
+        "district": camera.district,
+        "day": local_day(t0 + times[0], tz),
+        "t_start": t0 + times[0],
+        "t_end": t0 + times[-1],
+        "t_best": t0 + best.t,
+        "video_path": str(video.path),
+        "offset_start_s": times[0],
+        "offset_end_s": times[-1],
+        "offset_best_s": best.t,
+        "box": best.box.astype(np.float32),
+        "frame_width": frame_wh[0],
+        "frame_height": frame_wh[1],
+        "track_id": track.track_id,
+        "segment": seg,
+        "track_offsets": times,
+        "track_boxes": [b.astype(np.float32) for b in boxes],
+        "n_detections": len(points),
+        "det_score": float(np.mean([p.score for p in points])),
+        "bearing_deg": None if not motion.moving else motion.bearing_deg,
+        "speed_mps": motion.speed_mps,
+        "upper_colour": upper.astype(np.float32),
+        "lower_colour": lower.astype(np.float32),
+        "colour_layout": layout.astype(np.float32),
+        "detector": models.detector.name,
+        "thumbnail": _thumbnail(best.crop, cfg.index.thumbnail_height),
+        "indexed_at": time.time(),
+    }
+
+
+def _frame_rows(video: VideoFile, camera: Camera, scene_frames: list[tuple[float, np.ndarray]],
+                models: Models, cfg: Config, tz: ZoneInfo) -> pa.Table | None:
+    if not scene_frames or models.embedder is None:
+        return None
+    vecs = models.embedder.embed_images([f for _, f in scene_frames], batch_size=cfg.index.clip_batch_size)
+    rows = []
+    for (t, frame), v in zip(scene_frames, vecs, strict=True):
+        rows.append({
+            "frame_id": f"{video.video_id}:{t:.3f}",
+            "video_id": video.video_id,
+            "camera_id": camera.camera_id,
+            "district": camera.district,
+            "day": local_day(video.start_time + t, tz),
+            "t": video.start_time + t,
+            "video_path": str(video.path),
+            "offset_s": t,
+            "vector": v,
+            "clip_model": models.embedder.identity,
+            "thumbnail": _thumbnail(frame, cfg.index.thumbnail_height),
+        })
+    return pa.Table.from_pylist(rows, schema=frames_schema(models.clip_dim))
