@@ -53,6 +53,8 @@ class ModelConfig:
     clip_pretrained: str = "webli"
     # A local checkpoint file overrides clip_pretrained (air-gapped installs).
     clip_checkpoint: str = _path("")
+    # An open_clip model-config JSON for architectures open_clip does not ship (fine-tuned variants).
+    clip_config_path: str = _path("")
     detector_path: str = _path("")
     colour_table_path: str = _path("")
     allow_download: bool = True
@@ -61,7 +63,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class IndexConfig:
-    sample_fps: float = 2.0
+    sample_fps: float = 1.0  # bench/decode_speed.py + bench/tracking_quality.py: 1 fps keyframes pays
     decoder: str = "auto"  # auto | pyav-keyframes | pyav | decord
     workers: int = 0  # 0: one per CPU core
     detector_input: int = 640  # long side of the detector input, multiple of 32

@@ -39,7 +39,8 @@ STAGES = ("decode", "detect", "track", "describe", "embed")
 CROP_MARGIN = 0.08
 CANDIDATES_PER_SEGMENT = 4  # crops kept in memory per track segment while the video streams by
 FOREGROUND_LONG_SIDE = 320
-MIN_CROP_SPACING_S = 2.0  # a second crop should show the person at another moment
+MIN_CROP_SPACING_S = 2.0
+TRUNCATION_SLACK_S = 2.0  # a second crop should show the person at another moment
 
 
 @dataclass
@@ -195,6 +196,7 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -
     next_scene_t = 0.0
     frame_wh = (info.width, info.height)
     n_sampled = 0
+    last_t = 0.0
 
     frames = decoder.frames(video.path, icfg.sample_fps)
     try:
@@ -204,6 +206,7 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -
             if sampled is None:
                 break
             frame = sampled.image
+            last_t = sampled.t
             frame_wh = (frame.shape[1], frame.shape[0])
             with timer.stage("detect"):
                 dets = models.detector.detect(frame)
@@ -237,6 +240,13 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -
     if n_sampled == 0:
         return VideoResult(video, info, decoder.name, None, None, timer.seconds, 0,
                            error="no frame could be decoded")
+    # A cut-off file often decodes "cleanly" up to where the data stops; the container still
+    # declares the full duration, so the gap gives it away.
+    slack = max(TRUNCATION_SLACK_S, 2.0 / icfg.sample_fps, info.keyframe_gap_s if math.isfinite(info.keyframe_gap_s)
+                else 0.0)
+    if info.duration_s > 0 and last_t < info.duration_s - slack:
+        return VideoResult(video, info, decoder.name, None, None, timer.seconds, n_sampled,
+                           error=f"truncated: frames stop at {last_t:.1f}s of a declared {info.duration_s:.1f}s")
 
     tz = ZoneInfo(icfg.timezone)
     rows: list[dict] = []

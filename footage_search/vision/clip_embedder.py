@@ -36,10 +36,22 @@ class ClipSpec:
     pretrained: str = ""
     checkpoint: str = ""
     tokenizer: str = ""  # optional local Hugging Face tokenizer folder (air-gapped SigLIP2)
+    config_path: str = ""  # optional open_clip model-config JSON registering ``model``
 
     @classmethod
     def from_config(cls, cfg: ModelConfig) -> ClipSpec:
-        return cls(model=cfg.clip_model, pretrained=cfg.clip_pretrained, checkpoint=cfg.clip_checkpoint)
+        return cls(model=cfg.clip_model, pretrained=cfg.clip_pretrained, checkpoint=cfg.clip_checkpoint,
+                   config_path=cfg.clip_config_path)
+
+    def register(self) -> None:
+        """Make a custom architecture known to open_clip (in this process)."""
+        if self.config_path:
+            import open_clip
+
+            path = Path(self.config_path).expanduser()
+            if not path.is_file():
+                raise ClipUnavailableError(f"CLIP model config not found: {path}")
+            open_clip.add_model_config(path)
 
     @property
     def identity(self) -> str:
@@ -51,6 +63,7 @@ class ClipSpec:
     def embed_dim(self) -> int:
         import open_clip
 
+        self.register()
         cfg = open_clip.get_model_config(self.model)
         if cfg is None:
             raise ClipUnavailableError(

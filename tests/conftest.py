@@ -1,0 +1,132 @@
+"""Shared fixtures: real model files and footage from ../shared (skipped cleanly when absent), a tiny
+random-initialised open_clip model for CLIP plumbing, and session-scoped indexes built once.
+
+Nothing here fakes results: the detector and colour table are the real ones, and the tiny CLIP
+model's similarities are never asserted to mean anything semantic.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from footage_search.config import Config, load_config
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+MODELS = SHARED / "models"
+FOOTAGE = SHARED / "footage"
+TINY_CLIP_CONFIG = Path(__file__).parent / "data" / "fs-tiny-test.json"
+TINY_CLIP = "fs-tiny-test"
+ARTIFACTS = REPO / "tests" / "artifacts"
+
+DETECTOR = MODELS / "yolox_nano_coco" / "yolox_nano_dynamic.onnx"
+COLOUR_TABLE = MODELS / "colour_names_w2c" / "w2c.npy"
+
+# The real clips, arranged as an archive: camera folder, recording start in the file name.
+REAL_CLIPS = {
+    "pets2009_s2l1_view001.mp4": ("PETS", "20260314T100000+0900"),
+    "oxford_towncentre_clipA.mp4": ("OXFORD", "20260314T101000+0900"),
+    "oxford_towncentre_clipB.mp4": ("OXFORD", "20260314T101008+0900"),
+    "intel_one_by_one_person.mp4": ("INTEL-ROOM", "20260314T102000+0900"),
+    "intel_person_bicycle_car.mp4": ("INTEL-CARPARK", "20260314T103000+0900"),
+}
+REAL_REGISTRY = """camera_id,district,name,lat,lon,heading_deg,tilt_deg,notes
+PETS,Jongno-gu,Campus path junction,37.5800,126.9770,0,40,PETS 2009 S2.L1 view 1
+OXFORD,Jung-gu,Shopping street,37.5640,126.9820,180,35,Oxford Town Centre
+INTEL-ROOM,Jung-gu,Indoor room,37.5650,126.9850,90,45,Intel sample video
+INTEL-CARPARK,Yongsan-gu,Car park,37.5320,126.9900,0,70,Intel sample video
+"""
+
+
+def requires(*paths: Path) -> None:
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        pytest.skip(f"shared data absent: {', '.join(missing)}")
+
+
+@pytest.fixture(scope="session")
+def detector_path() -> Path:
+    requires(DETECTOR)
+    return DETECTOR
+
+
+@pytest.fixture(scope="session")
+def colour_table_path() -> Path:
+    requires(COLOUR_TABLE)
+    return COLOUR_TABLE
+
+
+def make_config(index_uri: Path | str, **overrides: object) -> Config:
+    """A config using the real detector/colour table when present and the tiny test CLIP model."""
+    values: dict[str, object] = {
+        "storage.index_uri": str(index_uri),
+        "models.models_dir": str(MODELS if MODELS.exists() else REPO / "data" / "no-models"),
+        "models.allow_download": False,
+        "models.clip_model": TINY_CLIP,
+        "models.clip_pretrained": "random-init",
+        "models.clip_config_path": str(TINY_CLIP_CONFIG),
+        "index.workers": 1,
+    }
+    values.update({k.replace("__", "."): v for k, v in overrides.items()})
+    return load_config(None, values, environ={})
+
+
+@pytest.fixture(scope="session")
+def real_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared real clips as an archive (symlinks, nothing copied into the repo)."""
+    requires(FOOTAGE, *(FOOTAGE / name for name in REAL_CLIPS))
+    root = tmp_path_factory.mktemp("real-archive")
+    for name, (camera, stamp) in REAL_CLIPS.items():
+        (root / camera).mkdir(exist_ok=True)
+        os.symlink(FOOTAGE / name, root / camera / f"{Path(name).stem}_{stamp}.mp4")
+    (root / "cameras.csv").write_text(REAL_REGISTRY, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
+def real_index(real_archive: Path, tmp_path_factory: pytest.TempPathFactory,
+               detector_path: Path, colour_table_path: Path) -> Config:
+    """The real clips indexed once per session with the default pipeline (tiny CLIP)."""
+    from footage_search.registry import load_registry
+    from indexer.batch import BatchOptions, run_index
+
+    cfg = make_config(tmp_path_factory.mktemp("real-index") / "index")
+    summary = run_index(real_archive, cfg, load_registry(real_archive / "cameras.csv"),
+                        BatchOptions(progress=False))
+    assert summary.indexed == len(REAL_CLIPS), summary.lines()
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def sample_city(tmp_path_factory: pytest.TempPathFactory):
+    """The generated demo city (deterministic; generated once per session)."""
+    from sample_footage import generate_city
+
+    return generate_city(tmp_path_factory.mktemp("sample-city"))
+
+
+@pytest.fixture(scope="session")
+def sample_index(sample_city, tmp_path_factory: pytest.TempPathFactory, detector_path: Path,
+                 colour_table_path: Path) -> Config:
+    """The sample city indexed once per session with the default pipeline (tiny CLIP)."""
+    from footage_search.registry import load_registry
+    from indexer.batch import BatchOptions, run_index
+
+    cfg = make_config(tmp_path_factory.mktemp("sample-index") / "index")
+    summary = run_index(sample_city.archive, cfg, load_registry(sample_city.registry), BatchOptions(progress=False))
+    assert summary.indexed > 0 and not summary.failed, summary.lines()
+    return cfg
+
+
+@pytest.fixture
+def copy_tree(tmp_path: Path):
+    """Copy a folder (following symlinks) into this test's tmp dir, to mutate it safely."""
+    def _copy(src: Path, name: str = "copy") -> Path:
+        dst = tmp_path / name
+        shutil.copytree(src, dst, symlinks=False)
+        return dst
+    return _copy
