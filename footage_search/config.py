@@ -42,6 +42,9 @@ class StorageConfig:
     # LanceDB URI: a local folder, or s3://bucket/prefix etc. with storage_options.
     index_uri: str = _path("data/index")
     storage_options: dict[str, str] = field(default_factory=dict)
+    # The camera registry that search, routes and the console use (``index`` takes ARCHIVE/cameras.csv
+    # unless --registry says otherwise).
+    registry_path: str = _path("")
 
 
 @dataclass(frozen=True)
