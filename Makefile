@@ -26,9 +26,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m sample_footage $(DEMO)
-	$(BIN)/footage-search index $(DEMO)/archive --index $(DEMO_INDEX)
-	$(BIN)/footage-search ui --index $(DEMO_INDEX) --registry $(DEMO)/cameras.csv
+	$(BIN)/footage-search demo --out $(DEMO) --index $(DEMO_INDEX)
 
 test: $(STAMP)
 	$(BIN)/python -m ruff check .
