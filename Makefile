@@ -15,7 +15,10 @@ ifneq ($(wildcard ../shared/models),)
 export FOOTAGE_SEARCH_MODELS_MODELS_DIR := $(abspath ../shared/models)
 endif
 
-.PHONY: demo test install lint clean
+.PHONY: demo test install lint clean chromium
+
+# The browser tests drive Debian's chromium (never a browser downloaded by Playwright).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +31,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/footage-search demo --out $(DEMO) --index $(DEMO_INDEX)
 
-test: $(STAMP)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+test: $(STAMP) chromium
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest -q
 

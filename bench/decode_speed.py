@@ -5,23 +5,21 @@ decodes each at 1 and 2 sampled frames per second with every decoder, single-thr
 decoder allows, and reports CPU seconds per hour of footage and x-realtime per core. The indexer's
 ``decoder = auto`` default follows from this table.
 
-    .venv/bin/python bench/decode_speed.py
+    .venv/bin/python -m bench.decode_speed
 """
 
 from __future__ import annotations
 
 import json
 import resource
-import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from bench.cctv_like import reencode_cctv
+from bench.machine import machine_info
+from indexer.decode import DecordDecoder, PyAVDecoder, PyAVKeyframeDecoder, probe
 
-from bench.cctv_like import reencode_cctv  # noqa: E402
-from bench.machine import machine_info  # noqa: E402
-from indexer.decode import DecordDecoder, PyAVDecoder, PyAVKeyframeDecoder, probe  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 SHARED = REPO.parent / "shared" / "footage"
 DATA = REPO / "bench" / "data"

@@ -6,18 +6,18 @@ architecture stand in: the compute is identical, only the numbers inside differ)
 of worker processes. Reports hours of footage per hour of wall time (x-realtime), the per-stage split
 (summed over workers), and the peak resident memory of the whole process tree.
 
-    .venv/bin/python bench/make_archive.py real --hours 1
-    .venv/bin/python bench/index_speed.py bench/data/real-archive
+    .venv/bin/python -m bench.make_archive real --hours 1
+    .venv/bin/python -m bench.index_speed bench/data/real-archive
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -26,15 +26,14 @@ from pathlib import Path
 
 import psutil
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from bench.machine import machine_info
+from footage_search.config import Config, load_config
+from footage_search.registry import load_registry
+from indexer.archive import discover
+from indexer.batch import BatchOptions, run_index
+from indexer.decode import probe
 
-from bench.machine import machine_info  # noqa: E402
-from footage_search.config import Config, load_config  # noqa: E402
-from footage_search.registry import load_registry  # noqa: E402
-from indexer.archive import discover  # noqa: E402
-from indexer.batch import BatchOptions, run_index  # noqa: E402
-from indexer.decode import probe  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 RESULTS = REPO / "bench" / "results"
 SHARED_MODELS = REPO.parent / "shared" / "models"
@@ -54,10 +53,8 @@ class PeakRSS:
         while not self._stop.is_set():
             total = 0
             for p in [me, *me.children(recursive=True)]:
-                try:
+                with contextlib.suppress(psutil.Error):
                     total += p.memory_info().rss
-                except psutil.Error:
-                    pass
             self.peak = max(self.peak, total)
             time.sleep(self.interval_s)
 

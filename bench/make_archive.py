@@ -5,7 +5,7 @@
   city's registry.
 * ``city``: the generated sample city (already recorder-like: 1 s GOP, no B-frames).
 
-    .venv/bin/python bench/make_archive.py real --hours 1
+    .venv/bin/python -m bench.make_archive real --hours 1
 """
 
 from __future__ import annotations
@@ -13,15 +13,13 @@ from __future__ import annotations
 import argparse
 import math
 import shutil
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from bench.cctv_like import reencode_cctv
+from footage_search.registry import load_registry, write_registry
 
-from bench.cctv_like import reencode_cctv  # noqa: E402
-from footage_search.registry import load_registry, write_registry  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 SHARED = REPO.parent / "shared" / "footage"
 DATA = REPO / "bench" / "data"

@@ -49,8 +49,10 @@ class StorageConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    # Where fetched model files are cached, and where the resolver looks before downloading.
+    # A folder of pre-placed model files (air-gapped installs, a shared read-only mount); only read.
     models_dir: str = _path("~/.cache/footage-search/models")
+    # Where downloads and derived files (ONNX exports) are written; must be writable.
+    cache_dir: str = _path("~/.cache/footage-search/models")
     # Multilingual (Korean + English) CLIP by default; see README "Choosing the CLIP model".
     clip_model: str = "ViT-B-32-SigLIP2-256"
     clip_pretrained: str = "webli"
@@ -62,6 +64,9 @@ class ModelConfig:
     colour_table_path: str = _path("")
     allow_download: bool = True
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    # How the indexer runs the CLIP image tower: auto = onnx-int8 on CPU, torch on GPU.
+    # See footage_search/vision/clip_onnx.py for the measured trade-off.
+    clip_runtime: str = "auto"  # auto | torch | onnx | onnx-int8
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Finding model files on disk, or fetching them once with a checksum check.
 
-Lookup order for each file: the path set in config, then ``models.models_dir``, then the user cache
-(``~/.cache/footage-search/models``); if still missing and ``models.allow_download`` is true, the file
-is downloaded from a pinned URL into the cache and its SHA-256 is checked before use. Air-gapped
+Lookup order for each file: the path set in config, then ``models.models_dir`` (read only), then
+``models.cache_dir``; if still missing and ``models.allow_download`` is true, the file is downloaded
+from a pinned URL into ``models.cache_dir`` and its SHA-256 is checked before use. Air-gapped
 installs copy the files into ``models_dir`` (or point the config at them) and set
 ``allow_download = false``.
 
@@ -24,9 +24,6 @@ from pathlib import Path
 from footage_search.config import ModelConfig
 
 log = logging.getLogger(__name__)
-
-USER_CACHE = Path("~/.cache/footage-search/models").expanduser()
-
 
 @dataclass(frozen=True)
 class RemoteFile:
@@ -71,7 +68,7 @@ def sha256_file(path: Path) -> str:
 
 
 def _search_dirs(cfg: ModelConfig) -> list[Path]:
-    dirs = [Path(cfg.models_dir).expanduser(), USER_CACHE]
+    dirs = [Path(cfg.models_dir).expanduser(), Path(cfg.cache_dir).expanduser()]
     return list(dict.fromkeys(dirs))
 
 
@@ -83,7 +80,7 @@ def _find(cfg: ModelConfig, folder: str, name: str) -> Path | None:
     return None
 
 
-def download(remote: RemoteFile, dest_dir: Path = USER_CACHE) -> Path:
+def download(remote: RemoteFile, dest_dir: Path) -> Path:
     """Fetch ``remote`` into ``dest_dir/folder`` atomically, refusing a checksum mismatch."""
     target = dest_dir / remote.folder / remote.name
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -136,13 +133,14 @@ def resolve_detector(cfg: ModelConfig) -> Path | None:
     fixed = _find(cfg, YOLOX_NANO_FIXED.folder, YOLOX_NANO_FIXED.name)
     if fixed is None and cfg.allow_download:
         try:
-            fixed = download(YOLOX_NANO_FIXED)
+            fixed = download(YOLOX_NANO_FIXED, Path(cfg.cache_dir).expanduser())
         except ModelFileError as exc:
             log.warning("%s", exc)
     if fixed is None:
         return None
     try:
-        return make_dynamic_yolox(fixed, USER_CACHE / YOLOX_NANO_FIXED.folder / YOLOX_NANO_DYNAMIC_NAME)
+        dest = Path(cfg.cache_dir).expanduser() / YOLOX_NANO_FIXED.folder / YOLOX_NANO_DYNAMIC_NAME
+        return make_dynamic_yolox(fixed, dest)
     except (ImportError, OSError, ValueError) as exc:  # the fixed 416 file still works, less well
         log.warning("could not make a dynamic-shape detector (%s); using the fixed 416x416 file", exc)
         return fixed
@@ -161,7 +159,7 @@ def resolve_colour_table(cfg: ModelConfig) -> Path | None:
     mat = _find(cfg, W2C_MAT.folder, W2C_MAT.name)
     if mat is None and cfg.allow_download:
         try:
-            mat = download(W2C_MAT)
+            mat = download(W2C_MAT, Path(cfg.cache_dir).expanduser())
         except ModelFileError as exc:
             log.warning("%s", exc)
     if mat is None:
@@ -170,7 +168,7 @@ def resolve_colour_table(cfg: ModelConfig) -> Path | None:
     import scipy.io
 
     table = scipy.io.loadmat(str(mat))["w2c"].astype(np.float32)
-    out = USER_CACHE / W2C_MAT.folder / W2C_NPY_NAME
+    out = Path(cfg.cache_dir).expanduser() / W2C_MAT.folder / W2C_NPY_NAME
     out.parent.mkdir(parents=True, exist_ok=True)
     np.save(out, table)
     return out

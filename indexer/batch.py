@@ -24,7 +24,13 @@ from pathlib import Path
 
 from footage_search.config import Config
 from footage_search.index_db import IndexDB
-from footage_search.loading import load_clip, load_colours, load_detector
+from footage_search.loading import (
+    ImageEmbedderPlan,
+    load_colours,
+    load_detector,
+    load_image_embedder,
+    plan_image_embedder,
+)
 from footage_search.registry import CameraRegistry
 from footage_search.schema import VIDEO_STATUS_DONE, VIDEO_STATUS_FAILED
 from footage_search.vision.clip_embedder import ClipSpec, ClipUnavailableError
@@ -116,20 +122,21 @@ class _WorkerState:
     cfg: Config | None = None
 
 
-def load_models(cfg: Config, *, vision_only: bool = True, threads: int = 1) -> tuple[Models, str]:
+def load_models(cfg: Config, plan: ImageEmbedderPlan, *, threads: int = 1) -> tuple[Models, str]:
     detector = load_detector(cfg, threads=threads)
     colours = load_colours(cfg)
-    clip = load_clip(cfg, vision_only=vision_only)
-    return Models(detector=detector, colours=colours, embedder=clip.embedder, clip_dim=clip.dim), clip.error
+    embedder, error = load_image_embedder(cfg, plan, threads=threads)
+    return Models(detector=detector, colours=colours, embedder=embedder, clip_dim=plan.dim), error
 
 
-def _init_worker(cfg: Config, torch_threads: int) -> None:
-    import torch
+def _init_worker(cfg: Config, plan: ImageEmbedderPlan, threads: int) -> None:
+    if plan.runtime == "torch":  # ONNX workers never import torch at all
+        import torch
 
-    torch.set_num_threads(torch_threads)
+        torch.set_num_threads(threads)
     logging.basicConfig(level=logging.WARNING)
     _WorkerState.cfg = cfg
-    _WorkerState.models, _WorkerState.clip_error = load_models(cfg, threads=torch_threads)
+    _WorkerState.models, _WorkerState.clip_error = load_models(cfg, plan, threads=threads)
 
 
 def _run_job(job: _Job) -> tuple[VideoResult, str, str]:
@@ -143,7 +150,7 @@ def _run_job(job: _Job) -> tuple[VideoResult, str, str]:
     return result, digest, _WorkerState.clip_error
 
 
-def plan(videos: list[VideoFile], store: SightingStore, config_version: str,
+def plan_work(videos: list[VideoFile], store: SightingStore, config_version: str,
          retry_failed: bool) -> tuple[list[VideoFile], int, int, list[VideoFile]]:
     """Split discovered videos into (to index, unchanged, previously failed, touched-but-same)."""
     records = store.video_records()
@@ -180,16 +187,17 @@ def _worker_count(cfg: Config, options: BatchOptions, n_jobs: int) -> int:
     return max(1, min(wanted, n_jobs))
 
 
-def _results(jobs: list[_Job], workers: int, cfg: Config) -> Iterator[tuple[VideoResult, str, str]]:
+def _results(jobs: list[_Job], workers: int, cfg: Config,
+             plan: ImageEmbedderPlan) -> Iterator[tuple[VideoResult, str, str]]:
     """Run jobs in-process (one worker) or in a process pool, yielding results as they finish."""
     if workers == 1:
-        _init_worker(cfg, torch_threads=max(1, (os.cpu_count() or 1)))
+        _init_worker(cfg, plan, threads=max(1, (os.cpu_count() or 1)))
         for job in jobs:
             yield _run_job(job)
         return
     ctx = multiprocessing.get_context("spawn")  # fork + torch/onnxruntime threads can deadlock
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(cfg, 1)) as pool:
+                             initargs=(cfg, plan, 1)) as pool:
         pending: set[Future] = set()
         queue = iter(jobs)
         try:
@@ -229,7 +237,7 @@ def run_index(archive: str | Path, cfg: Config, registry: CameraRegistry,
         summary.files_found = len(videos) + len(skipped)
         summary.skipped = [FileFailure(str(s.path), s.reason) for s in skipped]
         config_version = cfg.index_fingerprint()
-        todo, summary.unchanged, summary.previously_failed, touched = plan(
+        todo, summary.unchanged, summary.previously_failed, touched = plan_work(
             videos, store, config_version, options.retry_failed)
         for v in touched:
             store.touch_video(v)
@@ -237,8 +245,9 @@ def run_index(archive: str | Path, cfg: Config, registry: CameraRegistry,
         jobs = [_Job(v, registry.get(v.camera_id)) for v in todo]
         total_bytes = sum(v.size_bytes for v in todo)
         workers = _worker_count(cfg, options, len(jobs))
+        plan = plan_image_embedder(cfg) if jobs else ImageEmbedderPlan("none", store.dim)
         with _Progress(options.progress and bool(jobs), total_bytes, len(jobs), workers) as bar:
-            for result, digest, clip_error in _results(jobs, workers, cfg) if jobs else iter(()):
+            for result, digest, clip_error in _results(jobs, workers, cfg, plan) if jobs else iter(()):
                 summary.clip_error = summary.clip_error or clip_error
                 _record(result, digest, store, config_version, summary)
                 bar.advance(result.video.size_bytes, result.info.duration_s if result.info else 0.0)

@@ -23,9 +23,9 @@ import pyarrow as pa
 import supervision as sv
 
 from footage_search.config import Config
+from footage_search.loading import ImageEmbedder
 from footage_search.registry import Camera
 from footage_search.schema import frames_schema, sightings_schema
-from footage_search.vision.clip_embedder import ClipEmbedder
 from footage_search.vision.colours import LAYOUT_DIM, N_COLOURS, ColourNamer
 from footage_search.vision.detector import Detector
 from indexer.archive import VideoFile
@@ -40,6 +40,7 @@ CROP_MARGIN = 0.08
 CANDIDATES_PER_SEGMENT = 4  # crops kept in memory per track segment while the video streams by
 FOREGROUND_LONG_SIDE = 320
 MIN_CROP_SPACING_S = 2.0
+DETECTIONS_PER_EXTRA_CROP = 8
 TRUNCATION_SLACK_S = 2.0  # a second crop should show the person at another moment
 
 
@@ -49,7 +50,7 @@ class Models:
 
     detector: Detector
     colours: ColourNamer | None
-    embedder: ClipEmbedder | None
+    embedder: ImageEmbedder | None
     clip_dim: int
 
 
@@ -261,7 +262,10 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -
                 pool = candidates.get((track.track_id, seg), [])
                 if not pool:
                     continue
-                chosen = _pick_crops(pool, max(1, icfg.crops_per_track))
+                # A short sighting barely changes view: one crop says it all, and embedding is the
+                # indexer's biggest CPU cost. Longer ones get more views, up to crops_per_track.
+                n_crops = min(max(1, icfg.crops_per_track), 1 + len(seg_points) // DETECTIONS_PER_EXTRA_CROP)
+                chosen = _pick_crops(pool, n_crops)
                 best = chosen[0]
                 row = _sighting_row(video, camera, seg_points, track, seg, best, point_info, frame_wh,
                                     tz, models, cfg)

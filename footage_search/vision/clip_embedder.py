@@ -117,6 +117,7 @@ class ClipEmbedder:
         if pretrained == RANDOM_INIT:
             log.warning("CLIP %s has RANDOM weights (testing only): similarities are meaningless", spec.model)
             pretrained = None
+            torch.manual_seed(0)  # the same random model in every process, so vectors are comparable
         if spec.checkpoint and not Path(spec.checkpoint).expanduser().is_file():
             raise ClipUnavailableError(f"CLIP checkpoint file not found: {spec.checkpoint}")
         try:
@@ -152,6 +153,10 @@ class ClipEmbedder:
     @property
     def identity(self) -> str:
         return self.spec.identity
+
+    @property
+    def torch_model(self):  # the open_clip module, for exporters
+        return self._model
 
     def embed_images(self, crops_bgr: list[np.ndarray], batch_size: int = 32) -> np.ndarray:
         from PIL import Image

@@ -1,0 +1,156 @@
+"""The CLIP image tower as ONNX for the CPU indexer: exported once per model, optionally int8.
+
+Why: the indexer embeds thousands of person crops per footage hour, and on CPU the image tower is
+most of its cost. Measured on this project's 2-core machine (``bench/clip_runtime.py``) for
+ViT-B-32-SigLIP2-256, one thread: PyTorch ~135 ms/crop, ONNX Runtime fp32 ~118 ms, ONNX Runtime with
+per-channel dynamic int8 weights ~49 ms, whose embeddings keep cosine >= 0.999 to fp32. Worker
+processes also no longer import torch or hold the text tower, which most of SigLIP's memory is.
+
+The export runs in a short-lived child process (it needs the full PyTorch model and its weights);
+the file is cached under ``<models_dir>/clip-onnx/`` keyed by the model identity, so later runs and
+all workers just open it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from footage_search.vision.clip_embedder import ClipSpec, ClipUnavailableError, pad_to_square
+
+log = logging.getLogger(__name__)
+
+RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
+EXPORT_OPSET = 17
+
+
+def resolve_runtime(runtime: str, device: str) -> str:
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown CLIP runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+    if runtime != "auto":
+        return runtime
+    return "torch" if device.startswith("cuda") else "onnx-int8"
+
+
+def cache_path(spec: ClipSpec, root: Path, int8: bool) -> Path:
+    ident = spec.identity
+    if spec.config_path:  # a custom architecture: its definition is part of what was exported
+        ident += ":" + hashlib.sha256(Path(spec.config_path).expanduser().read_bytes()).hexdigest()[:10]
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", ident)[:80]
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:10]
+    return root / f"{slug}-{digest}" / ("vision.int8.onnx" if int8 else "vision.onnx")
+
+
+def _export(spec: ClipSpec, fp32_path: str, cache_dir: str | None) -> None:
+    """Child-process body: load the PyTorch model, export its image tower."""
+    import torch
+
+    from footage_search.vision.clip_embedder import ClipEmbedder
+
+    emb = ClipEmbedder(spec, device="cpu", cache_dir=cache_dir, vision_only=True)
+    model = emb.torch_model
+    cfg = dict(getattr(model.visual, "preprocess_cfg", {}))
+    size = cfg.get("size", model.visual.image_size)
+    size = size if isinstance(size, int) else int(size[0])
+
+    class ImageTower(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+            return self.model.encode_image(pixels)
+
+    dummy = torch.zeros(2, 3, size, size)
+    tmp = fp32_path + ".tmp"
+    torch.onnx.export(ImageTower().eval(), dummy, tmp, input_names=["pixels"], output_names=["embedding"],
+                      dynamic_axes={"pixels": {0: "n"}, "embedding": {0: "n"}}, opset_version=EXPORT_OPSET,
+                      dynamo=False)
+    os.replace(tmp, fp32_path)
+    meta = {"identity": spec.identity, "dim": emb.dim, "size": size,
+            "mean": list(cfg.get("mean", (0.5, 0.5, 0.5))), "std": list(cfg.get("std", (0.5, 0.5, 0.5)))}
+    Path(fp32_path).with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def ensure_vision_onnx(spec: ClipSpec, root: Path, int8: bool, cache_dir: str | None = None) -> Path:
+    """The cached ONNX image tower for ``spec``, exporting (and quantising) it first if needed."""
+    from filelock import FileLock
+
+    target = cache_path(spec, root, int8)
+    fp32 = cache_path(spec, root, False)
+    if target.is_file() and fp32.with_suffix(".json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target.parent / ".export.lock")):
+        if not fp32.is_file():
+            ctx = multiprocessing.get_context("spawn")
+            proc = ctx.Process(target=_export, args=(spec, str(fp32), cache_dir))
+            proc.start()
+            proc.join()
+            if proc.exitcode != 0 or not fp32.is_file():
+                raise ClipUnavailableError(f"could not export the CLIP image tower of {spec.identity} to ONNX "
+                                           f"(exit code {proc.exitcode}); see the log above")
+        if int8 and not target.is_file():
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            tmp = target.with_suffix(".tmp.onnx")
+            quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+            os.replace(tmp, target)
+    return target
+
+
+@dataclass
+class OnnxClipVision:
+    """Image embeddings from an exported tower; same preprocessing as open_clip on padded crops."""
+
+    path: Path
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        import onnxruntime as ort
+
+        fp32_meta = cache_path_meta(self.path)
+        self.meta = json.loads(fp32_meta.read_text(encoding="utf-8"))
+        self.dim = int(self.meta["dim"])
+        self.identity = str(self.meta["identity"])
+        self._size = int(self.meta["size"])
+        self._mean = np.asarray(self.meta["mean"], dtype=np.float32).reshape(1, 3, 1, 1)
+        self._std = np.asarray(self.meta["std"], dtype=np.float32).reshape(1, 3, 1, 1)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self.threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self._session = ort.InferenceSession(str(self.path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+    def _pixels(self, crops_bgr: list[np.ndarray]) -> np.ndarray:
+        from PIL import Image
+
+        # PIL's antialiased bicubic resize is what open_clip's torchvision Resize does on PIL images;
+        # a padded square needs no crop, so "shortest" and "squash" resize modes agree.
+        batch = np.stack([
+            np.asarray(Image.fromarray(pad_to_square(c)[:, :, ::-1]).resize((self._size, self._size),
+                                                                             Image.Resampling.BICUBIC))
+            for c in crops_bgr
+        ]).astype(np.float32) / 255.0
+        return (batch.transpose(0, 3, 1, 2) - self._mean) / self._std
+
+    def embed_images(self, crops_bgr: list[np.ndarray], batch_size: int = 32) -> np.ndarray:
+        if not crops_bgr:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = [self._session.run(None, {"pixels": self._pixels(crops_bgr[i: i + batch_size])})[0]
+               for i in range(0, len(crops_bgr), batch_size)]
+        x = np.concatenate(out)
+        return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def cache_path_meta(model_path: Path) -> Path:
+    """The JSON written beside the fp32 export (shared by its int8 variant)."""
+    return model_path.parent / "vision.json"
