@@ -23,6 +23,9 @@ import numpy as np
 
 PERSON_HEIGHT_M = 1.7
 MIN_MOVE_M = 1.0  # less ground displacement than this over a track: standing, no direction
+# Two boxes a second apart give a direction dominated by box jitter; from three on it is reliable
+# (bench/tracking_quality.py: median error 5 deg, 97% within 45 deg on the sample city).
+MIN_POINTS = 3
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ def estimate_motion(times: Sequence[float], boxes: np.ndarray, heading_deg: floa
     """Bearing and speed from a track's boxes (N x 4, x1 y1 x2 y2) at ``times`` (seconds)."""
     t = np.asarray(times, dtype=np.float64)
     boxes = np.asarray(boxes, dtype=np.float64)
-    if len(t) < 2 or t[-1] - t[0] <= 0:
+    if len(t) < MIN_POINTS or t[-1] - t[0] <= 0:
         return Motion(math.nan, 0.0, 0.0)
     foot_x = (boxes[:, 0] + boxes[:, 2]) / 2
     foot_y = boxes[:, 3]

@@ -1,0 +1,135 @@
+"""Tracking at low sample rates, measured against the sample city's ground truth.
+
+Detections are computed once per video (the real detector, every 0.5 s), then each tracker
+variant runs at 1 and 2 samples per second. For every track we find the ground-truth person its boxes
+overlap (IoU >= 0.4) and report:
+
+* purity: share of a track's boxes that belong to its majority person (ID switches lower it);
+* tracks per person: how many tracks one person's appearance is split into (fragmentation);
+* bearing error of tracks with >= 3 boxes against the person's true walking bearing.
+
+    .venv/bin/python -m bench.tracking_quality [CITY_DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import warnings
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import supervision as sv
+
+from bench.machine import machine_info
+from footage_search.compass import angle_diff_deg
+from footage_search.config import load_config
+from footage_search.loading import load_detector
+from footage_search.registry import load_registry
+from indexer.decode import PyAVDecoder
+from indexer.motion import estimate_motion
+from indexer.tracking import PersonTracker
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+VARIANTS = [("giou", -0.6), ("giou", -0.3), ("giou", 0.0), ("iou", 0.1), ("diou", -0.3), ("biou", 0.1)]
+
+
+def _detections(city: Path, cfg) -> dict[str, list[tuple[float, sv.Detections]]]:
+    det = load_detector(cfg)
+    return {video.relative_to(city).as_posix(): [(round(fr.t, 2), det.detect(fr.image))
+                                                 for fr in PyAVDecoder().frames(video, 2.0)]
+            for video in sorted((city / "archive").rglob("*.mp4"))}
+
+
+def _gt_people(gt: dict, video: str) -> list[dict]:
+    return [a for a in gt["appearances"] if a["video"].endswith(video.split("archive/")[-1])]
+
+
+def _owner(box: np.ndarray, t: float, people: list[dict]) -> tuple[str | None, float]:
+    best, best_iou = None, 0.4
+    for p in people:
+        for bt, x1, y1, x2, y2 in p["boxes"]:
+            if abs(bt - t) < 0.05:
+                iou = float(sv.box_iou_batch(box[None], np.array([[x1, y1, x2, y2]]))[0, 0])
+                if iou > best_iou:
+                    best, best_iou = p["person_id"], iou
+    return best, best_iou
+
+
+def evaluate(dets, gt, registry, step: float, make_tracker: Callable[[float], PersonTracker]) -> dict:
+    purities, bearing_err = [], []
+    per_person: collections.Counter = collections.Counter()
+    n_tracks = 0
+    for video, frames in dets.items():
+        camera = registry.get(video.split("/")[1])
+        people = _gt_people(gt, video)
+        by_id = {p["person_id"]: p for p in people}
+        tracker = make_tracker(1.0 / step)
+        for i, (t, d) in enumerate(frames):
+            if abs(t / step - round(t / step)) > 1e-6:
+                continue
+            tracker.update(t, i, d)
+        for tr in tracker.tracks():
+            if len(tr.points) < 2:
+                continue
+            n_tracks += 1
+            owners = [_owner(p.box, p.t, people)[0] for p in tr.points]
+            named = [o for o in owners if o]
+            if not named:
+                continue
+            major, count = collections.Counter(named).most_common(1)[0]
+            purities.append(count / len(tr.points))
+            per_person[major] += 1
+            if len(tr.points) >= 3 and by_id[major]["paused_s"] < 1:
+                m = estimate_motion([p.t for p in tr.points], np.stack([p.box for p in tr.points]),
+                                    camera.heading_deg, camera.tilt_deg)
+                if m.moving:
+                    bearing_err.append(angle_diff_deg(m.bearing_deg, by_id[major]["bearing_deg"]))
+    long_people = [a["person_id"] for a in gt["appearances"] if a["t_end_offset_s"] - a["t_start_offset_s"] >= 3]
+    frag = [per_person.get(p, 0) for p in long_people]
+    err = np.asarray(bearing_err)
+    return {
+        "tracks": n_tracks, "purity_mean": float(np.mean(purities)),
+        "tracks_below_90pct_pure": float(np.mean(np.asarray(purities) < 0.9)),
+        "tracks_per_person": float(np.mean([f for f in frag if f])), "people_missed": int(sum(f == 0 for f in frag)),
+        "bearing_median_err": float(np.median(err)), "bearing_within_45": float(np.mean(err < 45)),
+        "bearing_n": len(err),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("city", nargs="?", type=Path, default=REPO / "bench" / "data" / "city")
+    args = ap.parse_args()
+    if not (args.city / "ground_truth.json").exists():
+        from sample_footage import generate_city
+
+        generate_city(args.city)
+    cfg = load_config(None, {"models.models_dir": str(REPO.parent / "shared" / "models"),
+                             "models.allow_download": False}, environ={})
+    gt = json.loads((args.city / "ground_truth.json").read_text())
+    registry = load_registry(args.city / "cameras.csv")
+    dets = _detections(args.city, cfg)
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for step in (1.0, 0.5):
+            for sim, floor in VARIANTS:
+                r = evaluate(dets, gt, registry, step, partial(PersonTracker, similarity=sim, min_similarity=floor))
+                rows.append({"sample_fps": 1 / step, "association": f"{sim}>{floor}", **r})
+    print(f"{'fps':>4} {'association':>12} {'tracks':>6} {'purity':>7} {'<90% pure':>9} {'tracks/person':>13} "
+          f"{'missed':>6} {'bearing med':>11} {'<45deg':>6}")
+    for r in rows:
+        print(f"{r['sample_fps']:>4.0f} {r['association']:>12} {r['tracks']:>6} {r['purity_mean']:>7.3f} "
+              f"{r['tracks_below_90pct_pure']:>9.2f} {r['tracks_per_person']:>13.2f} {r['people_missed']:>6} "
+              f"{r['bearing_median_err']:>11.0f} {r['bearing_within_45']:>6.2f}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "tracking_quality.json").write_text(json.dumps({"machine": machine_info(), "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
