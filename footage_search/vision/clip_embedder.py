@@ -13,7 +13,10 @@ crop (cutting off the head and feet of a tall crop) or squash (distorting the bo
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import json
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,15 +64,24 @@ class ClipSpec:
         return f"{self.model}/{self.pretrained or RANDOM_INIT}"
 
     def embed_dim(self) -> int:
-        import open_clip
+        """The vector size, read from the architecture's config file: importing open_clip (and torch)
+        costs ~700 MB of memory, which the indexer's parent process does not otherwise need."""
+        return int(self.model_config()["embed_dim"])
 
-        self.register()
-        cfg = open_clip.get_model_config(self.model)
-        if cfg is None:
-            raise ClipUnavailableError(
-                f"unknown open_clip model {self.model!r}; see open_clip.list_models() for names"
-            )
-        return int(cfg["embed_dim"])
+    def model_config(self) -> dict:
+        if self.config_path:
+            path = Path(self.config_path).expanduser()
+            if not path.is_file():
+                raise ClipUnavailableError(f"CLIP model config not found: {path}")
+            if path.stem != self.model:
+                raise ClipUnavailableError(f"CLIP model config {path} defines {path.stem!r}, not {self.model!r}")
+            return json.loads(path.read_text(encoding="utf-8"))
+        spec = importlib.util.find_spec("open_clip")
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            candidate = Path(folder) / "model_configs" / f"{self.model}.json"
+            if candidate.is_file():
+                return json.loads(candidate.read_text(encoding="utf-8"))
+        raise ClipUnavailableError(f"unknown open_clip model {self.model!r}; see open_clip.list_models() for names")
 
 
 def _file_digest(path: Path) -> str:
@@ -88,6 +100,10 @@ def _file_digest(path: Path) -> str:
 def resolve_device(device: str) -> str:
     if device != "auto":
         return device
+    # Asking torch costs its import (~700 MB resident); without an NVIDIA device node there is no answer
+    # but "cpu" anyway.
+    if not any(Path("/dev").glob("nvidia[0-9]*")) and not shutil.which("nvidia-smi"):
+        return "cpu"
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -110,6 +126,7 @@ class ClipEmbedder:
         import open_clip
         import torch
 
+        spec.register()
         self.spec = spec
         self.device = resolve_device(device)
         self.dim = spec.embed_dim()
