@@ -80,6 +80,7 @@ class IndexConfig:
     max_segment_s: float = 30.0  # a long tracklet is split into sightings of at most this length
     min_track_detections: int = 2  # shorter tracks are usually false positives
     frame_embed_interval_s: float = 0.0  # >0: also embed whole frames this often (scene search)
+    motion_gating: bool = True  # skip detection while nothing moves and nobody is tracked
     clip_batch_size: int = 32
     thumbnail_height: int = 128
     timezone: str = "Asia/Seoul"  # for file-name start times that carry no UTC offset

@@ -69,6 +69,8 @@ class BatchSummary:
     sightings_without_vectors: int = 0
     orphans_removed: int = 0
     footage_s: float = 0.0
+    frames_sampled: int = 0
+    frames_gated: int = 0  # sampled frames where nothing moved, so detection was skipped
     wall_s: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys((*STAGES, "write"), 0.0))
     clip_error: str = ""
@@ -88,6 +90,9 @@ class BatchSummary:
             + (f" ({self.sightings_without_vectors} without CLIP vectors)" if self.sightings_without_vectors else ""),
             f"footage: {self.footage_s / 3600:.3f} h in {self.wall_s:.1f} s wall = {self.x_realtime:.1f}x realtime",
         ]
+        if self.frames_sampled:
+            out.append(f"frames analysed: {self.frames_sampled}, of which {self.frames_gated} "
+                       f"({100 * self.frames_gated / self.frames_sampled:.0f}%) were still and skipped detection")
         total = sum(self.stage_seconds.values())
         if total > 0:
             split = ", ".join(f"{k} {v:.1f}s ({100 * v / total:.0f}%)" for k, v in self.stage_seconds.items())
@@ -288,6 +293,8 @@ def _record(result: VideoResult, digest: str, store: SightingStore, config_versi
     summary.stage_seconds["write"] += time.perf_counter() - t0
     summary.indexed += 1
     summary.footage_s += result.info.duration_s if result.info else 0.0
+    summary.frames_sampled += result.n_sampled
+    summary.frames_gated += result.n_gated
 
 
 class _Progress:

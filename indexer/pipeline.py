@@ -39,9 +39,13 @@ STAGES = ("decode", "detect", "track", "describe", "embed")
 CROP_MARGIN = 0.08
 CANDIDATES_PER_SEGMENT = 4  # crops kept in memory per track segment while the video streams by
 FOREGROUND_LONG_SIDE = 320
-MIN_CROP_SPACING_S = 2.0
+MIN_CROP_SPACING_S = 2.0  # a second crop should show the person at another moment
 DETECTIONS_PER_EXTRA_CROP = 8
-TRUNCATION_SLACK_S = 2.0  # a second crop should show the person at another moment
+TRUNCATION_SLACK_S = 2.0
+# Motion gating: below this share of moving pixels (at FOREGROUND_LONG_SIDE) with no live track, the
+# detector is skipped. A distant person is ~250 such pixels of ~57,600; the gate sits at ~60.
+MIN_MOTION_FRACTION = 0.001
+GATE_WARMUP_FRAMES = 3  # the background model needs a few frames before "no motion" means anything
 
 
 @dataclass
@@ -77,6 +81,7 @@ class VideoResult:
     seconds: dict[str, float]
     n_sampled: int = 0
     error: str = ""
+    n_gated: int = 0  # sampled frames on which motion gating skipped detection
 
     @property
     def ok(self) -> bool:
@@ -126,18 +131,91 @@ def crop_quality(box: np.ndarray, score: float, frame_wh: tuple[int, int], other
 
 
 class _Foreground:
-    """Per-video background model; the mask keeps colour sampling on the person, not the street."""
+    """Per-video background model at low resolution.
+
+    Its mask keeps colour sampling on the person rather than the street, and its foreground share
+    tells when nothing in view moves, so detection can be skipped (motion gating).
+    """
 
     def __init__(self) -> None:
         self._bg = cv2.createBackgroundSubtractorMOG2(history=60, varThreshold=20, detectShadows=False)
+        self._small: np.ndarray | None = None
+        self.fraction = 1.0
 
-    def mask(self, frame: np.ndarray) -> np.ndarray:
+    def update(self, frame: np.ndarray) -> None:
         H, W = frame.shape[:2]
         s = FOREGROUND_LONG_SIDE / max(H, W)
         small = cv2.resize(frame, (max(1, int(W * s)), max(1, int(H * s))), interpolation=cv2.INTER_AREA)
         m = self._bg.apply(small)
-        m = cv2.dilate(m, np.ones((3, 3), np.uint8))
-        return cv2.resize(m, (W, H), interpolation=cv2.INTER_NEAREST)
+        # Sensor noise leaves isolated specks; a person is a blob.
+        opened = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+        self.fraction = float(np.count_nonzero(opened)) / opened.size
+        self._small = cv2.dilate(m, np.ones((3, 3), np.uint8))
+
+    def mask(self, shape: tuple[int, ...]) -> np.ndarray | None:
+        if self._small is None:
+            return None
+        return cv2.resize(self._small, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+
+
+class _VideoState:
+    """Everything one video's pass accumulates, frame by frame."""
+
+    def __init__(self, models: Models, cfg: Config, tracker: PersonTracker, frame_wh: tuple[int, int]):
+        self.models, self.icfg, self.tracker = models, cfg.index, tracker
+        self.foreground = _Foreground() if models.colours is not None or cfg.index.motion_gating else None
+        self.point_info: dict[tuple[int, float], _PointInfo] = {}
+        self.candidates: dict[tuple[int, int], list[_Candidate]] = defaultdict(list)
+        self.track_t0: dict[int, float] = {}
+        self.scene_frames: list[tuple[float, np.ndarray]] = []
+        self.next_scene_t = 0.0
+        self.frame_wh = frame_wh
+        self.n_sampled = 0
+        self.n_gated = 0
+        self.last_t = 0.0
+
+    def _gated(self, t: float) -> bool:
+        """Nothing moves and nobody is being followed: no new person can have appeared."""
+        return (self.icfg.motion_gating and self.foreground is not None and self.n_sampled >= GATE_WARMUP_FRAMES
+                and self.foreground.fraction < MIN_MOTION_FRACTION and not self.tracker.active(t))
+
+    def observe(self, t: float, frame: np.ndarray, timer: StageTimer) -> None:
+        models, icfg = self.models, self.icfg
+        self.last_t, self.frame_wh = t, (frame.shape[1], frame.shape[0])
+        with timer.stage("describe"):
+            if self.foreground is not None:
+                self.foreground.update(frame)
+            if icfg.frame_embed_interval_s > 0 and t + 1e-6 >= self.next_scene_t:
+                self.scene_frames.append((t, frame.copy()))
+                self.next_scene_t = t + icfg.frame_embed_interval_s
+        index = self.n_sampled
+        self.n_sampled += 1
+        if self._gated(t):
+            self.n_gated += 1
+            return
+        with timer.stage("detect"):
+            dets = models.detector.detect(frame)
+            persons = dets[dets.class_id == 0] if len(dets) else dets
+        with timer.stage("track"):
+            tracked = self.tracker.update(t, index, persons)
+        if len(tracked) == 0:
+            return
+        with timer.stage("describe"):
+            fg = self.foreground.mask(frame.shape) if self.foreground is not None else None
+            for i in range(len(tracked)):
+                box, tid = tracked.xyxy[i], int(tracked.tracker_id[i])
+                score = float(tracked.confidence[i])
+                self.track_t0.setdefault(tid, t)
+                if models.colours is not None:
+                    bc = models.colours.body_colours(frame, box, fg)
+                    self.point_info[(tid, t)] = _PointInfo(bc.upper, bc.lower, bc.layout, bc.weight * score)
+                others = np.delete(persons.xyxy, _index_of(persons.xyxy, box), axis=0)
+                q = crop_quality(box, score, self.frame_wh, others)
+                pool = self.candidates[(tid, _segment_index(t, self.track_t0[tid], icfg.max_segment_s))]
+                if len(pool) < CANDIDATES_PER_SEGMENT or q > min(c.quality for c in pool):
+                    pool.append(_Candidate(q, t, box.copy(), _crop(frame, box)))
+                    if len(pool) > CANDIDATES_PER_SEGMENT:
+                        pool.pop(int(np.argmin([c.quality for c in pool])))
 
 
 def _segments(track: Track, max_segment_s: float) -> list[list[TrackPoint]]:
@@ -188,17 +266,7 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -
         return VideoResult(video, None, icfg.decoder, None, None, timer.seconds, error=str(exc))
 
     models.detector.reset()
-    tracker = PersonTracker(icfg.sample_fps)
-    foreground = _Foreground() if models.colours is not None else None
-    point_info: dict[tuple[int, float], _PointInfo] = {}
-    candidates: dict[tuple[int, int], list[_Candidate]] = defaultdict(list)
-    track_t0: dict[int, float] = {}
-    scene_frames: list[tuple[float, np.ndarray]] = []
-    next_scene_t = 0.0
-    frame_wh = (info.width, info.height)
-    n_sampled = 0
-    last_t = 0.0
-
+    state = _VideoState(models, cfg, PersonTracker(icfg.sample_fps), (info.width, info.height))
     frames = decoder.frames(video.path, icfg.sample_fps)
     try:
         while True:
@@ -206,37 +274,12 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -
                 sampled = next(frames, None)
             if sampled is None:
                 break
-            frame = sampled.image
-            last_t = sampled.t
-            frame_wh = (frame.shape[1], frame.shape[0])
-            with timer.stage("detect"):
-                dets = models.detector.detect(frame)
-                persons = dets[dets.class_id == 0] if len(dets) else dets
-            with timer.stage("track"):
-                tracked = tracker.update(sampled.t, n_sampled, persons)
-            with timer.stage("describe"):
-                fg = foreground.mask(frame) if foreground is not None else None
-                for i in range(len(tracked)):
-                    box, tid = tracked.xyxy[i], int(tracked.tracker_id[i])
-                    score = float(tracked.confidence[i])
-                    track_t0.setdefault(tid, sampled.t)
-                    if models.colours is not None:
-                        bc = models.colours.body_colours(frame, box, fg)
-                        point_info[(tid, sampled.t)] = _PointInfo(bc.upper, bc.lower, bc.layout, bc.weight * score)
-                    others = np.delete(persons.xyxy, _index_of(persons.xyxy, box), axis=0)
-                    q = crop_quality(box, score, frame_wh, others)
-                    seg = _segment_index(sampled.t, track_t0[tid], icfg.max_segment_s)
-                    pool = candidates[(tid, seg)]
-                    if len(pool) < CANDIDATES_PER_SEGMENT or q > min(c.quality for c in pool):
-                        pool.append(_Candidate(q, sampled.t, box.copy(), _crop(frame, box)))
-                        if len(pool) > CANDIDATES_PER_SEGMENT:
-                            pool.pop(int(np.argmin([c.quality for c in pool])))
-                if icfg.frame_embed_interval_s > 0 and sampled.t + 1e-6 >= next_scene_t:
-                    scene_frames.append((sampled.t, frame.copy()))
-                    next_scene_t = sampled.t + icfg.frame_embed_interval_s
-            n_sampled += 1
+            state.observe(sampled.t, sampled.image, timer)
     except DecodeError as exc:
-        return VideoResult(video, info, decoder.name, None, None, timer.seconds, n_sampled, error=str(exc))
+        return VideoResult(video, info, decoder.name, None, None, timer.seconds, state.n_sampled, error=str(exc))
+    n_sampled, last_t, frame_wh = state.n_sampled, state.last_t, state.frame_wh
+    tracker, candidates, point_info = state.tracker, state.candidates, state.point_info
+    scene_frames = state.scene_frames
 
     if n_sampled == 0:
         return VideoResult(video, info, decoder.name, None, None, timer.seconds, 0,
@@ -293,7 +336,8 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -
 
     table = pa.Table.from_pylist(rows, schema=sightings_schema(models.clip_dim)) if rows else \
         sightings_schema(models.clip_dim).empty_table()
-    return VideoResult(video, info, decoder.name, table, frames_table, timer.seconds, n_sampled)
+    return VideoResult(video, info, decoder.name, table, frames_table, timer.seconds, n_sampled,
+                       n_gated=state.n_gated)
 
 
 def _index_of(boxes: np.ndarray, box: np.ndarray) -> list[int]:

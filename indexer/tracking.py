@@ -89,6 +89,10 @@ class PersonTracker:
                                            frame_index=frame_index))
         return tracked
 
+    def active(self, t: float) -> bool:
+        """Whether any track was seen recently enough that the tracker still follows it."""
+        return any(t - tr.t_end <= LOST_TRACK_S for tr in self._tracks.values())
+
     def tracks(self) -> list[Track]:
         return sorted(self._tracks.values(), key=lambda tr: (tr.t_start, tr.track_id))
 
