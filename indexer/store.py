@@ -203,7 +203,8 @@ class SightingStore:
             return built
         existing = {ix.name for ix in table.list_indices()}
         for column, kind in (("camera_id", "BITMAP"), ("district", "BITMAP"), ("day", "BITMAP"),
-                             ("t_start", "BTREE"), ("video_id", "BTREE"), ("has_vector", "BITMAP")):
+                             ("t_start", "BTREE"), ("video_id", "BTREE"), ("sighting_id", "BTREE"),
+                             ("has_vector", "BITMAP")):
             name = f"{column}_idx"
             if name not in existing:
                 table.create_scalar_index(column, index_type=kind, name=name)
