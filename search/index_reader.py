@@ -1,0 +1,85 @@
+"""Reading sightings from LanceDB: filtered scans, prefiltered vector search, fetch by id.
+
+Every read opens the table afresh, so a console left running sees what the indexer added since.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from footage_search.index_db import IndexDB
+from footage_search.schema import SIGHTINGS
+from search.filters import and_where, ids_where
+
+FETCH_CHUNK = 400  # ids per IN (...) list
+# Vector search through the IVF_PQ index probes this many partitions and re-ranks this many times k
+# rows exactly; with a prefilter that keeps few rows, search bypasses the index altogether.
+ANN_NPROBES = 64
+ANN_REFINE_FACTOR = 10
+
+
+def fixed_list(column: pa.ChunkedArray | pa.Array, width: int) -> np.ndarray:
+    """A fixed-size-list column as an (N, width) float32 array."""
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if len(arr) == 0:
+        return np.zeros((0, width), dtype=np.float32)
+    return np.asarray(arr.flatten(), dtype=np.float32).reshape(len(arr), width)
+
+
+class SightingReader:
+    def __init__(self, db: IndexDB):
+        self.db = db
+
+    def table(self):
+        return self.db.table(SIGHTINGS)
+
+    def vector_dim(self) -> int:
+        return int(self.table().schema.field("vector").type.list_size)
+
+    def count(self, where: str | None) -> int:
+        return int(self.table().count_rows(where) if where else self.table().count_rows())
+
+    def scan(self, where: str | None, columns: Sequence[str], batch_size: int = 16384) -> Iterator[pa.RecordBatch]:
+        q = self.table().search().select(list(columns)).with_row_id(True).limit(None)
+        if where:
+            q = q.where(where)
+        yield from q.to_batches(batch_size)
+
+    def nearest(self, vector: np.ndarray, where: str | None, k: int, columns: Sequence[str], *,
+                exact: bool) -> pa.Table:
+        """Up to ``k`` rows with a vector, nearest by cosine, among rows passing ``where`` (prefilter)."""
+        q = (self.table().search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
+             .distance_type("cosine").where(and_where(where, "has_vector = true"), prefilter=True)
+             .select([*columns, "_distance"]).with_row_id(True).limit(k))
+        q = q.bypass_vector_index() if exact else q.nprobes(ANN_NPROBES).refine_factor(ANN_REFINE_FACTOR)
+        return q.to_arrow()
+
+    def fetch(self, ids: Sequence[str], columns: Sequence[str]) -> pa.Table:
+        """Rows by ``sighting_id`` (any order; missing ids are simply absent)."""
+        cols = list(dict.fromkeys(["sighting_id", *columns]))
+        parts = []
+        unique = list(dict.fromkeys(ids))
+        for lo in range(0, len(unique), FETCH_CHUNK):
+            chunk = unique[lo: lo + FETCH_CHUNK]
+            parts.append(self.table().search().where(ids_where(chunk)).select(cols).limit(len(chunk)).to_arrow())
+        if not parts:
+            return self.table().schema.empty_table().select(cols)
+        return pa.concat_tables(parts)
+
+    def take(self, row_ids: Sequence[int], columns: Sequence[str]) -> pa.Table:
+        """Rows by Lance row id: a direct read, unlike ``sighting_id IN (...)`` which scans the id column.
+        Row ids change when the table is compacted; callers check ``sighting_id`` and fall back to
+        :meth:`fetch`."""
+        cols = list(dict.fromkeys(["sighting_id", *columns]))
+        if not row_ids:
+            return self.table().schema.empty_table().select(cols)
+        return self.table().take_row_ids([int(r) for r in row_ids]).select(cols).to_arrow()
+
+    def has_index(self, name: str) -> bool:
+        try:
+            return any(ix.name == name for ix in self.table().list_indices())
+        except Exception:  # older/remote tables without index listing: assume none
+            return False

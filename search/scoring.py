@@ -1,0 +1,116 @@
+"""The one fused score that ranks sightings, and the evidence that decides "nothing found".
+
+For each candidate row, each part of the query that is present gives a component in [0, 1]
+(see :mod:`search.evidence`):
+
+* ``colour``     - colour words of a description (upper / lower / either body half);
+* ``appearance`` - colour appearance of a reference photo or a "more like this" sighting;
+* ``clip``       - CLIP similarity to the caption / photo crop / sighting, rescaled within the
+  candidates (best -> 1, candidate cut -> 0). Present only for rows with a CLIP vector.
+
+Ranking uses the weighted mean of the components present::
+
+    score = (1.0 * colour + 1.0 * appearance + 0.5 * clip) / (sum of the weights of present parts)
+
+The no-result gate uses only the calibrated (absolute) components::
+
+    evidence = (1.0 * colour + 1.0 * appearance) / (sum of their weights)
+
+and a sighting counts as plausible when ``evidence >= search.min_score`` (0.35 by default). CLIP
+similarities are relative, so they re-rank plausible sightings but never make one plausible: with CLIP
+alone (a description with no colour words, say), results are ranked and labelled uncalibrated.
+Direction, time, place and track length are filters, not score parts: they are exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from search import evidence as ev
+from search.query_parser import ParsedQuery
+
+WEIGHTS = {"colour": 1.0, "appearance": 1.0, "clip": 0.5}
+ABSOLUTE = ("colour", "appearance")
+
+
+@dataclass(frozen=True)
+class Appearance:
+    """Colour appearance of a reference (photo person or sighting)."""
+
+    upper: np.ndarray
+    lower: np.ndarray
+    layout: np.ndarray
+
+
+@dataclass
+class ScoringQuery:
+    """What the scorer compares rows with."""
+
+    parsed: ParsedQuery | None = None
+    references: list[Appearance] = field(default_factory=list)
+    vectors: list[np.ndarray] = field(default_factory=list)  # CLIP query vectors (unit length)
+
+    @property
+    def uses_colours(self) -> bool:
+        return self.parsed is not None and self.parsed.has_colours
+
+    @property
+    def uses_appearance(self) -> bool:
+        return bool(self.references)
+
+    @property
+    def uses_clip(self) -> bool:
+        return bool(self.vectors)
+
+    @property
+    def calibrated(self) -> bool:
+        return self.uses_colours or self.uses_appearance
+
+    @property
+    def browse(self) -> bool:
+        """Nothing to score: list what passes the filters."""
+        return not (self.uses_colours or self.uses_appearance or self.uses_clip)
+
+
+def absolute_parts(q: ScoringQuery, upper: np.ndarray | None, lower: np.ndarray | None,
+                   layout: np.ndarray | None) -> dict[str, np.ndarray]:
+    parts: dict[str, np.ndarray] = {}
+    if q.uses_colours and upper is not None and lower is not None:
+        parts["colour"] = ev.colour_evidence(q.parsed, upper, lower)  # type: ignore[arg-type]
+    if q.uses_appearance and upper is not None and lower is not None and layout is not None:
+        sims = [ev.reference_evidence(upper, lower, layout, r.upper, r.lower, r.layout) for r in q.references]
+        parts["appearance"] = np.mean(np.stack(sims), axis=0).astype(np.float32)
+    return parts
+
+
+def raw_clip_similarity(q: ScoringQuery, vectors: np.ndarray, has_vector: np.ndarray) -> np.ndarray:
+    """(N,) mean cosine similarity to the query vectors; NaN for rows without a vector."""
+    sims = np.mean(np.stack([vectors @ v for v in q.vectors]), axis=0).astype(np.float32)
+    sims[~has_vector] = np.nan
+    return sims
+
+
+def evidence_score(parts: dict[str, np.ndarray], n: int) -> np.ndarray:
+    present = [k for k in ABSOLUTE if k in parts]
+    if not present:
+        return np.full(n, np.nan, dtype=np.float32)
+    total = sum(WEIGHTS[k] for k in present)
+    return (sum(WEIGHTS[k] * parts[k] for k in present) / total).astype(np.float32)
+
+
+def fused_score(parts: dict[str, np.ndarray], clip: np.ndarray | None, n: int) -> np.ndarray:
+    """Weighted mean of the present components; ``clip`` may hold NaN for rows without a vector."""
+    num = np.zeros(n, dtype=np.float64)
+    den = np.zeros(n, dtype=np.float64)
+    for k in ABSOLUTE:
+        if k in parts:
+            num += WEIGHTS[k] * parts[k]
+            den += WEIGHTS[k]
+    if clip is not None:
+        ok = np.isfinite(clip)
+        num[ok] += WEIGHTS["clip"] * clip[ok]
+        den[ok] += WEIGHTS["clip"]
+    out = np.where(den > 0, num / np.maximum(den, 1e-12), 0.0)
+    return out.astype(np.float32)

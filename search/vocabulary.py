@@ -1,0 +1,190 @@
+"""The words the query parser understands, in English and Korean.
+
+Colour words map to weights over the indexer's 11 basic colour names (see
+:mod:`footage_search.vision.colours`). The first name of each entry has weight 1; the others are
+what the same cloth often looks like to the colour namer (navy reads partly black, cream partly
+brown), so a witness's "navy" still matches a jacket the camera saw as blue-black.
+
+Garment nouns decide whether a colour describes the upper or the lower body. Accessory nouns (bags,
+hats, shoes, hair...) absorb the colours in front of them: "black handbag" must not make the upper
+body black. Those phrases still reach CLIP as free text.
+"""
+
+from __future__ import annotations
+
+Weights = dict[str, float]
+
+# ------------------------------------------------------------------------------------------- colours
+
+EN_COLOURS: dict[str, Weights] = {
+    "black": {"black": 1.0},
+    "blue": {"blue": 1.0},
+    "brown": {"brown": 1.0},
+    "grey": {"grey": 1.0},
+    "gray": {"grey": 1.0},
+    "green": {"green": 1.0},
+    "orange": {"orange": 1.0},
+    "pink": {"pink": 1.0},
+    "purple": {"purple": 1.0},
+    "red": {"red": 1.0, "pink": 0.5},
+    "white": {"white": 1.0},
+    "yellow": {"yellow": 1.0},
+    # synonyms
+    "navy": {"blue": 1.0, "black": 0.5},
+    "denim": {"blue": 1.0},
+    "beige": {"white": 1.0, "brown": 0.7, "grey": 0.4},
+    "cream": {"white": 1.0, "brown": 0.6},
+    "ivory": {"white": 1.0, "brown": 0.4},
+    "off-white": {"white": 1.0, "grey": 0.5},
+    "tan": {"brown": 1.0, "orange": 0.4},
+    "camel": {"brown": 1.0, "orange": 0.4},
+    "maroon": {"red": 1.0, "brown": 0.6, "purple": 0.4},
+    "burgundy": {"red": 1.0, "purple": 0.6, "brown": 0.4},
+    "wine": {"red": 1.0, "purple": 0.6},
+    "crimson": {"red": 1.0},
+    "scarlet": {"red": 1.0},
+    "khaki": {"brown": 1.0, "green": 0.8},
+    "olive": {"green": 1.0, "brown": 0.7},
+    "charcoal": {"grey": 1.0, "black": 0.7},
+    "silver": {"grey": 1.0, "white": 0.5},
+    "gold": {"yellow": 1.0, "brown": 0.5},
+    "turquoise": {"blue": 1.0, "green": 0.6},
+    "teal": {"blue": 1.0, "green": 0.7},
+    "cyan": {"blue": 1.0, "green": 0.5},
+    "magenta": {"pink": 1.0, "purple": 0.6},
+    "fuchsia": {"pink": 1.0, "purple": 0.6},
+    "violet": {"purple": 1.0},
+    "lavender": {"purple": 1.0, "pink": 0.4, "white": 0.3},
+    "lilac": {"purple": 1.0, "pink": 0.4},
+    "mauve": {"purple": 1.0, "pink": 0.6},
+    # "dark coat": a witness at night or at a distance; any dark cloth
+    "dark": {"black": 1.0, "blue": 0.5, "brown": 0.5, "grey": 0.4},
+}
+EN_COLOUR_SUFFIXES = ("ish", "-ish", "y")  # reddish, greyish; "y" only for known stems (browny)
+
+# Words that change the colour after them: "dark blue" reads partly black, "light blue" partly white.
+EN_MODIFIERS: dict[str, Weights] = {
+    "dark": {"black": 0.6},
+    "deep": {"black": 0.3},
+    "light": {"white": 0.5},
+    "pale": {"white": 0.5},
+    "bright": {},
+    "dull": {"grey": 0.4},
+}
+
+KO_COLOURS: dict[str, Weights] = {
+    # stems match at the start of a word, so 빨간색/빨간색의/빨강 all hit
+    "빨간": EN_COLOURS["red"], "빨강": EN_COLOURS["red"], "붉은": EN_COLOURS["red"], "적색": EN_COLOURS["red"],
+    "레드": EN_COLOURS["red"],
+    "파란": EN_COLOURS["blue"], "파랑": EN_COLOURS["blue"], "푸른": EN_COLOURS["blue"], "청색": EN_COLOURS["blue"],
+    "블루": EN_COLOURS["blue"],
+    "남색": EN_COLOURS["navy"], "곤색": EN_COLOURS["navy"], "네이비": EN_COLOURS["navy"],
+    "하늘색": {"blue": 1.0, "white": 0.5},
+    "검은": EN_COLOURS["black"], "검정": EN_COLOURS["black"], "까만": EN_COLOURS["black"],
+    "까망": EN_COLOURS["black"], "흑색": EN_COLOURS["black"], "블랙": EN_COLOURS["black"],
+    "흰": EN_COLOURS["white"], "하얀": EN_COLOURS["white"], "하양": EN_COLOURS["white"],
+    "백색": EN_COLOURS["white"], "화이트": EN_COLOURS["white"],
+    "회색": EN_COLOURS["grey"], "그레이": EN_COLOURS["grey"], "잿빛": EN_COLOURS["grey"],
+    "노란": EN_COLOURS["yellow"], "노랑": EN_COLOURS["yellow"], "황색": EN_COLOURS["yellow"],
+    "옐로": EN_COLOURS["yellow"],
+    "초록": EN_COLOURS["green"], "녹색": EN_COLOURS["green"], "연두": {"green": 1.0, "yellow": 0.5},
+    "그린": EN_COLOURS["green"],
+    "주황": EN_COLOURS["orange"], "오렌지": EN_COLOURS["orange"],
+    "분홍": EN_COLOURS["pink"], "핑크": EN_COLOURS["pink"],
+    "보라": EN_COLOURS["purple"], "자주": EN_COLOURS["maroon"], "퍼플": EN_COLOURS["purple"],
+    "갈색": EN_COLOURS["brown"], "밤색": EN_COLOURS["brown"], "브라운": EN_COLOURS["brown"],
+    "베이지": EN_COLOURS["beige"], "크림": EN_COLOURS["cream"], "아이보리": EN_COLOURS["ivory"],
+    "카키": EN_COLOURS["khaki"], "올리브": EN_COLOURS["olive"],
+    "버건디": EN_COLOURS["burgundy"], "와인색": EN_COLOURS["wine"],
+    "어두운": EN_COLOURS["dark"], "짙은색": EN_COLOURS["dark"],
+}
+KO_MODIFIERS: dict[str, Weights] = {
+    "짙은": EN_MODIFIERS["dark"], "진한": EN_MODIFIERS["dark"], "진": EN_MODIFIERS["dark"],
+    "밝은": EN_MODIFIERS["light"], "연한": EN_MODIFIERS["light"], "연": EN_MODIFIERS["light"],
+}
+# Korean words that carry a colour of their own (청바지 = "blue trousers")
+KO_IMPLIED: dict[str, Weights] = {"청바지": {"blue": 1.0}, "청재킷": {"blue": 1.0}, "청자켓": {"blue": 1.0}}
+
+# --------------------------------------------------------------------------------------------- garments
+
+UPPER, LOWER, FULL, ACCESSORY = "upper", "lower", "full", "accessory"
+
+EN_GARMENTS: dict[str, str] = {
+    **dict.fromkeys((
+        "jacket", "coat", "shirt", "t-shirt", "tshirt", "tee", "top", "hoodie", "hoody", "hood", "cardigan",
+        "sweater", "jumper", "pullover", "blouse", "parka", "anorak", "blazer", "vest", "waistcoat", "fleece",
+        "sweatshirt", "raincoat", "overcoat", "windbreaker", "puffer", "gilet", "poncho", "tunic", "polo",
+        "jersey", "cape", "mac", "trenchcoat", "trench", "upper",
+    ), UPPER),
+    **dict.fromkeys((
+        "trousers", "trouser", "pants", "jeans", "skirt", "shorts", "leggings", "slacks", "chinos", "joggers",
+        "sweatpants", "bottoms", "tights", "lower", "culottes",
+    ), LOWER),
+    **dict.fromkeys(("dress", "suit", "tracksuit", "uniform", "jumpsuit", "overalls", "gown", "robe",
+                     "onesie", "outfit", "clothes", "clothing"), FULL),
+    **dict.fromkeys((
+        "bag", "handbag", "backpack", "rucksack", "purse", "satchel", "briefcase", "hat", "cap", "beanie",
+        "helmet", "shoes", "shoe", "boots", "boot", "sneakers", "trainers", "scarf", "umbrella", "gloves",
+        "hair", "glasses", "sunglasses", "mask", "stroller", "pushchair", "pram", "buggy", "bicycle", "bike",
+        "suitcase", "belt", "socks", "tote", "shopper", "carrier", "sandals", "headscarf", "hijab",
+        "beard", "skin", "eyes", "car", "dog",
+    ), ACCESSORY),
+}
+# jeans/denim without a colour are blue far more often than not
+EN_IMPLIED: dict[str, Weights] = {"jeans": {"blue": 1.0}}
+
+KO_GARMENTS: dict[str, str] = {
+    **dict.fromkeys((
+        "상의", "윗옷", "재킷", "자켓", "점퍼", "잠바", "코트", "외투", "셔츠", "티셔츠", "후드티", "후드", "가디건",
+        "카디건", "스웨터", "니트", "블라우스", "패딩", "조끼", "맨투맨", "트렌치", "바람막이", "야상", "블레이저",
+        "티",
+    ), UPPER),
+    **dict.fromkeys(("하의", "바지", "청바지", "치마", "스커트", "반바지", "레깅스", "슬랙스", "면바지", "트레이닝바지",
+                     "츄리닝바지"), LOWER),
+    **dict.fromkeys(("원피스", "드레스", "정장", "교복", "유니폼", "츄리닝", "트레이닝복", "옷", "복장", "차림"), FULL),
+    **dict.fromkeys((
+        "가방", "백팩", "배낭", "핸드백", "숄더백", "크로스백", "토트백", "에코백", "모자", "캡", "비니", "신발",
+        "운동화",
+        "구두", "부츠", "샌들", "목도리", "스카프", "우산", "장갑", "머리", "머리카락", "안경", "선글라스", "마스크",
+        "유모차", "자전거", "캐리어", "양말", "벨트", "헬멧",
+    ), ACCESSORY),
+}
+# A Korean "티" (tee) only counts as a whole word: inside another word it is usually something else.
+KO_WHOLE_WORD_ONLY = frozenset({"티", "캡", "옷"})
+
+# ------------------------------------------------------------------------------------------- directions
+
+EN_DIRECTIONS: dict[str, str] = {
+    "north": "N", "northeast": "NE", "north-east": "NE", "east": "E", "southeast": "SE", "south-east": "SE",
+    "south": "S", "southwest": "SW", "south-west": "SW", "west": "W", "northwest": "NW", "north-west": "NW",
+}
+EN_DIRECTION_SUFFIXES = ("bound", "ward", "wards", "erly", "ern")  # northbound, westward(s), southerly
+EN_ABBREVIATIONS = {"N": "N", "NE": "NE", "E": "E", "SE": "SE", "S": "S", "SW": "SW", "W": "W", "NW": "NW"}
+# "heading N": an abbreviation counts only right after one of these
+EN_DIRECTION_CUES = frozenset({
+    "heading", "head", "headed", "going", "walking", "walked", "moving", "moved", "towards", "toward", "to",
+    "travelling", "traveling", "direction", "bound", "went", "ran", "running", "wandering",
+})
+EN_FROM_WORDS = frozenset({"from"})
+
+KO_DIRECTIONS: dict[str, str] = {
+    "북쪽": "N", "북향": "N", "북동쪽": "NE", "북동향": "NE", "동쪽": "E", "동향": "E", "남동쪽": "SE", "남동향": "SE",
+    "남쪽": "S", "남향": "S", "남서쪽": "SW", "남서향": "SW", "서쪽": "W", "서향": "W", "북서쪽": "NW", "북서향": "NW",
+}
+# bare 북/남/동/서 are too ambiguous (남색 = navy, 남자 = man); they count only before 방향/쪽
+KO_BARE_DIRECTIONS: dict[str, str] = {
+    "북": "N", "북동": "NE", "동": "E", "남동": "SE", "남": "S", "남서": "SW", "서": "W", "북서": "NW",
+}
+KO_DIRECTION_NOUN = "방향"
+KO_FROM_PARTICLES = ("에서", "으로부터", "로부터", "부터")
+
+CONJUNCTIONS = frozenset({"and", "with", "or", "&", "+", "그리고", "및"})
+# Words that end a colour's reach: "woman in red with a black bag" - red is not the bag's colour.
+SCOPE_ENDERS = frozenset({
+    "with", "wearing", "carrying", "holding", "pushing", "in", "who", "that", "and/or",
+    "woman", "man", "girl", "boy", "child", "kid", "person", "lady", "gentleman", "guy", "teenager",
+    "teen", "student", "elderly", "old", "young", "women", "men", "people", "he", "she", "they",
+    "여성", "여자", "남성", "남자", "아이", "어린이", "소녀", "소년", "학생", "할머니", "할아버지", "노인", "사람",
+    "아동",
+    "입은", "입고", "든", "들고", "메고", "멘", "쓴", "쓰고", "신은", "신고",
+})

@@ -1,0 +1,173 @@
+"""The route's best-path search on hand-made sightings: not greedy, speed limits, bearings, pins, rejects,
+next-camera windows and gaps."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from search.engine import SearchEngine
+from search.errors import SearchInputError
+from search.request import SearchRequest
+from search.route import VIEW_RADIUS_M, RouteRequest, build_route
+from search.search_models import SearchModels
+from tests.conftest import make_config
+from tests.search_fixtures import T0, Row, grid_registry, write_index
+
+REG = grid_registry([("S", "Mid-gu", 0, 0), ("E1", "East-gu", 300, 0), ("E2", "East-gu", 600, 0),
+                     ("E3", "Far-east-gu", 900, 0), ("W1", "West-gu", -300, 0), ("FAR", "North-gu", 0, 3000)])
+RED = {"upper": "red", "lower": "black"}
+
+
+def engine_with(tmp_path, rows: list[Row], **kw) -> tuple[SearchEngine, list[str]]:
+    ids = write_index(tmp_path / "index", REG, rows, **kw)
+    cfg = make_config(tmp_path / "index")
+    return SearchEngine(cfg, REG, SearchModels(cfg, clip_enabled=False)), ids
+
+
+def window(**kw):
+    return {"time_from": T0 - 60, "time_to": T0 + 3600, **kw}
+
+
+@pytest.fixture
+def fork(tmp_path):
+    """From S, a strong sighting west (W1) that leads nowhere, or a slightly weaker one east (E1) that
+    leads on to E2. W1 -> E2 is 900 m in 220 s: too fast to walk."""
+    return engine_with(tmp_path, [
+        Row("S", T0, T0 + 10, track_id=1, **RED),
+        Row("W1", T0 + 200, T0 + 210, track_id=2, **RED),
+        Row("E1", T0 + 250, T0 + 260, track_id=3, upper={"red": 0.25}, lower={"black": 0.4}),
+        Row("E2", T0 + 430, T0 + 440, track_id=4, **RED),
+        Row("E1", T0 + 100, T0 + 110, track_id=5, upper="blue", lower="grey"),  # somebody else
+    ])
+
+
+def cams(route) -> list[str]:
+    return [st.camera_id for st in route.stops]
+
+
+def test_best_path_is_not_greedy(fork):
+    engine, ids = fork
+    # the eastern sighting is plausible, but weaker than the western one: a greedy walk would go west
+    found = engine.search(SearchRequest(text="red jacket, black trousers")).sightings
+    score = {s.sighting_id: s.score for s in found}
+    assert score[ids[1]] > score[ids[2]] >= engine.cfg.search.min_score
+    route = build_route(engine, RouteRequest(text="red jacket, black trousers", **window()))
+    assert cams(route) == ["S", "E1", "E2"]
+    assert route.districts == ["Mid-gu", "East-gu"]
+    leg = route.stops[1].leg
+    assert leg is not None and math.isclose(leg.distance_m, 300, rel_tol=0.01) and leg.gap_s == pytest.approx(240)
+
+
+def test_speed_limit(tmp_path):
+    engine, ids = engine_with(tmp_path, [Row("S", T0, T0 + 10, track_id=1, **RED),
+                                         Row("FAR", T0 + 610, T0 + 620, track_id=2, **RED)])
+    slow = build_route(engine, RouteRequest(start_sighting_id=ids[0], text="red jacket"))
+    assert cams(slow) == ["S"]  # 3 km in 600 s needs 4.9 m/s
+    fast = build_route(engine, RouteRequest(start_sighting_id=ids[0], text="red jacket", max_speed_mps=6.0))
+    assert cams(fast) == ["S", "FAR"]
+    assert fast.stops[1].leg.speed_needed_mps == pytest.approx((3000 - 2 * VIEW_RADIUS_M) / 600, rel=0.01)
+
+
+@pytest.mark.parametrize("heading, expected", [(90.0, "E1"), (270.0, "W1")])
+def test_direction_of_movement_decides_between_equal_candidates(tmp_path, heading, expected):
+    engine, ids = engine_with(tmp_path, [
+        Row("S", T0, T0 + 10, track_id=1, bearing=heading, **RED),
+        Row("E1", T0 + 250, T0 + 260, track_id=2, **RED),
+        Row("W1", T0 + 250, T0 + 260, track_id=3, **RED),
+    ])
+    route = build_route(engine, RouteRequest(start_sighting_id=ids[0], text="red jacket"))
+    assert cams(route) == ["S", expected]
+    assert route.stops[1].leg.bearing_agreement == pytest.approx(1.0, abs=0.01)
+
+
+def test_pins_and_rejects(fork):
+    engine, ids = fork
+    req = window(text="red jacket, black trousers")
+    pinned = build_route(engine, RouteRequest(pinned=[ids[1]], **req))
+    assert "W1" in cams(pinned) and next(st for st in pinned.stops if st.camera_id == "W1").pinned
+    assert "E2" not in cams(pinned)  # unreachable after W1
+    weak_pin = build_route(engine, RouteRequest(pinned=[ids[4]], **req))  # the blue/grey person at E1
+    assert ids[4] in [st.sighting.sighting_id for st in weak_pin.stops]
+    rejected = build_route(engine, RouteRequest(rejected=[ids[2]], **req))
+    assert "E1" not in cams(rejected)
+    assert rejected.stops and all(st.sighting.sighting_id != ids[2] for st in rejected.stops)
+    with pytest.raises(SearchInputError, match="cannot both be on one route"):
+        build_route(engine, RouteRequest(pinned=[ids[1], ids[3]], **req))
+    with pytest.raises(SearchInputError, match="both pinned and rejected"):
+        build_route(engine, RouteRequest(pinned=[ids[1]], rejected=[ids[1]], **req))
+
+
+def test_gap_names_the_cameras_passed_on_the_way(fork):
+    engine, ids = fork
+    route = build_route(engine, RouteRequest(text="red jacket, black trousers", rejected=[ids[2]], pinned=[ids[3]],
+                                             **window()))
+    assert cams(route) == ["S", "E2"]
+    assert route.gaps and "E1" in route.gaps[0].cameras_between and "W1" not in route.gaps[0].cameras_between
+
+
+def test_next_camera_windows(tmp_path):
+    engine, ids = engine_with(tmp_path, [Row("E2", T0, T0 + 10, track_id=1, bearing=90.0, **RED)],
+                              videos_span=(T0 - 3600, T0 + 7200))
+    route = build_route(engine, RouteRequest(start_sighting_id=ids[0], min_speed_mps=0.5))
+    first = route.suggestions[0]
+    assert first.camera_id == "E3"  # 300 m ahead (east)
+    assert first.earliest == pytest.approx(T0 + 10 + (300 - 2 * VIEW_RADIUS_M) / 2.0, abs=2)
+    assert first.latest == pytest.approx(T0 + 10 + (300 + 2 * VIEW_RADIUS_M) / 0.5, abs=2)
+    assert first.bearing_agreement == pytest.approx(1.0, abs=0.01) and first.has_footage
+    behind = next(c for c in route.suggestions if c.camera_id == "E1")
+    assert behind.bearing_agreement == pytest.approx(-1.0, abs=0.01)
+    assert [c.camera_id for c in route.suggestions].index("E1") > 0
+
+
+def test_last_seen_camera_and_time_start(fork):
+    engine, _ids = fork
+    route = build_route(engine, RouteRequest(start_camera="e1", start_time=T0 + 245, text="red jacket"))
+    assert route.stops[0].is_start and route.stops[0].sighting is None
+    assert cams(route)[:2] == ["E1", "E1"] and cams(route)[-1] == "E2"
+
+
+def test_no_match_gives_an_empty_route_with_a_message(fork):
+    engine, _ = fork
+    route = build_route(engine, RouteRequest(text="yellow coat, green trousers", **window()))
+    assert route.stops == [] and "no plausible route" in route.message
+
+
+@pytest.mark.parametrize("req, words", [
+    (RouteRequest(), "needs a description or a photo"),
+    (RouteRequest(start_sighting_id="x:1:0", start_camera="S", start_time=T0), "not both"),
+    (RouteRequest(start_camera="S", text="red"), "both a camera and a time"),
+    (RouteRequest(start_camera="Q", start_time=T0, text="red"), "unknown camera"),
+    (RouteRequest(start_sighting_id="missing:1:0"), "unknown sighting"),
+    (RouteRequest(text="red", max_speed_mps=0), "maximum walking speed"),
+    (RouteRequest(text="red", forward_s=-1), "forward horizon"),
+    (RouteRequest(text="red", pinned=["bad\x00id"]), "not a sighting id"),
+])
+def test_bad_route_input(fork, req, words):
+    engine, _ = fork
+    with pytest.raises(SearchInputError, match=words):
+        build_route(engine, req)
+
+
+def test_route_json(fork):
+    engine, _ = fork
+    d = build_route(engine, RouteRequest(text="red jacket, black trousers", **window())).to_dict(engine.tz)
+    assert d["cameras"] == ["S", "E1", "E2"] and d["districts"] == ["Mid-gu", "East-gu"]
+    assert d["stops"][1]["leg"]["distance_m"] == pytest.approx(300, rel=0.01)
+    assert d["stops"][0]["sighting"]["time"].endswith("+09:00")
+
+
+def test_route_needs_appearance_not_just_a_direction(fork):
+    engine, _ = fork
+    with pytest.raises(SearchInputError, match="recognise the person"):
+        build_route(engine, RouteRequest(text="heading north", **window()))
+
+
+def test_described_heading_orients_a_last_seen_start(tmp_path):
+    engine, _ = engine_with(tmp_path, [Row("E1", T0 + 250, T0 + 260, track_id=2, **RED),
+                                         Row("W1", T0 + 250, T0 + 260, track_id=3, **RED)],
+                              videos_span=(T0 - 3600, T0 + 7200))
+    east = build_route(engine, RouteRequest(start_camera="S", start_time=T0, text="red jacket heading east"))
+    west = build_route(engine, RouteRequest(start_camera="S", start_time=T0, text="빨간 재킷, 서쪽으로"))
+    assert cams(east) == ["S", "E1"] and cams(west) == ["S", "W1"]

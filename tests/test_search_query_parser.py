@@ -1,0 +1,132 @@
+"""The query parser: garments decide upper/lower, synonyms map to basic colours, Korean = English."""
+
+from __future__ import annotations
+
+import pytest
+
+from footage_search.vision.colours import COLOUR_NAMES
+from search import vocabulary as V
+from search.errors import SearchInputError
+from search.query_parser import MAX_QUERY_CHARS, parse_query
+
+
+def names(terms) -> list[str]:
+    return [t.name for t in terms]
+
+
+def test_the_issue_example():
+    p = parse_query("elderly woman, purple coat, dark handbag, walking north")
+    assert names(p.upper) == ["purple"] and not p.lower and not p.either
+    assert p.direction == "N"
+    assert p.ignored == ("dark handbag",)
+    assert "north" not in p.clip_text and "purple coat" in p.clip_text
+    assert p.caption == f"a photo of a person: {p.clip_text}"
+    assert p.summary().startswith("understood: upper=purple, direction=N")
+
+
+@pytest.mark.parametrize("korean, english", [
+    ("빨간 재킷, 검은 바지, 북쪽으로", "red jacket, black trousers, heading north"),
+    ("빨강 상의에 검정 바지 북쪽으로 걸어감", "red top with black pants walking north"),
+    ("보라색 코트, 청바지", "purple coat, blue jeans"),
+    ("남색 점퍼, 회색 치마, 남동쪽으로", "navy jacket, grey skirt, towards the south-east"),
+    ("흰 티셔츠, 베이지 반바지, 서쪽 방향", "white t-shirt, beige shorts, heading west"),
+    ("노란 후드티, 초록색 레깅스, 북서쪽으로", "yellow hoodie, green leggings, northwest"),
+    ("분홍 블라우스와 갈색 치마", "pink blouse and brown skirt"),
+    ("주황색 패딩, 하늘색 바지", "orange puffer, light blue trousers"),
+    ("카키 재킷, 검은색 바지, 동쪽으로", "khaki jacket, black trousers, eastbound"),
+    ("붉은 코트 남쪽으로", "red coat heading south"),
+    ("하얀 원피스", "white dress"),
+    ("검은색재킷에 청바지", "black jacket and jeans"),
+    ("키 약 165cm의 긴 검은 머리 여성, 보라색 코트, 청바지, 어두운 신발, 검은색 숄더백",
+     "Woman, about 165 cm, long black hair, purple coat to mid-thigh, blue jeans, dark shoes, black shoulder bag"),
+])
+def test_korean_parses_to_the_same_structured_terms_as_english(korean, english):
+    ko, en = parse_query(korean), parse_query(english)
+    assert ko.structured() == en.structured(), (ko.summary(), en.summary())
+    assert ko.has_structure
+
+
+@pytest.mark.parametrize("text, upper, lower", [
+    ("red jacket", ["red"], []),
+    ("black trousers", [], ["black"]),
+    ("grey hoodie and blue jeans", ["grey"], ["blue"]),
+    ("jacket: red, trousers: black", ["red"], ["black"]),
+    ("the top was green", ["green"], []),
+    ("red and navy puffer jacket", ["red", "blue"], []),
+    ("dark blue coat", ["blue"], []),
+    ("white dress", ["white"], ["white"]),
+    ("beige raincoat, maroon skirt", ["white"], ["red"]),
+    ("cream cardigan over khaki shorts", ["white"], ["brown"]),
+    ("Red Jacket", ["red"], []),
+    ("reddish sweaters", ["red"], []),
+    ("jeans", [], ["blue"]),  # jeans without a colour are blue
+    ("black jeans", [], ["black"]),
+])
+def test_garments_decide_upper_and_lower(text, upper, lower):
+    p = parse_query(text)
+    assert names(p.upper) == upper and names(p.lower) == lower, p.summary()
+
+
+def test_synonym_weights():
+    navy = parse_query("navy coat").upper[0].weight_map()
+    assert navy["blue"] == 1.0 and 0 < navy["black"] < 1
+    cream = parse_query("cream coat").upper[0].weight_map()
+    assert cream["white"] == 1.0 and cream["brown"] > 0
+    dark_blue = parse_query("dark blue coat").upper[0].weight_map()
+    assert dark_blue["blue"] == 1.0 and dark_blue["black"] > 0
+    dark = parse_query("dark coat").upper[0].weight_map()
+    assert dark["black"] == 1.0
+
+
+def test_colour_without_garment_is_either_half_and_accessories_absorb_colours():
+    p = parse_query("a man in red with a black backpack and white shoes")
+    assert names(p.either) == ["red"] and not p.upper and not p.lower
+    assert set(p.ignored) == {"black backpack", "white shoes"}
+    p = parse_query("긴 검은 머리, 빨간 가방")
+    assert not p.has_colours and set(p.ignored) == {"검은 머리", "빨간 가방"}
+
+
+@pytest.mark.parametrize("text, direction", [
+    ("heading north", "N"), ("walking towards the north-east", "NE"), ("north east", "NE"),
+    ("going SE", "SE"), ("southbound", "S"), ("westward", "W"), ("towards the south west", "SW"),
+    ("coming from the north", "S"), ("from the east heading west", "W"),
+    ("북쪽으로", "N"), ("북동쪽", "NE"), ("동쪽으로 걸어감", "E"), ("남서 방향으로", "SW"), ("북쪽에서 걸어옴", "S"),
+    ("서쪽으로", "W"), ("남쪽", "S"), ("남동쪽으로", "SE"), ("북서쪽", "NW"),
+])
+def test_directions(text, direction):
+    assert parse_query(text).direction == direction
+
+
+@pytest.mark.parametrize("text", ["navy coat", "남색 코트", "a man", "남자", "se habla", "동네 아이", "서울역"])
+def test_no_false_directions(text):
+    assert parse_query(text).direction is None
+
+
+def test_empty_and_whitespace_and_control_characters():
+    for text in ("", "   ", "\n\t", "\x00\x01"):
+        p = parse_query(text)
+        assert not p.has_structure and p.clip_text == "" and p.caption == ""
+    p = parse_query("red\x00 jacket\u200b")
+    assert names(p.upper) == ["red"]
+
+
+def test_too_long_is_an_input_error():
+    with pytest.raises(SearchInputError, match="too long"):
+        parse_query("red jacket " * (MAX_QUERY_CHARS // 5))
+
+
+def test_vocabulary_names_only_basic_colours():
+    basic = set(COLOUR_NAMES)
+    for table in (V.EN_COLOURS, V.EN_MODIFIERS, V.KO_COLOURS, V.KO_MODIFIERS, V.KO_IMPLIED, V.EN_IMPLIED):
+        for word, weights in table.items():
+            assert set(weights) <= basic, word
+    for word, kind in {**V.EN_GARMENTS, **V.KO_GARMENTS}.items():
+        assert kind in (V.UPPER, V.LOWER, V.FULL, V.ACCESSORY), word
+
+
+def test_to_dict_is_json_ready():
+    import json
+
+    d = parse_query("빨간 재킷, 북쪽으로").to_dict()
+    assert json.loads(json.dumps(d, ensure_ascii=False))["direction"] == "N"
+    assert d["upper"][0]["colour"] == "red"
