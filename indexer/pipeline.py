@@ -196,20 +196,28 @@ class _VideoState:
         with timer.stage("detect"):
             dets = models.detector.detect(frame)
             persons = dets[dets.class_id == 0] if len(dets) else dets
+        if len(persons) == 0 and not self.tracker.active(t):
+            return
+        with timer.stage("describe"):
+            # Colours come before tracking: the tracker uses them to tell crossing people apart.
+            fg = self.foreground.mask(frame.shape) if self.foreground is not None and len(persons) else None
+            colours = [models.colours.body_colours(frame, box, fg) for box in persons.xyxy] \
+                if models.colours is not None else []
         with timer.stage("track"):
-            tracked = self.tracker.update(t, index, persons)
+            features = np.stack([c.layout for c in colours]) if colours else None
+            tracked = self.tracker.update(t, index, persons, features)
         if len(tracked) == 0:
             return
         with timer.stage("describe"):
-            fg = self.foreground.mask(frame.shape) if self.foreground is not None else None
             for i in range(len(tracked)):
                 box, tid = tracked.xyxy[i], int(tracked.tracker_id[i])
                 score = float(tracked.confidence[i])
                 self.track_t0.setdefault(tid, t)
-                if models.colours is not None:
-                    bc = models.colours.body_colours(frame, box, fg)
+                own = _index_of(persons.xyxy, box)
+                if colours and own:
+                    bc = colours[own[0]]
                     self.point_info[(tid, t)] = _PointInfo(bc.upper, bc.lower, bc.layout, bc.weight * score)
-                others = np.delete(persons.xyxy, _index_of(persons.xyxy, box), axis=0)
+                others = np.delete(persons.xyxy, own, axis=0)
                 q = crop_quality(box, score, self.frame_wh, others)
                 pool = self.candidates[(tid, _segment_index(t, self.track_t0[tid], icfg.max_segment_s))]
                 if len(pool) < CANDIDATES_PER_SEGMENT or q > min(c.quality for c in pool):
