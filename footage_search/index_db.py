@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +44,17 @@ class IndexDB:
 
     uri: str
     storage_options: dict[str, str]
+    # Readers that live long (the console, a search engine) keep table handles open and let LanceDB check
+    # for a newer version on every read: each query sees the latest commit, without reopening tables.
+    follow_writes: bool = False
 
     def __post_init__(self) -> None:
-        self.db = lancedb.connect(self.uri, storage_options=self.storage_options or None)
+        kwargs = {"read_consistency_interval": timedelta(0)} if self.follow_writes else {}
+        self.db = lancedb.connect(self.uri, storage_options=self.storage_options or None, **kwargs)
+        self._tables: dict[str, Any] = {}
 
     @classmethod
-    def open(cls, storage: StorageConfig, *, must_exist: bool = False) -> IndexDB:
+    def open(cls, storage: StorageConfig, *, must_exist: bool = False, follow_writes: bool = False) -> IndexDB:
         uri = storage.index_uri
         if is_local(uri):
             path = local_path(uri)
@@ -58,13 +64,17 @@ class IndexDB:
                     "(or set storage.index_uri)"
                 )
             uri = str(path)
-        return cls(uri=uri, storage_options=dict(storage.storage_options))
+        return cls(uri=uri, storage_options=dict(storage.storage_options), follow_writes=follow_writes)
 
     def has_table(self, name: str) -> bool:
         return name in self.db.table_names()
 
     def table(self, name: str) -> Any:
-        return self.db.open_table(name)
+        if not self.follow_writes:
+            return self.db.open_table(name)
+        if name not in self._tables:
+            self._tables[name] = self.db.open_table(name)
+        return self._tables[name]
 
     def meta(self) -> dict[str, str]:
         if not self.has_table(META):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -126,7 +126,7 @@ class SearchEngine:
         self.registry = registry
         self.models = models if models is not None else SearchModels(cfg)
         self.tz = zone(cfg.index.timezone)
-        self.db = IndexDB.open(cfg.storage, must_exist=True)
+        self.db = IndexDB.open(cfg.storage, must_exist=True, follow_writes=True)
         self.reader = SightingReader(self.db)
         # Up to these many filtered rows, scoring is exact: every row scored / vector search without the ANN index.
         self.exact_scan_max = EXACT_SCAN_MAX
@@ -252,15 +252,28 @@ class SearchEngine:
                               "or upload a photo.")
             timer.total()
             return result
-        with timer.stage("count"):
-            n = self.reader.count(where)
+        # A filtered query usually leaves few rows: read them with their scoring columns straight away,
+        # up to the exact-scoring limit, and count only when there turn out to be more.
+        pre: pa.Table | None = None
+        n = -1
+        if where is not None and not query.scoring.browse:
+            with timer.stage("scan"):
+                pre = self.reader.read(where, self._score_columns(query.scoring, with_vectors=query.scoring.uses_clip),
+                                       limit=self.exact_scan_max + 1)
+            if pre.num_rows <= self.exact_scan_max:
+                n = pre.num_rows
+            else:
+                pre = None
+        if n < 0:
+            with timer.stage("count"):
+                n = self.reader.count(where)
         result.filtered_rows = n
         if n == 0:
             result.message = f"no sightings pass the filters ({self.describe_filters(filters)})"
             timer.total()
             return result
         k = max(CANDIDATE_K, 4 * (offset + limit), candidate_k or 0)
-        scored = self._score(query.scoring, where, n, k, timer)
+        scored = self._score(query.scoring, where, n, k, timer, pre=pre)
         result.candidates = len(scored)
         threshold = self.cfg.search.min_score
         with timer.stage("group"):
@@ -322,12 +335,24 @@ class SearchEngine:
             raise SearchInputError(f"offset {offset!r}: expected a whole number >= 0")
         return offset, limit
 
-    def _score(self, q: ScoringQuery, where: str | None, n: int, k: int, timer: StageTimer) -> _Scored:
+    @staticmethod
+    def _score_columns(q: ScoringQuery, *, with_vectors: bool = False) -> list[str]:
         cols = list(BASE_COLUMNS)
         if q.uses_colours or q.uses_appearance:
             cols += ["upper_colour", "lower_colour"]
         if q.uses_appearance:
             cols.append("colour_layout")
+        if with_vectors:
+            cols += ["vector", "has_vector"]
+        return cols
+
+    def _score(self, q: ScoringQuery, where: str | None, n: int, k: int, timer: StageTimer,
+               pre: pa.Table | None = None) -> _Scored:
+        cols = self._score_columns(q)
+        if pre is not None and not q.browse:  # already read: every filtered row, scored exactly
+            with timer.stage("score"):
+                return self._scan(q, where, cols, keep=n, key="evidence", with_vectors=q.uses_clip, k_clip=k,
+                                  batches=pre.to_batches())
         if q.browse:
             with timer.stage("scan"):
                 return self._scan(q, where, cols, keep=min(BROWSE_MAX, n), key="time", with_vectors=False)
@@ -343,10 +368,11 @@ class SearchEngine:
         return self._two_pass(q, where, n, k, cols, timer)
 
     def _scan(self, q: ScoringQuery, where: str | None, cols: list[str], *, keep: int, key: str,
-              with_vectors: bool, k_clip: int = CANDIDATE_K) -> _Scored:
+              with_vectors: bool, k_clip: int = CANDIDATE_K,
+              batches: Iterable[pa.RecordBatch] | None = None) -> _Scored:
         read = list(cols) + (["vector", "has_vector"] if with_vectors else [])
         acc: dict[str, list] = {}
-        for batch in self.reader.scan(where, read):
+        for batch in batches if batches is not None else self.reader.scan(where, read):
             arrays = _batch_arrays(batch, q)
             if with_vectors:
                 vecs = fixed_list(batch.column("vector"), len(q.vectors[0]))

@@ -1,6 +1,7 @@
 """Reading sightings from LanceDB: filtered scans, prefiltered vector search, fetch by id.
 
-Every read opens the table afresh, so a console left running sees what the indexer added since.
+The index is opened with ``follow_writes``: every read sees the latest commit, so a console left running
+sees what the indexer added since, and each read is one consistent version of the table.
 """
 
 from __future__ import annotations
@@ -47,6 +48,13 @@ class SightingReader:
         if where:
             q = q.where(where)
         yield from q.to_batches(batch_size)
+
+    def read(self, where: str | None, columns: Sequence[str], *, limit: int) -> pa.Table:
+        """At most ``limit`` filtered rows (with row ids) in one read."""
+        q = self.table().search().select(list(columns)).with_row_id(True).limit(limit)
+        if where:
+            q = q.where(where)
+        return q.to_arrow()
 
     def nearest(self, vector: np.ndarray, where: str | None, k: int, columns: Sequence[str], *,
                 exact: bool) -> pa.Table:
