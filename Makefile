@@ -17,7 +17,8 @@ endif
 
 .PHONY: demo test install lint clean chromium
 
-# The browser tests drive Debian's chromium (never a browser downloaded by Playwright).
+# The browser tests drive Debian's chromium (never a browser downloaded by Playwright); fonts-nanum
+# renders the Korean text of the console in its screenshots.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 
 $(STAMP): pyproject.toml
@@ -33,7 +34,8 @@ demo: $(STAMP)
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
-	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-nanum; }
 
 test: $(STAMP) chromium
 	$(BIN)/python -m ruff check .

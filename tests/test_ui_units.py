@@ -1,0 +1,517 @@
+"""The console's parts without a browser: map and timeline SVG, the case report, thumbnails, handlers.
+
+Handlers run against the real search engine over a small hand-made index (tests/search_fixtures.py),
+so pinning, routing and exporting go through the same code as in the console.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import logging
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import cv2
+import numpy as np
+import pytest
+
+from footage_search.registry import parse_registry
+from tests.conftest import make_config
+from tests.search_fixtures import T0, Row, grid_registry, write_index
+from tests.videos import write_video
+from ui import handlers as h
+from ui.formatting import duration, offset
+from ui.handlers import Console, ConsoleError, Session
+from ui.map_view import (
+    MapDataError,
+    MapStop,
+    MapSuggestion,
+    convex_hull,
+    district_colours,
+    district_shapes_from_registry,
+    load_district_geojson,
+    render_map_svg,
+)
+from ui.report import CSV_COLUMNS, CaseReport, ReportLeg, ReportSighting, report_dict, to_csv, to_html, write_report
+from ui.thumbnails import ThumbnailCache, TrackPath, strip_offsets
+from ui.timeline_view import TimelineStop, render_timeline_svg
+
+SVG = "{http://www.w3.org/2000/svg}"
+TZ = ZoneInfo("Asia/Seoul")
+REGISTRY = parse_registry("""camera_id,district,name,lat,lon,heading_deg
+A-1,Jung-gu,Plaza north,37.5592,126.9704,120
+A-2,Jung-gu,Crossing,37.5568,126.9683,5
+B-1,Yongsan-gu,Station west,37.5541,126.9679,235
+B-2,Yongsan-gu,Cheongpa-ro,37.5516,126.9659,30
+C-1,Mapo-gu & <Ahyeon>,Manrijae-ro,37.5531,126.9624,165
+F-1,Jongno-gu,Far plaza,37.5716,126.9769,100
+""", source="<test>")
+
+
+def jpeg(colour: tuple[int, int, int] = (128, 0, 128), size: tuple[int, int] = (40, 80)) -> bytes:
+    img = np.zeros((size[1], size[0], 3), np.uint8)
+    img[:] = colour
+    return cv2.imencode(".jpg", img)[1].tobytes()
+
+
+def svg_root(svg: str) -> ET.Element:
+    return ET.fromstring(svg)  # well-formed XML, or this raises
+
+
+# ----------------------------------------------------------------------------------------------- map
+
+
+def point_in_polygon(x: float, y: float, poly: list[tuple[float, float]]) -> bool:
+    inside = False
+    for (x1, y1), (x2, y2) in zip(poly, poly[1:] + poly[:1], strict=True):
+        if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
+            inside = not inside
+    return inside
+
+
+def test_convex_hull_drops_inner_and_collinear_points():
+    pts = [(0, 0), (2, 0), (1, 0), (2, 2), (0, 2), (1, 1)]
+    hull = convex_hull(pts)
+    assert sorted(hull) == [(0, 0), (0, 2), (2, 0), (2, 2)]
+
+
+def test_district_outlines_contain_their_cameras_and_only_them():
+    shapes = {s.district: s for s in district_shapes_from_registry(REGISTRY)}
+    assert set(shapes) == set(REGISTRY.districts)
+    for cam in REGISTRY:
+        ring = [(lon, lat) for lat, lon in shapes[cam.district].rings[0]]
+        assert point_in_polygon(cam.lon, cam.lat, ring), cam.camera_id
+        far = shapes["Jongno-gu"].rings[0]
+        if cam.district != "Jongno-gu":
+            assert not point_in_polygon(cam.lon, cam.lat, [(lon, lat) for lat, lon in far])
+
+
+def test_map_svg_has_districts_cameras_route_and_suggestions():
+    stops = [MapStop(1, "A-1", "09:20:12"), MapStop(2, "A-2", "09:24:51"), MapStop(3, "B-1", "09:29:16"),
+             MapStop(4, "B-1", "09:29:40")]
+    svg = render_map_svg(REGISTRY, stops=stops, suggestions=[MapSuggestion("B-2", "09:31–09:40"),
+                                                              MapSuggestion("F-1", "09:50–10:30")])
+    root = svg_root(svg)
+    assert root.tag == f"{SVG}svg"
+    polygons = root.findall(f".//{SVG}polygon")
+    assert {p.get("data-district") for p in polygons} == set(REGISTRY.districts)
+    cams = {c.get("data-camera") for c in root.iter(f"{SVG}circle") if c.get("class") == "camera"}
+    assert cams == set(REGISTRY.cameras) - {"F-1"}  # F-1 is 2 km away: off the zoomed view
+    badges = [g.get("data-stop") for g in root.iter(f"{SVG}g") if g.get("class") == "route-stop"]
+    assert badges == ["1", "2", "3–4"]  # consecutive stops at one camera share a badge
+    legs = [line for line in root.iter(f"{SVG}line") if line.get("class") == "route-leg"]
+    assert len(legs) == 2 and all(leg.get("marker-end") for leg in legs)
+    assert any(c.get("class") == "suggestion" and c.get("data-camera") == "B-2" for c in root.iter(f"{SVG}circle"))
+    off = [g.get("data-cameras") for g in root.iter(f"{SVG}g") if g.get("class") == "off-view"]
+    assert off == ["F-1"]
+    assert "F-1 (next? 2)" in svg and "09:20:12" in svg
+
+
+def test_map_escapes_names_and_keeps_colours_stable():
+    svg = render_map_svg(REGISTRY)
+    svg_root(svg)
+    assert "Mapo-gu &amp; &lt;Ahyeon&gt;" in svg and "<Ahyeon>" not in svg
+    assert district_colours(REGISTRY.districts) == district_colours(list(reversed(REGISTRY.districts)))
+    # without a route every camera is in view
+    cams = {c.get("data-camera") for c in svg_root(svg).iter(f"{SVG}circle") if c.get("class") == "camera"}
+    assert cams == set(REGISTRY.cameras)
+
+
+def test_geojson_districts_load_and_bad_files_say_why(tmp_path: Path):
+    good = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "Jung-gu"},
+         "geometry": {"type": "Polygon", "coordinates": [[[126.96, 37.55], [126.975, 37.55], [126.975, 37.562],
+                                                          [126.96, 37.562], [126.96, 37.55]]]}},
+        {"type": "Feature", "properties": {"district": "Yongsan-gu"},
+         "geometry": {"type": "MultiPolygon", "coordinates": [[[[126.96, 37.54], [126.97, 37.54], [126.97, 37.55],
+                                                                [126.96, 37.54]]]]}},
+    ]}
+    p = tmp_path / "d.geojson"
+    p.write_text(json.dumps(good), encoding="utf-8")
+    shapes = load_district_geojson(p)
+    assert [s.district for s in shapes] == ["Jung-gu", "Yongsan-gu"]
+    assert shapes[0].rings[0][0] == (37.55, 126.96)  # (lat, lon) from GeoJSON's [lon, lat]
+    svg_root(render_map_svg(REGISTRY, shapes=shapes))
+
+    cases = {
+        "missing.geojson": (None, "not found"),
+        "bad.geojson": ("{not json", "not a GeoJSON"),
+        "point.geojson": (json.dumps({"type": "FeatureCollection", "features": [
+            {"properties": {"name": "X"}, "geometry": {"type": "Point", "coordinates": [1, 2]}}]}),
+            "not a (Multi)Polygon"),
+        "noname.geojson": (json.dumps({"type": "FeatureCollection", "features": [
+            {"properties": {}, "geometry": {"type": "Polygon", "coordinates": []}}]}), "no name property"),
+        "list.geojson": ("[]", "FeatureCollection"),
+    }
+    for name, (text, words) in cases.items():
+        f = tmp_path / name
+        if text is not None:
+            f.write_text(text, encoding="utf-8")
+        with pytest.raises(MapDataError, match=re.escape(words)):
+            load_district_geojson(f)
+
+
+def test_timeline_lanes_and_merged_visits():
+    stops = [TimelineStop(1, "A-1", "Jung-gu", T0, T0 + 10),
+             TimelineStop(2, "B-1", "Yongsan-gu", T0 + 300, T0 + 320),
+             TimelineStop(3, "B-1", "Yongsan-gu", T0 + 330, T0 + 340),
+             TimelineStop(4, "A-2", "Jung-gu", T0 + 600, T0 + 610)]
+    svg = render_timeline_svg(stops, REGISTRY, TZ)
+    root = svg_root(svg)
+    bars = [g.get("data-stop") for g in root.iter(f"{SVG}g") if g.get("class") == "timeline-stop"]
+    assert bars == ["1", "2–3", "4"]
+    assert "4 min 50 s" in svg  # the gap A-1 -> B-1 is labelled
+    assert render_timeline_svg([], REGISTRY, TZ) == ""
+
+
+# -------------------------------------------------------------------------------------------- report
+
+
+def report_sighting(n: int, camera: str, t: float, role: str = "route") -> ReportSighting:
+    return ReportSighting(role=role, number=n if role == "route" else None, sighting_id=f"vid{n}:3:0",
+                          camera_id=camera, camera_name=REGISTRY.get(camera).name,
+                          district=REGISTRY.get(camera).district, t_start=t, t_end=t + 12, t_best=t + 5,
+                          video_path=f"/archive/{camera}/{camera}_20260314T092000+0900.mp4", offset_start_s=30.0,
+                          offset_end_s=42.0, offset_best_s=35.5, box=(100.0, 50.0, 140.0, 170.0), direction="S",
+                          score=0.87, thumbnail=jpeg())
+
+
+def sample_report() -> CaseReport:
+    route = [report_sighting(1, "A-1", T0), report_sighting(2, "B-1", T0 + 300)]
+    return CaseReport(
+        case_number="2026/SEO-0142", operator="Kim <J.>", notes="Reported missing at 09:00 by family",
+        timezone="Asia/Seoul", query_text="보라색 코트, blue jeans", understood="upper=purple, lower=blue",
+        filters={"Direction": "any", "Districts": "all"}, route=route,
+        legs=[ReportLeg(1, 2, 288.0, 510.0)], suggestions=["B-2 Cheongpa-ro (Yongsan-gu), 300 m away: 10:05–10:09"],
+        pinned=[report_sighting(9, "C-1", T0 + 900, role="pinned")], rejected_ids=["vid7:1:0"],
+        reference_photo=jpeg((0, 0, 255)), map_svg=render_map_svg(REGISTRY, stops=[MapStop(1, "A-1", "x")]),
+        timeline_svg="<svg></svg>", index={"index": "/data/index", "CLIP model": "tiny"}, created_at=T0 + 3600)
+
+
+def test_report_html_is_self_contained_printable_and_escaped():
+    r = sample_report()
+    html = to_html(r)
+    assert html.startswith("<!DOCTYPE html>") and "@media print" in html
+    # every picture is embedded: 3 sightings + the reference photo, no external resource at all
+    assert html.count('src="data:image/jpeg;base64,') == 4
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert "Kim &lt;J.&gt;" in html and "Kim <J.>" not in html
+    assert "2026/SEO-0142" in html and "보라색 코트" in html
+    assert "/archive/A-1/A-1_20260314T092000+0900.mp4" in html and offset(35.5) in html
+    assert "Confirmed route (2 stops)" in html and "Where to look next" in html and duration(288) in html
+
+
+def test_report_json_and_csv_carry_route_offsets_and_thumbnails(tmp_path: Path):
+    r = sample_report()
+    d = report_dict(r)
+    assert d["format"] == "footage-search-case-report" and d["case"]["case_number"] == "2026/SEO-0142"
+    assert [s["camera_id"] for s in d["route"]] == ["A-1", "B-1"]
+    s0 = d["route"][0]
+    assert s0["offset_best_s"] == 35.5 and s0["video_file"] == "A-1_20260314T092000+0900.mp4"
+    assert s0["time_start"].startswith("2026-03-14") and s0["box"] == [100.0, 50.0, 140.0, 170.0]
+    assert base64.b64decode(s0["thumbnail_jpeg_base64"]) == r.route[0].thumbnail
+    assert d["pinned_not_on_route"][0]["camera_id"] == "C-1" and d["rejected_sighting_ids"] == ["vid7:1:0"]
+    rows = list(csv.DictReader(io.StringIO(to_csv(r))))
+    assert [row["role"] for row in rows] == ["route", "route", "pinned"]
+    assert list(rows[0]) == list(CSV_COLUMNS)
+    assert rows[0]["offset_best_s"] == "35.50" and rows[0]["video_path"].endswith(".mp4")
+
+    files = write_report(r, tmp_path)
+    assert files.html.name.startswith("case-2026_SEO-0142-") and files.html.suffix == ".html"
+    assert json.loads(files.json.read_text(encoding="utf-8"))["route"][1]["camera_id"] == "B-1"
+    assert files.csv.read_text(encoding="utf-8").startswith("\ufeffcase_number,")
+
+
+def test_csv_neutralises_formula_cells():
+    r = sample_report()
+    r.route[0] = ReportSighting(**{**r.route[0].__dict__, "camera_name": "=HYPERLINK(\"http://x\")"})
+    rows = list(csv.DictReader(io.StringIO(to_csv(r))))
+    assert rows[0]["camera_name"].startswith("'=")
+
+
+# ---------------------------------------------------------------------------------------- thumbnails
+
+
+def test_thumbnails_are_written_once_and_named_by_content(tmp_path: Path):
+    cache = ThumbnailCache(tmp_path)
+    a = cache.thumbnail("vid:1:0", jpeg())
+    mtime = a.stat().st_mtime_ns
+    assert cache.thumbnail("vid:1:0", jpeg()) == a and a.stat().st_mtime_ns == mtime
+    b = cache.thumbnail("vid:1:0", jpeg((0, 255, 0)))
+    assert b != a and ":" not in b.name
+    assert cache.thumbnail("vid:1:0", b"") is None
+
+
+def test_detail_frame_and_strip_from_the_source_video(tmp_path: Path):
+    video = write_video(tmp_path / "cam" / "clip.mp4", seconds=4.0, fps=10, size=(320, 240))
+    offsets = tuple(0.5 * i for i in range(7))
+    boxes = tuple((10.0 + 30 * i, 80.0, 40.0 + 30 * i, 160.0) for i in range(7))
+    track = TrackPath(offsets, boxes)
+    assert strip_offsets(track) == [0.0, 0.5, 1.0, 2.0, 2.5, 3.0]
+    cache = ThumbnailCache(tmp_path / "cache")
+    d = cache.detail("vid:1:0", str(video), 1.5, boxes[3], track, label="CAM 09:00:01")
+    assert d.message == "" and d.frame and d.strip
+    frame, strip = cv2.imread(str(d.frame)), cv2.imread(str(d.strip))
+    assert frame.shape[:2] == (240, 320) and strip.shape[0] == 200 and strip.shape[1] > 3 * 100
+    # the box is drawn in amber around where the person is
+    assert tuple(frame[120, 100 - 1]) != tuple(frame[120, 60])
+    missing = cache.detail("vid:2:0", str(tmp_path / "gone.mp4"), 1.0, boxes[0], track)
+    assert missing.frame is None and "not found" in missing.message
+
+
+# ------------------------------------------------------------------------------------------ handlers
+
+GRID = grid_registry([("G-1", "North-gu", 0, 0), ("G-2", "North-gu", 150, 0), ("G-3", "South-gu", 300, -100),
+                      ("G-4", "South-gu", 2000, -2000)])
+
+
+@pytest.fixture(scope="module")
+def small_index(tmp_path_factory: pytest.TempPathFactory):
+    uri = tmp_path_factory.mktemp("ui-index") / "index"
+    rows = [
+        Row("G-1", T0, T0 + 10, upper="purple", lower="blue", bearing=90, track_id=1),
+        Row("G-2", T0 + 120, T0 + 130, upper="purple", lower="blue", bearing=90, track_id=2),
+        Row("G-3", T0 + 300, T0 + 310, upper="purple", lower="blue", bearing=120, track_id=3),
+        Row("G-1", T0 + 30, T0 + 40, upper="red", lower="black", bearing=270, track_id=4),
+        Row("G-2", T0 + 60, T0 + 70, upper="green", lower="grey", bearing=0, track_id=5),
+    ] + [Row("G-3", T0 + 400 + i, T0 + 405 + i, upper="purple", lower="black", track_id=10 + i) for i in range(5)]
+    ids = write_index(uri, GRID, rows)
+    return make_config(uri), ids
+
+
+@pytest.fixture
+def console(small_index, tmp_path: Path) -> Console:
+    from search.engine import SearchEngine
+    from search.search_models import SearchModels
+
+    cfg, _ = small_index
+    return Console(cfg=cfg, registry=GRID, cache_dir=tmp_path / "cache", page_size=3,
+                   engine_factory=lambda c, r: SearchEngine(c, r, SearchModels(c, clip_enabled=False)))
+
+
+def test_search_shows_understanding_pages_and_thumbnails(console: Console):
+    s = Session()
+    console.page_size = 2  # the three purple-and-blue rows make two pages
+    view = h.run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
+    assert "Understood:" in view.status_html and "upper=purple" in view.status_html
+    assert view.page_label == "1–2 of 3" and view.has_next and not view.has_prev
+    assert len(view.gallery) == 2 and all(Path(p).is_file() for p, _ in view.gallery)
+    caption = view.gallery[0][1]
+    assert re.search(r"G-\d · (North|South)-gu\n\d\d:\d\d:\d\d · (→[NESW]{1,2}|still) · [01]\.\d\d", caption)
+    page1 = {x.sighting_id for x in s.items}
+    h.select_sighting(console, s, 0)
+    h.pin_selected(console, s)
+    page2 = h.change_page(console, s, +1)
+    assert page2.has_prev and not page2.has_next and page2.page_label == "3 of 3"
+    assert page1.isdisjoint(x.sighting_id for x in s.items)
+    # the session keeps what it can still refer to (this page, the pinned one), not every result seen
+    assert set(s.known) == {x.sighting_id for x in s.items} | set(s.pinned)
+
+
+def test_a_failed_search_keeps_the_previous_query(console: Console):
+    s = Session()
+    h.run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
+    before = (dict(s.request), s.query_text, [x.sighting_id for x in s.items])
+    with pytest.raises(Exception, match="ISO 8601"):
+        h.run_search(console, s, "red jacket", "any", "half past nine", None, [], [])
+    assert (s.request, s.query_text, [x.sighting_id for x in s.items]) == before
+
+
+def test_direction_from_the_text_is_listed_with_the_filters(console: Console):
+    view = h.run_search(console, Session(), "purple top, walking east", "any", None, None, [], [])
+    assert "direction E (from the description)" in view.status_html
+
+
+def test_no_result_is_said_plainly(console: Console):
+    view = h.run_search(console, Session(), "yellow jacket, white trousers", None, None, None, [], [])
+    assert view.no_result and view.gallery == []
+    assert "fs-msg-warn" in view.status_html and "no plausible" in view.status_html.lower()
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda c, s: h.run_search(c, s, "   ", "any", None, None, [], []), "Type a description"),
+    (lambda c, s: h.run_search(c, s, "red", "any", "yesterday noon", None, [], []), "ISO 8601"),
+    (lambda c, s: h.run_search(c, s, "red", "any", None, None, ["Atlantis"], []), "Atlantis"),
+    (lambda c, s: h.change_page(c, s, 1), "Run a search first"),
+    (lambda c, s: h.more_like_this(c, s), "Click a sighting"),
+    (lambda c, s: h.pin_selected(c, s), "Click a sighting"),
+    (lambda c, s: h.select_sighting(c, s, 5), "no longer on the page"),
+    (lambda c, s: h.unmark(c, s, []), "Choose a pinned"),
+    (lambda c, s: h.build_route(c, s), "Pin at least one sighting"),
+    (lambda c, s: h.export_case(c, s, "1", "op", ""), "Nothing to export"),
+    (lambda c, s: h.search_suggestion(c, s, "0"), "Build a route"),
+])
+def test_handler_errors_are_readable(console: Console, call, words):
+    with pytest.raises(Exception) as info:
+        call(console, Session())
+    msg = h.readable_error(info.value)
+    assert words in msg and "Traceback" not in msg and "Something went wrong" not in msg
+
+
+def test_unexpected_errors_are_logged_and_summarised(caplog):
+    try:
+        raise RuntimeError("boom\n  File 'x.py', line 3")
+    except RuntimeError as exc:
+        with caplog.at_level(logging.ERROR, logger="ui.handlers"):
+            msg = h.readable_error(exc)
+    assert msg.startswith("Something went wrong (RuntimeError: boom)") and "line 3" not in msg
+    assert caplog.records and caplog.records[0].exc_info is not None
+
+
+def test_pin_reject_route_and_export(console: Console, small_index, tmp_path: Path):
+    s = Session()
+    h.run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
+    by_cam = {x.camera_id: i for i, x in reversed(list(enumerate(s.items)))}
+    first, last = by_cam["G-1"], by_cam["G-3"]
+    detail = h.select_sighting(console, s, first)
+    assert "G-1" in detail.info_html and "source video not found" in detail.info_html
+    marks = h.pin_selected(console, s)
+    h.select_sighting(console, s, last)
+    marks = h.pin_selected(console, s)
+    assert marks.summary == "Pinned: 2 · Rejected: 0" and len(marks.pinned_choices) == 2
+    h.select_sighting(console, s, by_cam["G-2"])
+    marks = h.reject_selected(console, s)
+    assert marks.summary == "Pinned: 2 · Rejected: 1"
+    marks = h.unmark(console, s, [marks.rejected_choices[0][1]])
+    assert marks.summary == "Pinned: 2 · Rejected: 0"
+
+    view = h.build_route(console, s)
+    assert "fs-msg-ok" in view.status_html and "route of" in view.status_html
+    root = svg_root(view.map_html)
+    stops = [g.get("data-camera") for g in root.iter(f"{SVG}g") if g.get("class") == "route-stop"]
+    assert stops[0] == "G-1" and stops[-1] in {"G-3", "G-2"} and "G-3" in stops
+    assert view.timeline_html.startswith("<svg") and "G-1" in view.stops_html
+    assert "data:image/jpeg;base64," in view.stops_html  # thumbnails inline in the stop table
+
+    # G-2 between the pins joins the route without being pinned; say the operator sees someone else there
+    assert view.stop_choices
+    wrong = view.stop_choices[0][1]
+    marks, view = h.reject_stops(console, s, [wrong])
+    assert wrong in s.rejected and marks.summary.endswith("Rejected: 1")
+    assert wrong not in {st.sighting.sighting_id for st in s.route.stops if st.sighting is not None}
+    with pytest.raises(ConsoleError, match="Choose the route stops"):
+        h.reject_stops(console, s, [])
+
+    files, msg = h.export_case(console, s, "CASE-7", "Lee", "test export")
+    assert "fs-msg-ok" in msg and all(p.is_file() for p in files.paths())
+    data = json.loads(files.json.read_text(encoding="utf-8"))
+    assert data["case"] == {"case_number": "CASE-7", "operator": "Lee", "notes": "test export"}
+    assert data["query"]["text"] == "purple top, blue jeans" and data["query"]["filters"]["Direction"] == "any"
+    assert {st["sighting_id"] for st in data["route"]} >= set(s.pinned)
+    html = files.html.read_text(encoding="utf-8")
+    assert "CASE-7" in html and 'id="report-map"' in html and "G-3" in html
+
+
+def test_buttons_act_on_the_sighting_on_screen(console: Console):
+    s = Session()
+    h.run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
+    a, b = s.items[0].sighting_id, s.items[1].sighting_id
+    h.select_sighting(console, s, 0)
+    # the operator clicked another thumbnail, but the detail panel still shows b: Pin pins b
+    h.pin_selected(console, s, b)
+    assert s.pinned == [b] and s.selected == b
+    h.pin_selected(console, s)  # without a shown id: the last selected
+    assert s.pinned == [b]
+    with pytest.raises(ConsoleError, match="no longer on screen"):
+        h.reject_selected(console, s, "vid-gone:1:0")
+    assert a not in s.rejected
+
+
+def test_more_like_this_and_suggestion_search(console: Console):
+    s = Session()
+    h.run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
+    h.select_sighting(console, s, 0)
+    view = h.more_like_this(console, s)
+    assert "More like" in view.status_html and s.like_id not in {x.sighting_id for x in s.items}
+    h.pin_selected(console, s)
+    route = h.build_route(console, s)
+    assert route.suggestion_choices
+    _, request = h.search_suggestion(console, s, route.suggestion_choices[0][1])
+    assert len(request["cameras"]) == 1 and request["time_from"] < request["time_to"]
+    # the report names the search that built the route, not the later look at a suggested camera
+    report = h.build_report(console, s, "C-1", "op", "")
+    assert report.filters["Cameras"] == "all" and report.query_text == "purple top, blue jeans"
+
+
+def test_reference_photo_checked_on_upload(console: Console, tmp_path: Path):
+    s = Session()
+    bad = tmp_path / "statement.png"
+    bad.write_text("this is a witness statement, not a photo", encoding="utf-8")
+    with pytest.raises(Exception) as info:
+        h.upload_photo(console, s, str(bad))
+    assert "image" in h.readable_error(info.value).lower() and s.photo is None
+    good = tmp_path / "photo.png"
+    img = np.full((200, 100, 3), 200, np.uint8)
+    img[40:180, 30:70] = (128, 0, 128)
+    cv2.imwrite(str(good), img)
+    view = h.upload_photo(console, s, str(good))
+    assert s.photo == good.read_bytes() and view.preview and Path(view.preview).is_file()
+    assert "photo.png" in view.status_html
+    assert h.clear_photo(console, s).preview is None and s.photo is None
+
+
+def test_missing_index_and_reindex_without_archive(tmp_path: Path):
+    cfg = make_config(tmp_path / "no-index")
+    c = Console(cfg=cfg, registry=GRID, cache_dir=tmp_path / "cache")
+    assert "No index yet" in h.index_status_view(c)
+    with pytest.raises(Exception) as info:
+        h.run_search(c, Session(), "red jacket", None, None, None, [], [])
+    assert "no index at" in h.readable_error(info.value)
+    with pytest.raises(FileNotFoundError, match="--archive"):
+        h.reindex(c)
+
+
+def test_only_one_reindex_at_a_time(tmp_path: Path):
+    cfg = make_config(tmp_path / "idx")
+    (tmp_path / "archive").mkdir()
+    c = Console(cfg=cfg, registry=GRID, cache_dir=tmp_path / "cache", archive=tmp_path / "archive")
+    assert c.reindexer._lock.acquire(blocking=False)
+    try:
+        with pytest.raises(h.ReindexBusyError, match="already running"):
+            h.reindex(c)
+    finally:
+        c.reindexer._lock.release()
+
+
+def test_index_status_lists_cameras(small_index, tmp_path: Path):
+    cfg, _ = small_index
+    html = h.index_status_view(Console(cfg=cfg, registry=GRID, cache_dir=tmp_path))
+    for cid in ("G-1", "G-2", "G-3"):
+        assert cid in html
+    assert "fs-missing" not in html.split("G-3")[0]  # indexed cameras are not flagged
+
+
+# ------------------------------------------------------------------------------------- app and CLI
+
+
+def test_create_app_builds_without_an_index(tmp_path: Path):
+    import gradio as gr
+
+    from ui.app import create_app
+
+    cfg = make_config(tmp_path / "none")
+    app = create_app(cfg, REGISTRY, cache_dir=tmp_path / "cache")
+    assert isinstance(app, gr.Blocks)
+    app.close()
+
+
+def test_cli_parses_ui_options(tmp_path: Path):
+    from footage_search.cli import build_parser
+
+    args = build_parser().parse_args(["ui", "--port", "7999", "--index", str(tmp_path), "--registry", "r.csv",
+                                      "--archive", str(tmp_path)])
+    assert args.command == "ui" and args.port == 7999 and args.host is None and args.registry == Path("r.csv")
+
+
+def test_cli_without_registry_says_what_to_pass(tmp_path: Path, capsys):
+    from footage_search.cli import main
+
+    rc = main(["ui", "--index", str(tmp_path / "none"), "--port", "7998"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "no camera registry" in err and "Traceback" not in err

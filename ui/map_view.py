@@ -1,0 +1,441 @@
+"""The camera map as one inline SVG: districts, cameras, a numbered route with arrows, next-camera hints.
+
+No online tiles: a control room may have no internet, and the operator needs where the cameras
+are relative to each other, not streets. District outlines come from a GeoJSON file when one is
+configured, otherwise from the registry itself (a buffered convex hull of each district's cameras),
+so a new registry gets a usable map with no extra work.
+
+The same SVG goes into the console and into the printed case report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+
+from footage_search.registry import CameraRegistry
+
+# Colour-blind-friendly and distinct on white and in greyscale print (Okabe-Ito, then Tableau).
+PALETTE = ("#0072B2", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#E69F00", "#8C564B", "#7F7F7F",
+           "#BCBD22", "#17BECF")
+ROUTE_COLOUR = "#111827"
+SUGGEST_COLOUR = "#B45309"
+M_PER_DEG_LAT = 110_540.0
+M_PER_DEG_LON_EQUATOR = 111_320.0
+DISTRICT_BUFFER_M = 90.0
+FOCUS_MARGIN_M = 220.0
+NEAR_SUGGESTION_M = 600.0
+GEOJSON_NAME_KEYS = ("district", "name", "NAME", "name_en", "SIG_ENG_NM")
+
+
+class MapDataError(ValueError):
+    """A district outline file the map cannot use; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class DistrictShape:
+    district: str
+    rings: tuple[tuple[tuple[float, float], ...], ...]  # outer rings of (lat, lon)
+
+
+@dataclass(frozen=True)
+class MapStop:
+    number: int
+    camera_id: str
+    label: str  # e.g. the time span at that camera
+
+
+@dataclass(frozen=True)
+class MapSuggestion:
+    camera_id: str
+    label: str  # e.g. "next? 09:31–09:40"
+
+
+def district_colours(districts: Sequence[str]) -> dict[str, str]:
+    """Stable colours: the same district keeps its colour in the console and in every report."""
+    return {d: PALETTE[i % len(PALETTE)] for i, d in enumerate(sorted(set(districts)))}
+
+
+# ------------------------------------------------------------------------------------------ geometry
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """Local flat-earth metres around the cameras (errors are centimetres at city scale)."""
+
+    lat0: float
+    lon0: float
+
+    @property
+    def kx(self) -> float:
+        return M_PER_DEG_LON_EQUATOR * math.cos(math.radians(self.lat0))
+
+    def to_m(self, lat: float, lon: float) -> tuple[float, float]:
+        return (lon - self.lon0) * self.kx, (lat - self.lat0) * M_PER_DEG_LAT
+
+    def to_deg(self, x: float, y: float) -> tuple[float, float]:
+        return self.lat0 + y / M_PER_DEG_LAT, self.lon0 + x / self.kx
+
+
+def convex_hull(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Counter-clockwise hull (Andrew's monotone chain); collinear points dropped."""
+    pts = sorted(set(points))
+    if len(pts) <= 2:
+        return pts
+
+    def cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower: list[tuple[float, float]] = []
+    for p in pts:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    upper: list[tuple[float, float]] = []
+    for p in reversed(pts):
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return lower[:-1] + upper[:-1]
+
+
+def district_shapes_from_registry(registry: CameraRegistry, buffer_m: float = DISTRICT_BUFFER_M,
+                                  steps: int = 24) -> list[DistrictShape]:
+    """Each district as the convex hull of circles around its cameras (one camera: a circle)."""
+    cams = list(registry)
+    frame = _Frame(sum(c.lat for c in cams) / len(cams), sum(c.lon for c in cams) / len(cams))
+    shapes = []
+    for district in registry.districts:
+        pts = []
+        for c in cams:
+            if c.district != district:
+                continue
+            x, y = frame.to_m(c.lat, c.lon)
+            pts += [(x + buffer_m * math.cos(2 * math.pi * k / steps), y + buffer_m * math.sin(2 * math.pi * k / steps))
+                    for k in range(steps)]
+        ring = tuple(frame.to_deg(x, y) for x, y in convex_hull(pts))
+        shapes.append(DistrictShape(district, (ring,)))
+    return shapes
+
+
+def load_district_geojson(path: str | Path) -> list[DistrictShape]:
+    """District outlines from a GeoJSON FeatureCollection of (Multi)Polygons named by a property."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MapDataError(f"{path}: district outline file not found") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MapDataError(f"{path}: not a GeoJSON file ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        raise MapDataError(f"{path}: expected a GeoJSON FeatureCollection")
+    merged: dict[str, list[tuple[tuple[float, float], ...]]] = {}
+    for i, feature in enumerate(doc.get("features") or []):
+        props = feature.get("properties") or {}
+        name = next((str(props[k]) for k in GEOJSON_NAME_KEYS if props.get(k)), "")
+        if not name:
+            raise MapDataError(f"{path}: feature {i} has no name property ({', '.join(GEOJSON_NAME_KEYS)})")
+        geom = feature.get("geometry") or {}
+        if geom.get("type") == "Polygon":
+            polygons = [geom.get("coordinates") or []]
+        elif geom.get("type") == "MultiPolygon":
+            polygons = geom.get("coordinates") or []
+        else:
+            raise MapDataError(f"{path}: feature {i} ({name}) is a {geom.get('type')}, not a (Multi)Polygon")
+        try:
+            # GeoJSON positions are [lon, lat]; only outer rings matter for a colour wash.
+            rings = [tuple((float(p[1]), float(p[0])) for p in poly[0]) for poly in polygons if poly]
+        except (TypeError, ValueError, IndexError):
+            raise MapDataError(f"{path}: feature {i} ({name}) has malformed coordinates") from None
+        merged.setdefault(name, []).extend(rings)
+    if not merged:
+        raise MapDataError(f"{path}: no district features")
+    return [DistrictShape(name, tuple(rings)) for name, rings in sorted(merged.items())]
+
+
+# ------------------------------------------------------------------------------------------- drawing
+
+
+@dataclass(frozen=True)
+class _View:
+    frame: _Frame
+    scale: float  # px per metre
+    x_min: float
+    y_max: float
+    pad: float
+
+    def px(self, lat: float, lon: float) -> tuple[float, float]:
+        x, y = self.frame.to_m(lat, lon)
+        return self.pad + (x - self.x_min) * self.scale, self.pad + (self.y_max - y) * self.scale
+
+
+def _fit(registry: CameraRegistry, shapes: Sequence[DistrictShape], focus: Sequence[str], width: int,
+         height: int, pad: float, legend_h: float) -> _View:
+    cams = list(registry)
+    frame = _Frame(sum(c.lat for c in cams) / len(cams), sum(c.lon for c in cams) / len(cams))
+    focused = [registry.get(cid) for cid in focus if cid in registry]
+    if focused:
+        # Zoom to the route: the operator reads stops and arrows, not the whole city. A margin keeps
+        # the neighbourhood (and the buffered outlines) in view.
+        pts = []
+        for c in focused:
+            x, y = frame.to_m(c.lat, c.lon)
+            pts += [(x - FOCUS_MARGIN_M, y - FOCUS_MARGIN_M), (x + FOCUS_MARGIN_M, y + FOCUS_MARGIN_M)]
+    else:
+        pts = [frame.to_m(c.lat, c.lon) for c in cams]
+        pts += [frame.to_m(lat, lon) for s in shapes for ring in s.rings for lat, lon in ring]
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    span_x, span_y = max(max(xs) - min(xs), 50.0), max(max(ys) - min(ys), 50.0)
+    scale = min((width - 2 * pad) / span_x, (height - 2 * pad - legend_h) / span_y)
+    # centre the drawing in the space left under the legend
+    x_min = min(xs) - ((width - 2 * pad) / scale - (max(xs) - min(xs))) / 2
+    y_max = max(ys) + ((height - 2 * pad - legend_h) / scale - (max(ys) - min(ys))) / 2
+    return _View(frame, scale, x_min, y_max + legend_h / scale, pad)
+
+
+def _edge_point(cx: float, cy: float, x: float, y: float, x0: float, y0: float, x1: float, y1: float
+                ) -> tuple[float, float]:
+    """Where the ray from the view centre toward (x, y) leaves the rectangle (x0, y0)-(x1, y1)."""
+    dx, dy = x - cx, y - cy
+    t = min((x1 - cx) / dx if dx > 0 else (x0 - cx) / dx if dx < 0 else math.inf,
+            (y1 - cy) / dy if dy > 0 else (y0 - cy) / dy if dy < 0 else math.inf)
+    return cx + t * dx, cy + t * dy
+
+
+def _text(x: float, y: float, s: str, *, size: int = 12, anchor: str = "start", weight: str = "normal",
+          fill: str = "#111827", cls: str = "") -> str:
+    # A white halo keeps labels readable over district washes and lines.
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" font-weight="{weight}" '
+            f'fill="{fill}" stroke="#ffffff" stroke-width="3" paint-order="stroke"'
+            f'{f" class={chr(34)}{cls}{chr(34)}" if cls else ""}>{escape(s)}</text>')
+
+
+def _nice_length(max_m: float) -> float:
+    for m in (50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000):
+        if m >= max_m * 0.5:
+            return float(m)
+    return 100000.0
+
+
+def render_map_svg(registry: CameraRegistry, *, shapes: Sequence[DistrictShape] | None = None,
+                   stops: Sequence[MapStop] = (), suggestions: Sequence[MapSuggestion] = (),
+                   highlight: Sequence[str] = (), focus: Sequence[str] | None = None, width: int = 760,
+                   height: int = 520, title: str = "Cameras by district", element_id: str = "camera-map") -> str:
+    """The map as an ``<svg>`` string (scales to its container's width).
+
+    ``focus`` zooms to those cameras (default: the route's stops when there is a route, else the whole
+    registry); cameras outside the view get a pointer at the edge with their distance.
+    """
+    shapes = list(shapes) if shapes is not None else district_shapes_from_registry(registry)
+    colours = district_colours([*registry.districts, *(s.district for s in shapes)])
+    if focus is None:
+        # nearby suggestions join the view; far ones get an edge pointer rather than zooming the route out
+        focus = [s.camera_id for s in stops]
+        last = stops[-1].camera_id if stops and stops[-1].camera_id in registry else None
+        focus += [s.camera_id for s in suggestions if last and s.camera_id in registry
+                  and registry.distance_m(last, s.camera_id) <= NEAR_SUGGESTION_M]
+    legend_h = 26.0
+    view = _fit(registry, shapes, focus, width, height, pad=34.0, legend_h=legend_h)
+    marker = f"{element_id}-arrow"
+    inner = (12.0, legend_h + 12.0, width - 12.0, height - 26.0)  # where edge pointers sit
+
+    def visible(x: float, y: float) -> bool:
+        return inner[0] <= x <= inner[2] and inner[1] <= y <= inner[3]
+
+    out: list[str] = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" id="{escape(element_id)}" class="camera-map" '
+        f'viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px;height:auto;overflow:hidden" '
+        f'role="img" aria-label="{escape(title)}" '
+        f'font-family="system-ui, -apple-system, Segoe UI, Roboto, Noto Sans KR, sans-serif">',
+        f"<title>{escape(title)}</title>",
+        f'<defs><marker id="{marker}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+        f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{ROUTE_COLOUR}"/></marker>'
+        f'<clipPath id="{element_id}-clip"><rect x="0" y="0" width="{width}" height="{height}"/></clipPath></defs>',
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#F8FAFC" stroke="#CBD5E1"/>',
+        f'<g clip-path="url(#{element_id}-clip)">',
+    ]
+    # districts
+    for s in shapes:
+        colour = colours[s.district]
+        top: tuple[float, float] | None = None
+        for ring in s.rings:
+            pts = [view.px(lat, lon) for lat, lon in ring]
+            if len(pts) < 3:
+                continue
+            d = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+            out.append(f'<polygon class="district" data-district="{escape(s.district)}" points="{d}" '
+                       f'fill="{colour}" fill-opacity="0.13" stroke="{colour}" stroke-width="1.5" '
+                       f'stroke-opacity="0.8"><title>{escape(s.district)}</title></polygon>')
+            ring_top = min(pts, key=lambda p: p[1])
+            if visible(*ring_top) and (top is None or ring_top[1] < top[1]):
+                top = ring_top
+        if top is not None:
+            out.append(_text(top[0], max(top[1] - 6, legend_h + 14), s.district, size=13, anchor="middle",
+                             weight="600", fill=colour, cls="district-label"))
+    # consecutive stops at one camera are one visit (one badge "5–8"); repeat visits sit side by side
+    visits = _visits([st for st in stops if st.camera_id in registry])
+    badges: dict[int, tuple[float, float, float]] = {}  # visit index -> (x, y, width)
+    right_edge: dict[str, float] = {}
+    for i, v in enumerate(visits):
+        cam = registry.get(v.camera_id)
+        x, y = view.px(cam.lat, cam.lon)
+        w = v.badge_width
+        start = right_edge.get(v.camera_id)
+        bx = x if start is None else start + 4 + w / 2
+        badges[i] = (bx, y, w)
+        right_edge[v.camera_id] = bx + w / 2
+    # cameras (with a short tick showing which way each one looks)
+    hl = set(highlight)
+    off_view: list[tuple[float, float, str, str]] = []
+    cx, cy = (inner[0] + inner[2]) / 2, (inner[1] + inner[3]) / 2
+    for c in registry:
+        x, y = view.px(c.lat, c.lon)
+        colour = colours[c.district]
+        if not visible(x, y):
+            ex, ey = _edge_point(cx, cy, x, y, *inner)
+            off_view.append((ex, ey, c.camera_id, colour))
+            continue
+        hx, hy = x + 14 * math.sin(math.radians(c.heading_deg)), y - 14 * math.cos(math.radians(c.heading_deg))
+        out.append(f'<line x1="{x:.1f}" y1="{y:.1f}" x2="{hx:.1f}" y2="{hy:.1f}" stroke="{colour}" '
+                   f'stroke-width="2" stroke-linecap="round" opacity="0.7"/>')
+        if c.camera_id in hl:
+            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="10" fill="none" stroke="{colour}" stroke-width="2.5"/>')
+        out.append(f'<circle class="camera" data-camera="{escape(c.camera_id)}" cx="{x:.1f}" cy="{y:.1f}" r="6" '
+                   f'fill="{colour}" stroke="#ffffff" stroke-width="1.5"><title>{escape(c.camera_id)}: '
+                   f'{escape(c.name)} ({escape(c.district)})</title></circle>')
+        on_route = c.camera_id in right_edge
+        lx = right_edge[c.camera_id] + 4 if on_route else x + 9
+        out.append(_text(lx, y - (3 if on_route else 8), c.camera_id, size=12, weight="600", cls="camera-label"))
+    # next-camera suggestions: dashed, so they never read as part of the confirmed route
+    last_xy = None
+    if stops and stops[-1].camera_id in registry:
+        last = registry.get(stops[-1].camera_id)
+        last_xy = view.px(last.lat, last.lon)
+    for i, sug in enumerate(suggestions, start=1):
+        if sug.camera_id not in registry:
+            continue
+        cam = registry.get(sug.camera_id)
+        x, y = view.px(cam.lat, cam.lon)
+        if not visible(x, y):
+            continue  # the edge pointer names it
+        if last_xy is not None and (x, y) != last_xy:
+            out.append(f'<line x1="{last_xy[0]:.1f}" y1="{last_xy[1]:.1f}" x2="{x:.1f}" y2="{y:.1f}" '
+                       f'stroke="{SUGGEST_COLOUR}" stroke-width="1.5" stroke-dasharray="5 4" opacity="0.8"/>')
+        out.append(f'<circle class="suggestion" data-camera="{escape(sug.camera_id)}" cx="{x:.1f}" cy="{y:.1f}" '
+                   f'r="17" fill="none" stroke="{SUGGEST_COLOUR}" stroke-width="2" stroke-dasharray="4 3">'
+                   f'<title>next? {i}: {escape(sug.camera_id)} {escape(sug.label)}</title></circle>')
+        # left of the camera: route labels take the right-hand side
+        # the number only: times are in the list beside the map, and long labels would cover the route
+        out.append(_text(x - 21, y + 4, f"next? {i}", size=11, anchor="end", fill=SUGGEST_COLOUR,
+                         weight="600", cls="suggestion-label"))
+    # the route: arrows first, numbered badges on top
+    for i in range(1, len(visits)):
+        (x1, y1, w1), (x2, y2, w2) = badges[i - 1], badges[i]
+        dist = math.hypot(x2 - x1, y2 - y1)
+        if dist < 30:
+            continue
+        ux, uy = (x2 - x1) / dist, (y2 - y1) / dist
+        r1, r2 = _pill_reach(w1, ux, uy), _pill_reach(w2, ux, uy)
+        out.append(f'<line class="route-leg" x1="{x1 + (r1 + 2) * ux:.1f}" y1="{y1 + (r1 + 2) * uy:.1f}" '
+                   f'x2="{x2 - (r2 + 3) * ux:.1f}" y2="{y2 - (r2 + 3) * uy:.1f}" stroke="{ROUTE_COLOUR}" '
+                   f'stroke-width="2.5" marker-end="url(#{marker})"/>')
+    for i, v in enumerate(visits):
+        x, y, w = badges[i]
+        out.append(f'<g class="route-stop" data-stop="{escape(v.badge)}" data-camera="{escape(v.camera_id)}">'
+                   f'<rect x="{x - w / 2:.1f}" y="{y - 12:.1f}" width="{w:.1f}" height="24" rx="12" '
+                   f'fill="{ROUTE_COLOUR}" stroke="#ffffff" stroke-width="2"/>'
+                   f'<text x="{x:.1f}" y="{y + 4.5:.1f}" font-size="13" font-weight="700" text-anchor="middle" '
+                   f'fill="#ffffff">{escape(v.badge)}</text><title>{escape(v.badge)}. {escape(v.camera_id)} '
+                   f'{escape(v.label)}</title></g>')
+    labels: dict[str, list[str]] = {}
+    for v in visits:
+        labels.setdefault(v.camera_id, []).append(v.label)
+    for cam_id, texts in labels.items():
+        cam = registry.get(cam_id)
+        _, y = view.px(cam.lat, cam.lon)
+        out.append(_text(right_edge[cam_id] + 4, y + 12, " · ".join(texts), size=11, cls="stop-label"))
+    out.append("</g>")
+    # cameras outside the zoomed view: a pointer at the edge, so nobody forgets they exist
+    sug_rank = {sug.camera_id: i for i, sug in enumerate(suggestions, start=1)}
+    merged: list[list] = []
+    for ex, ey, cam_id, colour in sorted(off_view, key=lambda t: (t[0], t[1])):
+        for m in merged:
+            if math.hypot(m[0] - ex, m[1] - ey) < 120:
+                m[2].append(cam_id)
+                break
+        else:
+            merged.append([ex, ey, [cam_id], colour])
+    for ex, ey, ids, colour in merged:
+        ang = math.degrees(math.atan2(ey - cy, ex - cx))
+        out.append(f'<g class="off-view" data-cameras="{escape(",".join(ids))}"><path d="M-4,-5 L12,0 L-4,5 L0,0 z" '
+                   f'fill="{colour}" transform="translate({ex:.1f},{ey:.1f}) rotate({ang:.0f})"/></g>')
+        # nearest first, with the distance range, so a far group never hides a near camera's distance
+        dists = {i: min((registry.distance_m(i, f) for f in focus if f in registry), default=0.0) for i in ids}
+        ids = sorted(ids, key=lambda i: dists[i])
+        first = registry.get(ids[0])
+        names = ", ".join(f"{i} (next? {sug_rank[i]})" if i in sug_rank else i for i in ids)
+        lo, hi = dists[ids[0]], dists[ids[-1]]
+        span = _distance_label(lo) if hi - lo < 100 else f"{_distance_label(lo)}–{_distance_label(hi)}"
+        label = f"{names} · {span}" if hi > 0 else names
+        anchor = "end" if ex > width * 0.66 else "start" if ex < width * 0.33 else "middle"
+        ty = ey + 16 if ey < height / 2 else ey - 8
+        tx = ex - 12 if anchor == "end" else ex + 12 if anchor == "start" else ex
+        out.append(_text(tx, ty, label, size=11, anchor=anchor, fill=colours[first.district], cls="off-view-label"))
+    # legend, scale bar, north
+    lx = 12.0
+    for d in sorted(colours):
+        out.append(f'<rect x="{lx:.0f}" y="9" width="12" height="12" rx="2" fill="{colours[d]}"/>')
+        out.append(_text(lx + 16, 19.5, d, size=12))
+        lx += 16 + 7.2 * len(d) + 18
+    bar_m = _nice_length((width * 0.2) / view.scale)
+    bar_px = bar_m * view.scale
+    bx, by = width - 20 - bar_px, height - 10
+    out.append(f'<path d="M{bx:.1f},{by - 5} v5 h{bar_px:.1f} v-5" fill="none" stroke="#334155" stroke-width="1.5"/>')
+    out.append(_text(bx + bar_px / 2, by - 8, _distance_label(bar_m), size=11, anchor="middle"))
+    out.append(_text(width - 14, 19.5, "N ↑", size=13, anchor="end", weight="700"))
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+@dataclass
+class _Visit:
+    camera_id: str
+    numbers: list[int]
+    labels: list[str]
+
+    @property
+    def badge(self) -> str:
+        return str(self.numbers[0]) if len(self.numbers) == 1 else f"{self.numbers[0]}–{self.numbers[-1]}"
+
+    @property
+    def label(self) -> str:
+        return self.labels[0] if len(self.labels) == 1 else f"{self.labels[0]}–{self.labels[-1]}"
+
+    @property
+    def badge_width(self) -> float:
+        return max(24.0, 12.0 + 7.6 * len(self.badge))
+
+
+def _visits(stops: Sequence[MapStop]) -> list[_Visit]:
+    out: list[_Visit] = []
+    for st in stops:
+        if out and out[-1].camera_id == st.camera_id:
+            out[-1].numbers.append(st.number)
+            out[-1].labels.append(st.label)
+        else:
+            out.append(_Visit(st.camera_id, [st.number], [st.label]))
+    return out
+
+
+def _pill_reach(width: float, ux: float, uy: float) -> float:
+    """Distance from a pill badge's centre to its edge along the unit direction (ux, uy)."""
+    half = width / 2 - 12
+    return 12 + half * abs(ux)
+
+
+def _distance_label(metres: float) -> str:
+    return f"{metres:.0f} m" if metres < 1000 else f"{metres / 1000:.1f} km"

@@ -1,0 +1,291 @@
+"""The case export handed to the police: one self-contained, printable HTML file plus JSON and CSV.
+
+The HTML embeds every picture (data: URIs) and the map, so it can be mailed, archived or printed
+without the console. JSON carries the same facts for other systems, CSV one row per sighting for a
+spreadsheet. Each sighting names its source file and the offsets inside it, so an investigator can
+go back to the original footage without this tool.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from html import escape
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ui.formatting import clock, date_time, distance, duration, local, offset
+
+REPORT_FORMAT = "footage-search-case-report"
+REPORT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ReportSighting:
+    role: str  # "route" | "pinned"
+    number: int | None  # stop number on the route
+    sighting_id: str
+    camera_id: str
+    camera_name: str
+    district: str
+    t_start: float
+    t_end: float
+    t_best: float
+    video_path: str
+    offset_start_s: float
+    offset_end_s: float
+    offset_best_s: float
+    box: tuple[float, float, float, float]
+    direction: str
+    score: float | None
+    thumbnail: bytes = field(default=b"", repr=False)
+
+
+@dataclass(frozen=True)
+class ReportLeg:
+    from_stop: int
+    to_stop: int
+    gap_s: float
+    distance_m: float
+
+    @property
+    def speed_mps(self) -> float | None:
+        return self.distance_m / self.gap_s if self.gap_s > 0 else None
+
+
+@dataclass
+class CaseReport:
+    case_number: str
+    operator: str
+    notes: str
+    timezone: str
+    query_text: str
+    understood: str
+    filters: dict[str, str]
+    route: list[ReportSighting]
+    legs: list[ReportLeg] = field(default_factory=list)
+    suggestions: list[str] = field(default_factory=list)
+    pinned: list[ReportSighting] = field(default_factory=list)  # pinned but not on the route
+    rejected_ids: list[str] = field(default_factory=list)
+    route_notes: list[str] = field(default_factory=list)
+    reference_photo: bytes | None = field(default=None, repr=False)  # JPEG
+    map_svg: str = field(default="", repr=False)
+    timeline_svg: str = field(default="", repr=False)
+    index: dict[str, str] = field(default_factory=dict)
+    created_at: float = field(default_factory=time.time)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    html: Path
+    json: Path
+    csv: Path
+
+    def paths(self) -> list[Path]:
+        return [self.html, self.json, self.csv]
+
+
+# ---------------------------------------------------------------------------------------------- JSON
+
+
+def _sighting_dict(s: ReportSighting, tz: ZoneInfo) -> dict:
+    d = asdict(s)
+    d.pop("thumbnail")
+    d["box"] = [round(v, 1) for v in s.box]
+    d["score"] = None if s.score is None else round(s.score, 4)
+    d["video_file"] = Path(s.video_path).name
+    for key in ("t_start", "t_end", "t_best"):
+        d[key.replace("t_", "time_")] = date_time(getattr(s, key), tz)
+    d["thumbnail_jpeg_base64"] = base64.b64encode(s.thumbnail).decode("ascii") if s.thumbnail else None
+    return d
+
+
+def report_dict(r: CaseReport) -> dict:
+    tz = r.tz
+    return {
+        "format": REPORT_FORMAT,
+        "version": REPORT_VERSION,
+        "created_at": date_time(r.created_at, tz),
+        "created_at_epoch": r.created_at,
+        "timezone": r.timezone,
+        "case": {"case_number": r.case_number, "operator": r.operator, "notes": r.notes},
+        "query": {"text": r.query_text, "understood": r.understood, "filters": r.filters,
+                  "reference_photo": r.reference_photo is not None},
+        "route": [_sighting_dict(s, tz) for s in r.route],
+        "legs": [{**asdict(leg), "speed_mps": None if leg.speed_mps is None else round(leg.speed_mps, 2)}
+                 for leg in r.legs],
+        "route_notes": r.route_notes,
+        "next_camera_suggestions": r.suggestions,
+        "pinned_not_on_route": [_sighting_dict(s, tz) for s in r.pinned],
+        "rejected_sighting_ids": r.rejected_ids,
+        "index": r.index,
+    }
+
+
+def to_json(r: CaseReport) -> str:
+    return json.dumps(report_dict(r), ensure_ascii=False, indent=2)
+
+
+# ----------------------------------------------------------------------------------------------- CSV
+
+CSV_COLUMNS = ("case_number", "role", "stop", "sighting_id", "camera_id", "camera_name", "district",
+               "start_local", "end_local", "best_local", "start_epoch", "end_epoch", "video_file", "video_path",
+               "offset_start_s", "offset_best_s", "offset_end_s", "box_x1", "box_y1", "box_x2", "box_y2",
+               "direction", "score")
+
+
+def _cell(value: object) -> object:
+    # Spreadsheets run cells that start with = + - @ as formulas; camera names are admin-typed text.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def to_csv(r: CaseReport) -> str:
+    tz = r.tz
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for s in [*r.route, *r.pinned]:
+        w.writerow([_cell(v) for v in (
+            r.case_number, s.role, s.number if s.number is not None else "", s.sighting_id, s.camera_id,
+            s.camera_name, s.district, date_time(s.t_start, tz), date_time(s.t_end, tz), date_time(s.t_best, tz),
+            f"{s.t_start:.3f}", f"{s.t_end:.3f}", Path(s.video_path).name, s.video_path,
+            f"{s.offset_start_s:.2f}", f"{s.offset_best_s:.2f}", f"{s.offset_end_s:.2f}",
+            *(f"{v:.0f}" for v in s.box), s.direction, "" if s.score is None else f"{s.score:.3f}",
+        )])
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------- HTML
+
+_CSS = """
+:root { color-scheme: light; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans KR", sans-serif; color: #111827;
+       margin: 24px auto; max-width: 980px; padding: 0 16px; line-height: 1.4; }
+h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 26px 0 8px; border-bottom: 2px solid #111827; }
+.meta { color: #374151; } .meta b { color: #111827; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; }
+th, td { border: 1px solid #CBD5E1; padding: 4px 6px; text-align: left; vertical-align: top; }
+th { background: #F1F5F9; }
+td.thumb img { height: 110px; display: block; }
+code { font-size: 12px; word-break: break-all; }
+.photo img { max-height: 180px; border: 1px solid #CBD5E1; }
+.muted { color: #6B7280; } .figure { margin: 8px 0; }
+ul.suggestions li { margin: 2px 0; }
+@page { size: A4; margin: 14mm; }
+@media print { body { margin: 0; max-width: none; } h2 { break-after: avoid; } tr, .figure { break-inside: avoid; } }
+"""
+
+
+def _img(jpeg: bytes, alt: str) -> str:
+    if not jpeg:
+        return '<span class="muted">no picture</span>'
+    return f'<img alt="{escape(alt)}" src="data:image/jpeg;base64,{base64.b64encode(jpeg).decode("ascii")}">'
+
+
+def _sighting_rows(items: list[ReportSighting], tz: ZoneInfo) -> str:
+    rows = []
+    for s in items:
+        score = "" if s.score is None else f"{s.score:.2f}"
+        rows.append(
+            "<tr>"
+            f"<td>{s.number if s.number is not None else '–'}</td>"
+            f'<td class="thumb">{_img(s.thumbnail, f"sighting {s.sighting_id}")}</td>'
+            f"<td><b>{escape(s.camera_id)}</b><br>{escape(s.camera_name)}<br>{escape(s.district)}</td>"
+            f"<td>{escape(date_time(s.t_start, tz))}<br>to {escape(clock(s.t_end, tz))}<br>"
+            f"<span class=muted>{escape(duration(s.t_end - s.t_start))}</span></td>"
+            f"<td>{escape(s.direction)}</td><td>{escape(score)}</td>"
+            f"<td><code>{escape(s.video_path)}</code><br>offsets {escape(offset(s.offset_start_s))} – "
+            f"{escape(offset(s.offset_end_s))}, best {escape(offset(s.offset_best_s))} "
+            f"({s.offset_best_s:.1f} s)<br>box {', '.join(f'{v:.0f}' for v in s.box)}<br>"
+            f"<span class=muted>id {escape(s.sighting_id)}</span></td>"
+            "</tr>")
+    head = ("<tr><th>#</th><th>Picture</th><th>Camera</th><th>Time</th><th>Direction</th><th>Score</th>"
+            "<th>Source file and offsets</th></tr>")
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def to_html(r: CaseReport) -> str:
+    tz = r.tz
+    title = f"Case {r.case_number}" if r.case_number else "Case report"
+    filters = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in r.filters.items())
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{escape(title)} – footage-search</title><style>{_CSS}</style></head><body>",
+        f"<h1>{escape(title)}: missing person route</h1>",
+        f'<p class="meta">Case number: <b>{escape(r.case_number or "(none)")}</b> · Operator: '
+        f'<b>{escape(r.operator or "(none)")}</b> · Exported {escape(date_time(r.created_at, tz))} '
+        f"({escape(r.timezone)})</p>",
+    ]
+    if r.notes:
+        parts.append(f"<p>{escape(r.notes)}</p>")
+    parts.append("<h2>Search</h2><table>"
+                 f"<tr><th>Description</th><td>{escape(r.query_text or '(none)')}</td></tr>"
+                 f"<tr><th>Understood as</th><td>{escape(r.understood or '–')}</td></tr>{filters}</table>")
+    if r.reference_photo:
+        parts.append(f'<div class="photo figure"><p>Reference photo:</p>{_img(r.reference_photo, "reference photo")}'
+                     "</div>")
+    parts.append(f"<h2>Confirmed route ({len(r.route)} stops)</h2>")
+    if not r.route:
+        parts.append('<p class="muted">No route was confirmed.</p>')
+    else:
+        if r.map_svg:
+            parts.append(f'<div class="figure">{r.map_svg}</div>')
+        if r.timeline_svg:
+            parts.append(f'<div class="figure">{r.timeline_svg}</div>')
+        parts.append(_sighting_rows(r.route, tz))
+    if r.legs:
+        rows = "".join(
+            f"<tr><td>{leg.from_stop} → {leg.to_stop}</td><td>{escape(duration(leg.gap_s))}</td>"
+            f"<td>{'same camera' if leg.distance_m == 0 else escape(distance(leg.distance_m))}</td>"
+            f"<td>{'–' if not leg.speed_mps else f'{leg.speed_mps:.2f} m/s'}</td></tr>" for leg in r.legs)
+        parts.append("<h2>Legs</h2><table><tr><th>Stops</th><th>Time between</th><th>Straight-line distance</th>"
+                     f"<th>Implied speed</th></tr>{rows}</table>")
+    if r.route_notes:
+        parts.append("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in r.route_notes) + "</ul>")
+    if r.suggestions:
+        parts.append("<h2>Where to look next</h2><ul class=suggestions>"
+                     + "".join(f"<li>{escape(s)}</li>" for s in r.suggestions) + "</ul>")
+    if r.pinned:
+        parts.append(f"<h2>Other pinned sightings ({len(r.pinned)})</h2>")
+        parts.append(_sighting_rows(r.pinned, tz))
+    if r.rejected_ids:
+        parts.append(f"<h2>Rejected sightings ({len(r.rejected_ids)})</h2><p class=muted>"
+                     + ", ".join(escape(i) for i in r.rejected_ids) + "</p>")
+    index = " · ".join(f"{escape(k)}: {escape(v)}" for k, v in r.index.items())
+    parts.append(f'<h2>About this report</h2><p class="muted">Times are local ({escape(r.timezone)}). Offsets are '
+                 "seconds from the start of the source file (hh:mm:ss.s). Boxes are x1, y1, x2, y2 in the source "
+                 f"video's pixels. Scores rank candidates; they are not identifications. {index}</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+# ------------------------------------------------------------------------------------------- writing
+
+
+def report_stem(r: CaseReport) -> str:
+    case = re.sub(r"[^A-Za-z0-9._-]+", "_", r.case_number).strip("._")[:60] or "no-case-number"
+    stamp = local(r.created_at, r.tz).strftime("%Y%m%d-%H%M%S")
+    return f"case-{case}-{stamp}"
+
+
+def write_report(r: CaseReport, out_dir: str | Path) -> ReportFiles:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = report_stem(r)
+    files = ReportFiles(out / f"{stem}.html", out / f"{stem}.json", out / f"{stem}.csv")
+    files.html.write_text(to_html(r), encoding="utf-8")
+    files.json.write_text(to_json(r), encoding="utf-8")
+    # BOM: Excel then opens Korean camera names correctly.
+    files.csv.write_text("\ufeff" + to_csv(r), encoding="utf-8")
+    return files
