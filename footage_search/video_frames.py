@@ -16,6 +16,26 @@ class FrameReadError(RuntimeError):
     pass
 
 
+def upright_bgr(frame) -> np.ndarray:
+    """A decoded ``av.VideoFrame`` as BGR pixels the way a player shows it.
+
+    Phones and some cameras store frames sideways plus a display matrix saying how to turn them; people
+    lying on their side are invisible to the detector, so the turn is applied before anything else sees
+    the frame. (PyAV reports the matrix's counter-clockwise angle; displaying needs the opposite turn.)
+    """
+    import cv2
+
+    img = frame.to_ndarray(format="bgr24")
+    turn = round(-(getattr(frame, "rotation", 0) or 0) / 90.0) % 4
+    if turn == 1:
+        return cv2.rotate(img, cv2.ROTATE_90_CLOCKWISE)
+    if turn == 2:
+        return cv2.rotate(img, cv2.ROTATE_180)
+    if turn == 3:
+        return cv2.rotate(img, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    return img
+
+
 def read_frames_at(path: str | Path, offsets_s: Sequence[float]) -> list[np.ndarray | None]:
     """BGR frames nearest at-or-after each offset (seconds from the file start); None where missing.
 
@@ -31,6 +51,8 @@ def read_frames_at(path: str | Path, offsets_s: Sequence[float]) -> list[np.ndar
     except (av.error.FFmpegError, OSError) as exc:
         raise FrameReadError(f"cannot open {path}: {exc}") from exc
     try:
+        if not container.streams.video or container.streams.video[0].codec_context is None:
+            raise FrameReadError(f"{path}: no decodable video stream")
         stream = container.streams.video[0]
         tb = stream.time_base
         start = stream.start_time or 0
@@ -49,7 +71,7 @@ def read_frames_at(path: str | Path, offsets_s: Sequence[float]) -> list[np.ndar
             except av.error.FFmpegError:
                 pass  # a damaged tail: keep the last good frame before it
             if best is not None:
-                out[i] = best.to_ndarray(format="bgr24")
+                out[i] = upright_bgr(best)
     finally:
         container.close()
     return out

@@ -5,7 +5,8 @@ Three decoders, all yielding :class:`SampledFrame` (BGR image + seconds from the
 * ``pyav-keyframes`` - PyAV with ``skip_frame = NONKEY``: only keyframes are decoded. CCTV recorders
   write a keyframe every 1-2 s, so this gives ~1 frame/s for a fraction of the decode cost.
 * ``pyav`` - PyAV decoding every frame (threaded) and keeping those nearest the sample times.
-* ``decord`` - decord's ``VideoReader.get_batch`` on the sample indices.
+* ``decord`` - decord's ``VideoReader.get_batch`` on the sample indices (it ignores display rotation
+  metadata; the PyAV decoders turn rotated recordings upright).
 
 ``auto`` picks ``pyav-keyframes`` when the file's keyframes are at most ``MAX_KEYFRAME_GAP_S`` apart
 and the asked rate is no higher than the keyframe rate allows, else ``pyav``; see
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+from footage_search.video_frames import upright_bgr
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,9 @@ def _open(path: str | Path):  # -> av.container.InputContainer
     if not container.streams.video:
         container.close()
         raise DecodeError("no video stream in file")
+    if container.streams.video[0].codec_context is None:
+        container.close()
+        raise DecodeError("unsupported video codec: no decoder for this stream's format")
     return container
 
 
@@ -146,7 +152,7 @@ class PyAVDecoder:
                     t = float((frame.pts - start) * tb)
                     if t + 1e-6 < next_t:
                         continue
-                    yield SampledFrame(t=t, image=frame.to_ndarray(format="bgr24"))
+                    yield SampledFrame(t=t, image=upright_bgr(frame))
                     next_t = (np.floor(t / step + 1e-6) + 1) * step
             except av.error.FFmpegError as exc:
                 raise DecodeError(f"decoding failed at {next_t:.1f}s: {exc}") from exc
@@ -178,7 +184,7 @@ class PyAVKeyframeDecoder:
                     t = float((frame.pts - start) * tb)
                     if t + 1e-6 < next_t:
                         continue
-                    yield SampledFrame(t=t, image=frame.to_ndarray(format="bgr24"))
+                    yield SampledFrame(t=t, image=upright_bgr(frame))
                     next_t = (np.floor(t / step + 1e-6) + 1) * step
             except av.error.FFmpegError as exc:
                 raise DecodeError(f"decoding failed near {next_t:.1f}s: {exc}") from exc
