@@ -234,7 +234,15 @@ class SearchEngine:
     def find(self, query: CompiledQuery, filters: SearchFilters, *, offset: int = 0, limit: int | None = None,
              include_weak: bool = False, candidate_k: int | None = None, timer: StageTimer | None = None
              ) -> SearchResult:
-        """Score, group, gate and paginate. ``candidate_k`` widens the candidate pool (route)."""
+        """Score, group, gate and paginate. ``candidate_k`` widens the candidate pool (route).
+
+        All reads of one search see one version of the index, even while the indexer commits."""
+        with self.reader.snapshot():
+            return self._find(query, filters, offset=offset, limit=limit, include_weak=include_weak,
+                              candidate_k=candidate_k, timer=timer)
+
+    def _find(self, query: CompiledQuery, filters: SearchFilters, *, offset: int, limit: int | None,
+              include_weak: bool, candidate_k: int | None, timer: StageTimer | None) -> SearchResult:
         timer = timer or StageTimer()
         offset, limit = self._page(offset, limit)
         if query.like is not None:

@@ -6,7 +6,9 @@ sees what the indexer added since, and each read is one consistent version of th
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import pyarrow as pa
@@ -31,11 +33,30 @@ def fixed_list(column: pa.ChunkedArray | pa.Array, width: int) -> np.ndarray:
 
 
 class SightingReader:
+    """Reads sightings; inside :meth:`snapshot` every read of this thread sees one table version."""
+
     def __init__(self, db: IndexDB):
         self.db = db
+        self._pinned = threading.local()
 
     def table(self):
-        return self.db.table(SIGHTINGS)
+        pinned = getattr(self._pinned, "table", None)
+        return pinned if pinned is not None else self.db.table(SIGHTINGS)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Pin the current version of the table for the reads inside, so a search that reads several
+        times (filter, vectors, the result page) never mixes rows from before and after a concurrent
+        re-index commit. Nested snapshots keep the outer one."""
+        if getattr(self._pinned, "table", None) is not None:
+            yield
+            return
+        latest = self.db.table(SIGHTINGS)
+        self._pinned.table = self.db.db.open_table(SIGHTINGS, version=latest.version)
+        try:
+            yield
+        finally:
+            self._pinned.table = None
 
     def vector_dim(self) -> int:
         return int(self.table().schema.field("vector").type.list_size)
