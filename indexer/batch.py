@@ -8,7 +8,8 @@
   removed at the start of the next, which then redoes only the unfinished videos.
 
 Videos are processed in parallel worker processes (decode/detect/track/describe/embed); the parent
-process alone writes to the index.
+process alone writes to the index. ``BatchOptions(engine="ray")`` runs the same plan, pipeline and
+commit rules as a Ray Data job instead (:mod:`indexer.ray_engine`); Ray is imported only then.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from footage_search.vision.clip_embedder import ClipSpec, ClipUnavailableError
 from indexer.archive import SkippedFile, VideoFile, content_hash, discover
 from indexer.lock import indexer_lock
 from indexer.pipeline import STAGES, Models, VideoResult, index_video
-from indexer.store import SightingStore
+from indexer.store import SightingStore, VideoOutcome, VideoRecord
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,10 @@ class BatchOptions:
     workers: int | None = None  # None: config index.workers (0 = one per core)
     progress: bool = True
     wait_s: float = 0.0  # how long to wait for another indexer's lock
+    engine: str = "local"  # local (worker processes on this machine) | ray (a Ray Data job)
+    ray_address: str = ""  # engine=ray: "" starts a Ray on this machine; "auto" / "ray://host:10001" joins one
+    commit_every_videos: int = 64  # engine=ray: commit finished videos in batches of this many ...
+    commit_every_s: float = 60.0  # ... or after this long, whichever comes first
 
 
 @dataclass
@@ -76,6 +81,23 @@ class BatchSummary:
     clip_error: str = ""
     detector: str = ""
     indexes_built: list[str] = field(default_factory=list)
+
+    def count(self, outcome: VideoOutcome, write_s: float = 0.0) -> None:
+        """Add one processed video (indexed or failed) to the totals."""
+        for k, v in outcome.seconds.items():
+            self.stage_seconds[k] = self.stage_seconds.get(k, 0.0) + v
+        if not outcome.ok:
+            self.failed.append(FileFailure(str(outcome.video.path), outcome.error))
+            return
+        if outcome.detector:
+            self.detector = outcome.detector
+        self.sightings_without_vectors += outcome.n_without_vectors
+        self.sightings += outcome.n_sightings
+        self.stage_seconds["write"] += write_s
+        self.indexed += 1
+        self.footage_s += outcome.info.duration_s if outcome.info else 0.0
+        self.frames_sampled += outcome.n_sampled
+        self.frames_gated += outcome.n_gated
 
     @property
     def x_realtime(self) -> float:
@@ -114,9 +136,23 @@ class BatchSummary:
 
 
 @dataclass(frozen=True)
-class _Job:
+class Job:
     video: VideoFile
     camera: object  # footage_search.registry.Camera (kept loose for pickling simplicity)
+
+
+@dataclass
+class RunPlan:
+    """What a run will do, decided under the lock before any video is read (both engines)."""
+
+    store: SightingStore
+    config_version: str
+    jobs: list[Job]
+    records: dict[str, VideoRecord]  # the ``videos`` table as it was when the run started
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(j.video.size_bytes for j in self.jobs)
 
 
 class _WorkerState:
@@ -134,31 +170,40 @@ def load_models(cfg: Config, plan: ImageEmbedderPlan, *, threads: int = 1) -> tu
     return Models(detector=detector, colours=colours, embedder=embedder, clip_dim=plan.dim), error
 
 
-def _init_worker(cfg: Config, plan: ImageEmbedderPlan, threads: int) -> None:
+def limit_torch_threads(plan: ImageEmbedderPlan, threads: int) -> None:
     if plan.runtime == "torch":  # ONNX workers never import torch at all
         import torch
 
         torch.set_num_threads(threads)
+
+
+def _init_worker(cfg: Config, plan: ImageEmbedderPlan, threads: int) -> None:
+    limit_torch_threads(plan, threads)
     logging.basicConfig(level=logging.WARNING)
     _WorkerState.cfg = cfg
     _WorkerState.models, _WorkerState.clip_error = load_models(cfg, plan, threads=threads)
 
 
-def _run_job(job: _Job) -> tuple[VideoResult, str, str]:
-    assert _WorkerState.models is not None and _WorkerState.cfg is not None
+def run_job(job: Job, models: Models, cfg: Config) -> tuple[VideoResult, str]:
+    """Hash and index one video (both engines' workers); an unreadable file is a failed result."""
     try:
         digest = content_hash(job.video.path)
     except OSError as exc:
-        res = VideoResult(job.video, None, "", None, None, {}, error=f"unreadable: {exc}")
-        return res, "", _WorkerState.clip_error
-    result = index_video(job.video, job.camera, _WorkerState.models, _WorkerState.cfg)  # type: ignore[arg-type]
+        return VideoResult(job.video, None, "", None, None, {}, error=f"unreadable: {exc}"), ""
+    return index_video(job.video, job.camera, models, cfg), digest  # type: ignore[arg-type]
+
+
+def _run_job(job: Job) -> tuple[VideoResult, str, str]:
+    assert _WorkerState.models is not None and _WorkerState.cfg is not None
+    result, digest = run_job(job, _WorkerState.models, _WorkerState.cfg)
     return result, digest, _WorkerState.clip_error
 
 
 def plan_work(videos: list[VideoFile], store: SightingStore, config_version: str,
-         retry_failed: bool) -> tuple[list[VideoFile], int, int, list[VideoFile]]:
+         retry_failed: bool, records: dict[str, VideoRecord] | None = None,
+         ) -> tuple[list[VideoFile], int, int, list[VideoFile]]:
     """Split discovered videos into (to index, unchanged, previously failed, touched-but-same)."""
-    records = store.video_records()
+    records = store.video_records() if records is None else records
     todo: list[VideoFile] = []
     touched: list[VideoFile] = []
     unchanged = previously_failed = 0
@@ -192,7 +237,7 @@ def _worker_count(cfg: Config, options: BatchOptions, n_jobs: int) -> int:
     return max(1, min(wanted, n_jobs))
 
 
-def _results(jobs: list[_Job], workers: int, cfg: Config,
+def _results(jobs: list[Job], workers: int, cfg: Config,
              plan: ImageEmbedderPlan) -> Iterator[tuple[VideoResult, str, str]]:
     """Run jobs in-process (one worker) or in a process pool, yielding results as they finish."""
     if workers == 1:
@@ -226,45 +271,63 @@ def run_index(archive: str | Path, cfg: Config, registry: CameraRegistry,
               on_progress: Callable[[int, int, float], None] | None = None) -> BatchSummary:
     """Index every new or changed video under ``archive`` into ``cfg.storage.index_uri``."""
     options = options or BatchOptions()
+    if options.engine == "ray":
+        from indexer.ray_engine import run_index_ray  # Ray is imported only when asked for
+
+        return run_index_ray(archive, cfg, registry, options, on_progress)
+    if options.engine != "local":
+        raise ValueError(f"unknown indexing engine {options.engine!r}: local or ray")
     summary = BatchSummary()
     t_start = time.perf_counter()
-    spec = ClipSpec.from_config(cfg.models)
     with indexer_lock(cfg.storage.index_uri, wait_s=options.wait_s):
-        db = IndexDB.open(cfg.storage)
-        store = SightingStore(db, spec.embed_dim())
-        if options.rebuild:
-            store.drop_all()
-        db.check_compatible(_identity_or_none(spec), store.dim)
-        store.ensure_tables()
-        summary.orphans_removed = store.remove_orphans()
-
-        videos, skipped = discover(archive, registry, cfg.index.timezone)
-        summary.files_found = len(videos) + len(skipped)
-        summary.skipped = [FileFailure(str(s.path), s.reason) for s in skipped]
-        config_version = cfg.index_fingerprint()
-        todo, summary.unchanged, summary.previously_failed, touched = plan_work(
-            videos, store, config_version, options.retry_failed)
-        for v in touched:
-            store.touch_video(v)
-
-        jobs = [_Job(v, registry.get(v.camera_id)) for v in todo]
-        total_bytes = sum(v.size_bytes for v in todo)
+        run = prepare_run(archive, cfg, registry, options, summary)
+        store, config_version, jobs = run.store, run.config_version, run.jobs
         workers = _worker_count(cfg, options, len(jobs))
         plan = plan_image_embedder(cfg) if jobs else ImageEmbedderPlan("none", store.dim)
-        with _Progress(options.progress and bool(jobs), total_bytes, len(jobs), workers) as bar:
+        with FootageProgress(options.progress and bool(jobs), run.total_bytes, len(jobs), workers) as bar:
             for result, digest, clip_error in _results(jobs, workers, cfg, plan) if jobs else iter(()):
                 summary.clip_error = summary.clip_error or clip_error
                 _record(result, digest, store, config_version, summary)
                 bar.advance(result.video.size_bytes, result.info.duration_s if result.info else 0.0)
                 if on_progress is not None:
                     on_progress(summary.indexed + len(summary.failed), len(jobs), summary.footage_s)
-        if summary.indexed:
-            t0 = time.perf_counter()
-            store.optimize()
-            summary.indexes_built = store.build_indexes()
-            summary.stage_seconds["write"] += time.perf_counter() - t0
+        finish_run(store, summary)
     summary.wall_s = time.perf_counter() - t_start
     return summary
+
+
+def prepare_run(archive: str | Path, cfg: Config, registry: CameraRegistry, options: BatchOptions,
+                summary: BatchSummary) -> RunPlan:
+    """Open and check the index, clear a killed run's leftovers, and decide which videos to (re)index."""
+    spec = ClipSpec.from_config(cfg.models)
+    db = IndexDB.open(cfg.storage)
+    store = SightingStore(db, spec.embed_dim())
+    if options.rebuild:
+        store.drop_all()
+    db.check_compatible(_identity_or_none(spec), store.dim)
+    store.ensure_tables()
+    summary.orphans_removed = store.remove_orphans()
+
+    videos, skipped = discover(archive, registry, cfg.index.timezone)
+    summary.files_found = len(videos) + len(skipped)
+    summary.skipped = [FileFailure(str(s.path), s.reason) for s in skipped]
+    config_version = cfg.index_fingerprint()
+    records = store.video_records()
+    todo, summary.unchanged, summary.previously_failed, touched = plan_work(
+        videos, store, config_version, options.retry_failed, records)
+    for v in touched:
+        store.touch_video(v)
+    jobs = [Job(v, registry.get(v.camera_id)) for v in todo]
+    return RunPlan(store, config_version, jobs, records)
+
+
+def finish_run(store: SightingStore, summary: BatchSummary) -> None:
+    """Compact and index what this run added."""
+    if summary.indexed:
+        t0 = time.perf_counter()
+        store.optimize()
+        summary.indexes_built = store.build_indexes()
+        summary.stage_seconds["write"] += time.perf_counter() - t0
 
 
 def _identity_or_none(spec: ClipSpec) -> str | None:
@@ -276,28 +339,17 @@ def _identity_or_none(spec: ClipSpec) -> str | None:
 
 def _record(result: VideoResult, digest: str, store: SightingStore, config_version: str,
             summary: BatchSummary) -> None:
-    for k, v in result.seconds.items():
-        summary.stage_seconds[k] = summary.stage_seconds.get(k, 0.0) + v
-    if not result.ok:
-        summary.failed.append(FileFailure(str(result.video.path), result.error))
+    outcome = VideoOutcome.of(result, digest)
+    if not outcome.ok:
         store.record_failure(result.video, result, digest, config_version, result.error)
+        summary.count(outcome)
         return
     t0 = time.perf_counter()
-    clip_model = ""
-    if result.sightings is not None and result.sightings.num_rows:
-        models = [m for m in result.sightings.column("clip_model").to_pylist() if m]
-        clip_model = models[0] if models else ""
-        summary.detector = result.sightings.column("detector")[0].as_py()
-        summary.sightings_without_vectors += result.sightings.num_rows - len(models)
-    summary.sightings += store.commit_video(result, digest, config_version, clip_model)
-    summary.stage_seconds["write"] += time.perf_counter() - t0
-    summary.indexed += 1
-    summary.footage_s += result.info.duration_s if result.info else 0.0
-    summary.frames_sampled += result.n_sampled
-    summary.frames_gated += result.n_gated
+    store.commit_video(result, digest, config_version, outcome.clip_model)
+    summary.count(outcome, write_s=time.perf_counter() - t0)
 
 
-class _Progress:
+class FootageProgress:
     """A rich progress bar in footage terms: hours done, footage-hours per minute, ETA."""
 
     def __init__(self, enabled: bool, total_bytes: int, n_files: int, workers: int):
@@ -309,7 +361,7 @@ class _Progress:
         self.footage_s = 0.0
         self.t0 = time.perf_counter()
 
-    def __enter__(self) -> _Progress:
+    def __enter__(self) -> FootageProgress:
         if self.enabled:
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -341,4 +393,5 @@ class _Progress:
             self._p.__exit__(*exc)  # type: ignore[arg-type]
 
 
-__all__ = ["BatchOptions", "BatchSummary", "SkippedFile", "load_models", "run_index"]
+__all__ = ["BatchOptions", "BatchSummary", "FootageProgress", "Job", "RunPlan", "SkippedFile", "finish_run",
+           "load_models", "prepare_run", "run_index", "run_job"]

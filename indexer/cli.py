@@ -30,6 +30,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                    help="wait this long for another indexer on the same index to finish")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: worker processes on this machine (default); ray: a Ray Data job "
+                        "(pip install 'footage-search[ray]'), see docs/SCALING.md")
+    p.add_argument("--address", default="", metavar="RAY_ADDRESS",
+                   help="with --engine ray: the cluster to join (auto, ray://HOST:10001); "
+                        "default: start Ray on this machine")
+    p.add_argument("--commit-every", type=int, default=64, metavar="N",
+                   help="with --engine ray: commit finished videos to the index N at a time (default 64)")
     p.set_defaults(handler=run_index_command)
 
     s = sub.add_parser("status", help="what the index holds: cameras, time coverage, model",
@@ -68,9 +76,12 @@ def run_index_command(args: argparse.Namespace, cfg: Config) -> int:
         filled = fill_embeddings(cfg, progress=progress)
         print(json.dumps(filled.__dict__) if args.json else "\n".join(filled.lines()))
         return 0 if not filled.error else 1
+    if args.address and args.engine != "ray":
+        raise UserError("--address needs --engine ray")
     summary = run_index(args.archive, cfg, registry,
                         BatchOptions(rebuild=args.rebuild, retry_failed=args.retry_failed, progress=progress,
-                                     wait_s=args.wait))
+                                     wait_s=args.wait, engine=args.engine, ray_address=args.address,
+                                     commit_every_videos=args.commit_every))
     if args.json:
         out = {k: v for k, v in summary.__dict__.items() if k not in ("failed", "skipped")}
         out["failed"] = [f.__dict__ for f in summary.failed]

@@ -2,11 +2,20 @@
 
 A second ``footage-search index`` on the same index refuses at once with a message naming the
 holder, instead of interleaving deletes and appends with the first.
+
+On object storage (``s3://...``) there is no file to lock. What still holds there is Lance's own
+optimistic commit protocol: every commit writes the table's next manifest version only if nobody else
+wrote it first (a conditional put), and retries or fails otherwise, so a table is never corrupted and
+readers always see whole commits. What does *not* hold is the indexer-level rule "one video's rows are
+replaced by one writer": two indexers on the same videos could both delete and both append, doubling
+those sightings. So run one indexer per index on object storage (one scheduled job, or one Ray driver);
+the lock says so on every run.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import time
@@ -17,6 +26,8 @@ from filelock import FileLock, Timeout
 
 from footage_search.index_db import is_local, local_path
 
+log = logging.getLogger(__name__)
+
 
 class IndexBusyError(RuntimeError):
     pass
@@ -25,7 +36,9 @@ class IndexBusyError(RuntimeError):
 @contextmanager
 def indexer_lock(index_uri: str, wait_s: float = 0.0) -> Iterator[None]:
     if not is_local(index_uri):
-        # Object stores have no file locks; Lance's own commit protocol still keeps tables consistent.
+        log.warning("no indexer lock on object storage (%s): Lance's commits keep every table consistent, "
+                    "but two indexers on the same videos can duplicate rows, so run one indexer per index",
+                    index_uri)
         yield
         return
     root = local_path(index_uri)

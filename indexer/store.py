@@ -8,6 +8,9 @@ Per video, in this order, each step one atomic Lance commit:
 
 A run killed between 1 and 3 leaves rows whose video is not ``done``; the next run deletes them
 (:meth:`SightingStore.remove_orphans`) and indexes the video again. Readers see whole commits only.
+
+The Ray engine (:mod:`indexer.ray_commit`) keeps the same order for a batch of videos at a time:
+one delete, one append of the fragments its workers wrote, one ``videos`` upsert.
 """
 
 from __future__ import annotations
@@ -37,11 +40,13 @@ from footage_search.schema import (
     sightings_schema,
 )
 from indexer.archive import VideoFile
+from indexer.decode import VideoInfo
 from indexer.pipeline import VideoResult
 
 log = logging.getLogger(__name__)
 
 SCALAR_INDEX_MIN_ROWS = 1_000
+MAX_ANN_PARTITIONS = 1024
 VECTOR_INDEX_MIN_ROWS = 20_000
 
 
@@ -57,6 +62,78 @@ class VideoRecord:
     status: str
     config_version: str
     n_sightings: int
+
+
+@dataclass
+class VideoOutcome:
+    """What indexing one video produced, without its rows: enough to record it and count it.
+
+    The local engine derives it from the :class:`VideoResult` it holds; Ray workers send it to the
+    driver instead of the rows, which they write to storage themselves.
+    """
+
+    video: VideoFile
+    info: VideoInfo | None
+    decoder: str
+    seconds: dict[str, float]
+    content_hash: str
+    error: str = ""
+    n_sightings: int = 0
+    n_without_vectors: int = 0
+    clip_model: str = ""  # identity of the model that made this video's vectors ("" if none did)
+    detector: str = ""
+    n_sampled: int = 0
+    n_gated: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+    @classmethod
+    def of(cls, result: VideoResult, content_hash: str) -> VideoOutcome:
+        out = cls(result.video, result.info, result.decoder, dict(result.seconds), content_hash,
+                  error=result.error, n_sampled=result.n_sampled, n_gated=result.n_gated)
+        rows = result.sightings
+        if rows is not None and rows.num_rows:
+            models = [m for m in rows.column("clip_model").to_pylist() if m]
+            out.clip_model = models[0] if models else ""
+            out.detector = rows.column("detector")[0].as_py()
+            out.n_sightings = rows.num_rows
+            out.n_without_vectors = rows.num_rows - len(models)
+        return out
+
+    def video_row(self, config_version: str) -> dict:
+        """This video's ``videos`` row: ``done`` with its sightings, or ``failed`` with the reason."""
+        info = self.info
+        return {
+            "video_id": self.video.video_id,
+            "path": self.video.rel_path,
+            "camera_id": self.video.camera_id,
+            "size_bytes": self.video.size_bytes,
+            "mtime": self.video.mtime,
+            "content_hash": self.content_hash,
+            "start_time": self.video.start_time,
+            "duration_s": float(info.duration_s) if info else 0.0,
+            "fps": float(info.fps) if info else 0.0,
+            "width": int(info.width) if info else 0,
+            "height": int(info.height) if info else 0,
+            "status": VIDEO_STATUS_DONE if self.ok else VIDEO_STATUS_FAILED,
+            "error": self.error,
+            "n_sightings": self.n_sightings if self.ok else 0,
+            "config_version": config_version,
+            "clip_model": self.clip_model if self.ok else "",
+            "detector": self.detector,
+            "decoder": self.decoder,
+            "stage_seconds": json.dumps({k: round(v, 4) for k, v in self.seconds.items()}),
+            "indexed_at": time.time(),
+        }
+
+
+def ann_partitions(rows: int) -> int:
+    """IVF partitions: sqrt(rows) as Lance suggests, capped so training stays minutes, not hours, on a
+    small CPU box (k-means cost grows with partitions x sample size). With the search's 64 probes a
+    1024-partition index still reads ~6% of a table's codes."""
+    return max(16, min(MAX_ANN_PARTITIONS, int(math.sqrt(rows))))
 
 
 class SightingStore:
@@ -93,7 +170,8 @@ class SightingStore:
         return {r["video_id"]: VideoRecord(**r) for r in rows}
 
     # -- writing -------------------------------------------------------------------------------
-    def _delete_rows(self, video_ids: list[str]) -> None:
+    def delete_rows(self, video_ids: list[str]) -> None:
+        """Delete these videos' sightings and frames (one commit per table)."""
         where = sql_in("video_id", video_ids)
         for name in (SIGHTINGS, FRAMES):
             if self.db.has_table(name):
@@ -103,7 +181,7 @@ class SightingStore:
                      clip_model: str) -> int:
         """Replace everything stored for this video with ``result``; returns sightings written."""
         video = result.video
-        self._delete_rows([video.video_id])
+        self.delete_rows([video.video_id])
         n = 0
         if result.sightings is not None and result.sightings.num_rows:
             self.db.table(SIGHTINGS).add(result.sightings)
@@ -112,49 +190,32 @@ class SightingStore:
             if not self.db.has_table(FRAMES):
                 self.db.db.create_table(FRAMES, schema=frames_schema(self.dim))
             self.db.table(FRAMES).add(result.frames)
-        self._upsert_video(video, result, content_hash, config_version, clip_model,
-                           VIDEO_STATUS_DONE, "", n)
+        outcome = VideoOutcome.of(result, content_hash)
+        outcome.clip_model = clip_model
+        self.upsert_videos([outcome.video_row(config_version)])
         if clip_model and n:
-            self._claim_model(clip_model)
+            self.claim_model(clip_model)
         return n
 
     def record_failure(self, video: VideoFile, result: VideoResult | None, content_hash: str,
                        config_version: str, error: str) -> None:
         """Note a failed file; sightings from an earlier good version of it are kept."""
-        self._upsert_video(video, result, content_hash, config_version, "", VIDEO_STATUS_FAILED, error, 0)
+        if result is None:
+            outcome = VideoOutcome(video, None, "", {}, content_hash, error=error)
+        else:
+            outcome = VideoOutcome.of(result, content_hash)
+            outcome.error = error
+        self.upsert_videos([outcome.video_row(config_version)])
 
-    def _upsert_video(self, video: VideoFile, result: VideoResult | None, content_hash: str,
-                      config_version: str, clip_model: str, status: str, error: str, n: int) -> None:
-        info = result.info if result is not None else None
-        row = {
-            "video_id": video.video_id,
-            "path": video.rel_path,
-            "camera_id": video.camera_id,
-            "size_bytes": video.size_bytes,
-            "mtime": video.mtime,
-            "content_hash": content_hash,
-            "start_time": video.start_time,
-            "duration_s": float(info.duration_s) if info else 0.0,
-            "fps": float(info.fps) if info else 0.0,
-            "width": int(info.width) if info else 0,
-            "height": int(info.height) if info else 0,
-            "status": status,
-            "error": error,
-            "n_sightings": n,
-            "config_version": config_version,
-            "clip_model": clip_model,
-            "detector": "",
-            "decoder": result.decoder if result is not None else "",
-            "stage_seconds": json.dumps({k: round(v, 4) for k, v in (result.seconds if result else {}).items()}),
-            "indexed_at": time.time(),
-        }
-        if result is not None and result.sightings is not None and result.sightings.num_rows:
-            row["detector"] = result.sightings.column("detector")[0].as_py()
-        data = pa.Table.from_pylist([row], schema=VIDEOS_SCHEMA)
+    def upsert_videos(self, rows: list[dict]) -> None:
+        """Insert or replace ``videos`` rows by ``video_id``, all in one commit."""
+        if not rows:
+            return
+        data = pa.Table.from_pylist(rows, schema=VIDEOS_SCHEMA)
         (self.db.table(VIDEOS).merge_insert("video_id").when_matched_update_all()
          .when_not_matched_insert_all().execute(data))
 
-    def _claim_model(self, identity: str) -> None:
+    def claim_model(self, identity: str) -> None:
         if self.db.clip_model() != identity:
             self.db.set_meta({META_CLIP_MODEL: identity})
 
@@ -174,7 +235,7 @@ class SightingStore:
         orphans = sorted(present - done)
         if orphans:
             before = self.db.table(SIGHTINGS).count_rows()
-            self._delete_rows(orphans)
+            self.delete_rows(orphans)
             removed = before - self.db.table(SIGHTINGS).count_rows()
             log.info("removed %d half-written sightings of %d unfinished videos", removed, len(orphans))
             return removed
@@ -184,7 +245,7 @@ class SightingStore:
         """Remove videos (and their sightings) from the index entirely."""
         if not video_ids:
             return
-        self._delete_rows(video_ids)
+        self.delete_rows(video_ids)
         self.db.table(VIDEOS).delete(sql_in("video_id", video_ids))
 
     # -- maintenance ---------------------------------------------------------------------------
@@ -194,8 +255,8 @@ class SightingStore:
             if self.db.has_table(name):
                 self.db.table(name).optimize(cleanup_older_than=timedelta(minutes=10))
 
-    def build_indexes(self) -> list[str]:
-        """Scalar indexes for the filters, and the ANN index once brute force gets slow."""
+    def build_indexes(self, *, vector: bool = True) -> list[str]:
+        """Scalar indexes for the filters, and (``vector``) the ANN index once brute force gets slow."""
         built: list[str] = []
         table = self.db.table(SIGHTINGS)
         n = table.count_rows()
@@ -209,9 +270,9 @@ class SightingStore:
             if name not in existing:
                 table.create_scalar_index(column, index_type=kind, name=name)
                 built.append(name)
-        if n >= VECTOR_INDEX_MIN_ROWS and "vector_idx" not in existing:
+        if vector and n >= VECTOR_INDEX_MIN_ROWS and "vector_idx" not in existing:
             table.create_index(metric="cosine", vector_column_name="vector", index_type="IVF_PQ",
-                               num_partitions=max(16, int(math.sqrt(n))), num_sub_vectors=self.dim // 16,
+                               num_partitions=ann_partitions(n), num_sub_vectors=self.dim // 16,
                                name="vector_idx")
             built.append("vector_idx")
         return built
