@@ -287,7 +287,7 @@ def run_index(archive: str | Path, cfg: Config, registry: CameraRegistry,
         with FootageProgress(options.progress and bool(jobs), run.total_bytes, len(jobs), workers) as bar:
             for result, digest, clip_error in _results(jobs, workers, cfg, plan) if jobs else iter(()):
                 summary.clip_error = summary.clip_error or clip_error
-                _record(result, digest, store, config_version, summary)
+                _record(result, digest, store, config_version, summary, run.records)
                 bar.advance(result.video.size_bytes, result.info.duration_s if result.info else 0.0)
                 if on_progress is not None:
                     on_progress(summary.indexed + len(summary.failed), len(jobs), summary.footage_s)
@@ -338,14 +338,15 @@ def _identity_or_none(spec: ClipSpec) -> str | None:
 
 
 def _record(result: VideoResult, digest: str, store: SightingStore, config_version: str,
-            summary: BatchSummary) -> None:
+            summary: BatchSummary, records: dict[str, VideoRecord]) -> None:
     outcome = VideoOutcome.of(result, digest)
     if not outcome.ok:
         store.record_failure(result.video, result, digest, config_version, result.error)
         summary.count(outcome)
         return
     t0 = time.perf_counter()
-    store.commit_video(result, digest, config_version, outcome.clip_model)
+    store.commit_video(result, digest, config_version, outcome.clip_model,
+                       replacing=result.video.video_id in records)
     summary.count(outcome, write_s=time.perf_counter() - t0)
 
 

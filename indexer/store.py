@@ -1,12 +1,13 @@
 """Writing index results to LanceDB so that a crash at any point loses nothing and duplicates nothing.
 
-Per video, in this order, each step one atomic Lance commit:
+Per video, each step one atomic Lance commit:
 
-1. delete the video's old sightings/frames (left over from an earlier version or a killed run);
-2. append its new sightings (and frames);
-3. upsert its ``videos`` row with ``status = done``.
+1. its new sightings (and frames) go in: appended for a video never indexed before; for a video being
+   redone, swapped for the old rows in a single merge (insert new, delete the video's rows not in the
+   new set), so a concurrent search sees the old sightings or the new ones, never neither;
+2. its ``videos`` row is upserted with ``status = done``.
 
-A run killed between 1 and 3 leaves rows whose video is not ``done``; the next run deletes them
+A run killed between 1 and 2 leaves rows whose video is not ``done``; the next run deletes them
 (:meth:`SightingStore.remove_orphans`) and indexes the video again. Readers see whole commits only.
 
 The Ray engine (:mod:`indexer.ray_commit`) keeps the same order for a batch of videos at a time:
@@ -178,24 +179,37 @@ class SightingStore:
                 self.db.table(name).delete(where)
 
     def commit_video(self, result: VideoResult, content_hash: str, config_version: str,
-                     clip_model: str) -> int:
-        """Replace everything stored for this video with ``result``; returns sightings written."""
+                     clip_model: str, *, replacing: bool = True) -> int:
+        """Replace everything stored for this video with ``result``; returns sightings written.
+
+        ``replacing`` (the video was indexed before): old and new rows are swapped in one commit, so a
+        search running meanwhile sees the old sightings or the new ones, never neither. A video never
+        seen before only needs an append."""
         video = result.video
-        self.delete_rows([video.video_id])
-        n = 0
-        if result.sightings is not None and result.sightings.num_rows:
-            self.db.table(SIGHTINGS).add(result.sightings)
-            n = result.sightings.num_rows
-        if result.frames is not None and result.frames.num_rows:
-            if not self.db.has_table(FRAMES):
-                self.db.db.create_table(FRAMES, schema=frames_schema(self.dim))
-            self.db.table(FRAMES).add(result.frames)
+        n = result.sightings.num_rows if result.sightings is not None else 0
+        self._put(SIGHTINGS, "sighting_id", video.video_id, result.sightings, replacing)
+        if result.frames is not None and result.frames.num_rows and not self.db.has_table(FRAMES):
+            self.db.db.create_table(FRAMES, schema=frames_schema(self.dim))
+        if self.db.has_table(FRAMES):
+            self._put(FRAMES, "frame_id", video.video_id, result.frames, replacing)
         outcome = VideoOutcome.of(result, content_hash)
         outcome.clip_model = clip_model
         self.upsert_videos([outcome.video_row(config_version)])
         if clip_model and n:
             self.claim_model(clip_model)
         return n
+
+    def _put(self, name: str, key: str, video_id: str, rows: pa.Table | None, replacing: bool) -> None:
+        table = self.db.table(name)
+        where = f"video_id = {sql_str(video_id)}"
+        if rows is None or rows.num_rows == 0:
+            if replacing:
+                table.delete(where)
+        elif not replacing:
+            table.add(rows)
+        else:
+            (table.merge_insert(key).when_matched_update_all().when_not_matched_insert_all()
+             .when_not_matched_by_source_delete(where).execute(rows))
 
     def record_failure(self, video: VideoFile, result: VideoResult | None, content_hash: str,
                        config_version: str, error: str) -> None:
