@@ -38,6 +38,7 @@ from footage_search.vision.clip_embedder import ClipSpec, ClipUnavailableError
 from indexer.archive import SkippedFile, VideoFile, content_hash, discover
 from indexer.lock import indexer_lock
 from indexer.pipeline import STAGES, Models, VideoResult, index_video
+from indexer.registry_sync import sync as registry_sync
 from indexer.store import SightingStore, VideoOutcome, VideoRecord
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class BatchOptions:
     ray_address: str = ""  # engine=ray: "" starts a Ray on this machine; "auto" / "ray://host:10001" joins one
     commit_every_videos: int = 64  # engine=ray: commit finished videos in batches of this many ...
     commit_every_s: float = 60.0  # ... or after this long, whichever comes first
+    prune: bool = False  # forget videos whose file or camera is gone (their sightings too)
 
 
 @dataclass
@@ -81,6 +83,8 @@ class BatchSummary:
     clip_error: str = ""
     detector: str = ""
     indexes_built: list[str] = field(default_factory=list)
+    registry_changes: list[str] = field(default_factory=list)
+    pruned_videos: int = 0
 
     def count(self, outcome: VideoOutcome, write_s: float = 0.0) -> None:
         """Add one processed video (indexed or failed) to the totals."""
@@ -123,6 +127,9 @@ class BatchSummary:
             out.append(f"detector: {self.detector}")
         if self.orphans_removed:
             out.append(f"removed {self.orphans_removed} half-written sightings left by an interrupted run")
+        out += self.registry_changes
+        if self.pruned_videos:
+            out.append(f"pruned {self.pruned_videos} videos whose file or camera is gone (and their sightings)")
         for f in self.failed:
             out.append(f"FAILED  {f.path}: {f.reason}")
         for f in self.skipped:
@@ -307,12 +314,19 @@ def prepare_run(archive: str | Path, cfg: Config, registry: CameraRegistry, opti
     db.check_compatible(_identity_or_none(spec), store.dim)
     store.ensure_tables()
     summary.orphans_removed = store.remove_orphans()
+    summary.registry_changes = registry_sync(db, registry).lines()
 
     videos, skipped = discover(archive, registry, cfg.index.timezone)
     summary.files_found = len(videos) + len(skipped)
     summary.skipped = [FileFailure(str(s.path), s.reason) for s in skipped]
     config_version = cfg.index_fingerprint()
     records = store.video_records()
+    if options.prune:
+        present = {v.video_id for v in videos}
+        gone = [vid for vid in records if vid not in present]
+        store.forget_videos(gone)
+        summary.pruned_videos = len(gone)
+        records = {vid: rec for vid, rec in records.items() if vid in present}
     todo, summary.unchanged, summary.previously_failed, touched = plan_work(
         videos, store, config_version, options.retry_failed, records)
     for v in touched:

@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="cpu, cuda, cuda:N or auto (for CLIP)")
     p.add_argument("--rebuild", action="store_true", help="drop the index and index everything again")
     p.add_argument("--retry-failed", action="store_true", help="retry files that failed before")
+    p.add_argument("--prune", action="store_true",
+                   help="forget videos (and their sightings) whose file is gone or whose camera left the registry")
     p.add_argument("--embeddings-only", action="store_true",
                    help="only add CLIP vectors to sightings indexed without them")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
@@ -81,7 +83,7 @@ def run_index_command(args: argparse.Namespace, cfg: Config) -> int:
     summary = run_index(args.archive, cfg, registry,
                         BatchOptions(rebuild=args.rebuild, retry_failed=args.retry_failed, progress=progress,
                                      wait_s=args.wait, engine=args.engine, ray_address=args.address,
-                                     commit_every_videos=args.commit_every))
+                                     commit_every_videos=args.commit_every, prune=args.prune))
     if args.json:
         out = {k: v for k, v in summary.__dict__.items() if k not in ("failed", "skipped")}
         out["failed"] = [f.__dict__ for f in summary.failed]
