@@ -191,13 +191,54 @@ def _init_worker(cfg: Config, plan: ImageEmbedderPlan, threads: int) -> None:
     _WorkerState.models, _WorkerState.clip_error = load_models(cfg, plan, threads=threads)
 
 
-def run_job(job: Job, models: Models, cfg: Config) -> tuple[VideoResult, str]:
-    """Hash and index one video (both engines' workers); an unreadable file is a failed result."""
+CHANGED_WHILE_INDEXING = "changed while indexing"
+
+
+def keeps_previous_version(error: str, previous: VideoRecord | None) -> bool:
+    """A file still being written keeps the sightings of the version indexed before: its ``videos``
+    row is left as it was (still naming the old size/mtime), so the next run picks the file up again."""
+    return (error.startswith(CHANGED_WHILE_INDEXING) and previous is not None
+            and previous.status == VIDEO_STATUS_DONE)
+
+
+def _failed(video: VideoFile, reason: str) -> VideoResult:
+    return VideoResult(video, None, "", None, None, {}, error=reason)
+
+
+def _changed_since_discovery(video: VideoFile) -> str:
+    """Why the file on disk is no longer the one discovered (and hashed), or "" if it is."""
     try:
-        digest = content_hash(job.video.path)
+        st = video.path.stat()
     except OSError as exc:
-        return VideoResult(job.video, None, "", None, None, {}, error=f"unreadable: {exc}"), ""
-    return index_video(job.video, job.camera, models, cfg), digest  # type: ignore[arg-type]
+        return f"{CHANGED_WHILE_INDEXING}: {exc.strerror or exc}"
+    if st.st_size != video.size_bytes or abs(st.st_mtime - video.mtime) >= 1e-3:
+        return (f"{CHANGED_WHILE_INDEXING}: {video.size_bytes} -> {st.st_size} bytes; "
+                "it will be indexed again on the next run once it stops changing")
+    return ""
+
+
+def run_job(job: Job, models: Models, cfg: Config) -> tuple[VideoResult, str]:
+    """Hash and index one video (both engines' workers).
+
+    Never raises for one bad file: an unreadable file, a file still being written (size or mtime
+    differ from discovery after indexing) or an unexpected error in the pipeline is a failed result,
+    so one video cannot stop the batch. A file that changed is retried by the next run because its
+    recorded size/mtime no longer match.
+    """
+    video = job.video
+    try:
+        digest = content_hash(video.path)
+    except OSError as exc:
+        return _failed(video, f"unreadable: {exc.strerror or exc}"), ""
+    try:
+        result = index_video(video, job.camera, models, cfg)  # type: ignore[arg-type]
+    except Exception as exc:  # one video's bug (MemoryError included) must not end the run
+        log.exception("indexing %s failed", video.rel_path)
+        return _failed(video, f"internal error: {type(exc).__name__}: {exc}"), ""
+    changed = _changed_since_discovery(video)
+    if changed:
+        return _failed(video, changed), ""
+    return result, digest
 
 
 def _run_job(job: Job) -> tuple[VideoResult, str, str]:
@@ -354,6 +395,9 @@ def _identity_or_none(spec: ClipSpec) -> str | None:
 def _record(result: VideoResult, digest: str, store: SightingStore, config_version: str,
             summary: BatchSummary, records: dict[str, VideoRecord]) -> None:
     outcome = VideoOutcome.of(result, digest)
+    if keeps_previous_version(outcome.error, records.get(result.video.video_id)):
+        summary.count(outcome)
+        return
     if not outcome.ok:
         store.record_failure(result.video, result, digest, config_version, result.error)
         summary.count(outcome)
@@ -409,4 +453,4 @@ class FootageProgress:
 
 
 __all__ = ["BatchOptions", "BatchSummary", "FootageProgress", "Job", "RunPlan", "SkippedFile", "finish_run",
-           "load_models", "prepare_run", "run_index", "run_job"]
+           "keeps_previous_version", "load_models", "prepare_run", "run_index", "run_job"]

@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from footage_search.config import StorageConfig
 from footage_search.schema import FRAMES, SIGHTINGS
+from indexer.batch import keeps_previous_version
 from indexer.pipeline import VideoResult
 from indexer.store import SightingStore, VideoOutcome, VideoRecord
 
@@ -103,6 +104,7 @@ class BatchCommitter:
         self.target = target
         self.config_version = config_version
         self.known = set(records)  # videos that may have rows from an earlier version or run
+        self.records = records
         self.every_videos = max(1, every_videos)
         self.every_s = every_s
         self.pending: list[VideoReport] = []
@@ -137,7 +139,9 @@ class BatchCommitter:
         self._append(self.target.sightings_uri, [f for r in done for f in r.sightings])
         if self.target.frames_uri:
             self._append(self.target.frames_uri, [f for r in done for f in r.frames])
-        self.store.upsert_videos([r.outcome.video_row(self.config_version) for r in batch])
+        self.store.upsert_videos([r.outcome.video_row(self.config_version) for r in batch
+                                  if not keeps_previous_version(r.outcome.error,
+                                                                self.records.get(r.outcome.video.video_id))])
         claimed = next((r.outcome.clip_model for r in done if r.outcome.clip_model and r.outcome.n_sightings), "")
         if claimed:
             self.store.claim_model(claimed)

@@ -17,6 +17,7 @@ import pytest
 from footage_search.index_db import IndexDB, ModelMismatchError
 from footage_search.registry import load_registry
 from footage_search.schema import SIGHTINGS, VIDEOS
+from indexer import batch
 from indexer.batch import BatchOptions, run_index
 from indexer.embed_fill import fill_embeddings
 from indexer.lock import IndexBusyError, indexer_lock
@@ -133,6 +134,82 @@ def test_corrupt_and_truncated_files_are_reported_and_skipped(archive: Path, tmp
     assert again.indexed == 0 and again.previously_failed == 3 and len(_rows(cfg)) == good
     retry = _index(archive, cfg, retry_failed=True)
     assert len(retry.failed) == 3 and len(_rows(cfg)) == good
+
+
+def test_unreadable_file_is_reported_and_the_rest_indexed(archive: Path, tmp_path: Path, monkeypatch):
+    locked = archive / "STREET" / "STREET_20260314T100100+0900.mp4"
+    locked.chmod(0)
+    if os.geteuid() == 0:  # root reads anything: make the hash step see what any other account would
+        real_hash = batch.content_hash
+
+        def permission_aware(path: Path) -> str:
+            if not Path(path).stat().st_mode & 0o444:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_hash(path)
+
+        monkeypatch.setattr(batch, "content_hash", permission_aware)
+    cfg = make_config(tmp_path / "index")
+    s = _index(archive, cfg)
+    assert s.indexed == 2 and [Path(f.path).name for f in s.failed] == [locked.name]
+    assert "unreadable" in s.failed[0].reason and "Permission denied" in s.failed[0].reason
+    good = _consistent(cfg)
+    locked.chmod(0o644)  # fixed by the admin: the next run takes it (its mtime/size are unchanged)
+    again = _index(archive, cfg, retry_failed=True)
+    assert again.indexed == 1 and not again.failed and len(_consistent(cfg)) > len(good)
+
+
+def test_a_file_changing_while_indexed_is_failed_then_retried(archive: Path, tmp_path: Path, monkeypatch):
+    """A recording still being written: fail it for this run, keep any earlier version's sightings."""
+    growing = archive / "STREET" / "STREET_20260314T100000+0900.mp4"
+    real_index_video = batch.index_video
+
+    def written_during_indexing(video, camera, models, cfg):
+        result = real_index_video(video, camera, models, cfg)
+        if video.path == growing:
+            os.utime(growing, (time.time() + 5, time.time() + 5))  # the recorder wrote to it meanwhile
+        return result
+
+    monkeypatch.setattr(batch, "index_video", written_during_indexing)
+    cfg = make_config(tmp_path / "index")
+    s = _index(archive, cfg)
+    assert s.indexed == 2 and [Path(f.path).name for f in s.failed] == [growing.name]
+    assert s.failed[0].reason.startswith("changed while indexing")
+    first = _consistent(cfg)
+    assert growing.name not in {Path(r["video_path"]).name for r in first}
+
+    monkeypatch.setattr(batch, "index_video", real_index_video)
+    s = _index(archive, cfg)  # it stopped changing: indexed now, without --retry-failed
+    assert s.indexed == 1 and not s.failed
+    done = _consistent(cfg)
+    kept = [r for r in done if Path(r["video_path"]).name == growing.name]
+    assert kept
+
+    # Replaced by a new recording that changes again while indexed: the old sightings stay, still done.
+    shutil.copy(FOOTAGE / "oxford_towncentre_clipB.mp4", growing)
+    monkeypatch.setattr(batch, "index_video", written_during_indexing)
+    s = _index(archive, cfg)
+    assert [f.reason.split(":")[0] for f in s.failed] == ["changed while indexing"]
+    assert sorted(r["sighting_id"] for r in _consistent(cfg)) == sorted(r["sighting_id"] for r in done)
+    monkeypatch.setattr(batch, "index_video", real_index_video)
+    s = _index(archive, cfg)
+    assert s.indexed == 1 and not s.failed
+    _consistent(cfg)
+
+
+def test_a_crash_inside_the_pipeline_fails_one_video_not_the_batch(archive: Path, tmp_path: Path, monkeypatch):
+    real_index_video = batch.index_video
+
+    def buggy(video, camera, models, cfg):
+        if video.camera_id == "CARPARK":
+            raise ValueError("shape mismatch in a detector output")
+        return real_index_video(video, camera, models, cfg)
+
+    monkeypatch.setattr(batch, "index_video", buggy)
+    cfg = make_config(tmp_path / "index")
+    s = _index(archive, cfg)
+    assert s.indexed == 2 and len(s.failed) == 1
+    assert s.failed[0].reason == "internal error: ValueError: shape mismatch in a detector output"
+    _consistent(cfg)
 
 
 def test_half_written_rows_of_a_killed_run_are_removed(archive: Path, tmp_path: Path):
