@@ -53,7 +53,7 @@ class ModelConfig:
     models_dir: str = _path("~/.cache/footage-search/models")
     # Where downloads and derived files (ONNX exports) are written; must be writable.
     cache_dir: str = _path("~/.cache/footage-search/models")
-    # Multilingual (Korean + English) CLIP by default; see README "Choosing the CLIP model".
+    # Multilingual (Korean + English) CLIP by default; see search/README.md "Choosing the CLIP model".
     clip_model: str = "ViT-B-32-SigLIP2-256"
     clip_pretrained: str = "webli"
     # A local checkpoint file overrides clip_pretrained (air-gapped installs).
@@ -98,6 +98,39 @@ class SearchConfig:
 class UIConfig:
     host: str = "127.0.0.1"
     port: int = 7860
+    # Thumbnails, frame strips and exported reports the console writes ("": a per-index folder under
+    # the system temp dir). ``purge`` removes purged people's pictures from here too.
+    cache_dir: str = _path("")
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    # Console users and their scrypt password hashes (``footage-search users add``). "": users.json beside
+    # the index folder. No users at all: the console runs open, and only on a loopback address.
+    users_file: str = _path("")
+    # Failed logins per user name (max_failures) and per client address (max_client_failures: larger, as
+    # a control room may share one address) within lockout_s before further tries are refused until the
+    # window has passed. 0: no limit.
+    max_failures: int = 5
+    max_client_failures: int = 20
+    lockout_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    # Append-only, hash-chained JSON lines of every search, upload, route, export, login and admin act.
+    # "": audit/audit.jsonl beside the index folder.
+    log_path: str = _path("")
+    # Optional HMAC-SHA256 key: with it, nobody without the key can rewrite the chain consistently.
+    # Prefer hmac_key_file (or FOOTAGE_SEARCH_AUDIT_HMAC_KEY) to a key written in the TOML file.
+    hmac_key: str = ""
+    hmac_key_file: str = _path("")
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    # Default age for ``footage-search purge`` (days); 0: the command needs --older-than.
+    days: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -107,6 +140,9 @@ class Config:
     index: IndexConfig = field(default_factory=IndexConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     ui: UIConfig = field(default_factory=UIConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
     def with_overrides(self, overrides: dict[str, Any], origin: str = "override",
                        base_dir: Path | None = None) -> Config:

@@ -1,7 +1,7 @@
 """The CLIP image tower as ONNX for the CPU indexer: exported once per model, optionally int8.
 
 Why: the indexer embeds thousands of person crops per footage hour, and on CPU the image tower is
-most of its cost. Measured on this project's 2-core machine (``bench/clip_runtime.py``) for
+most of its cost. Measured on this project's 2-core machine (``python -m bench.clip_runtime``) for
 ViT-B-32-SigLIP2-256, one thread: PyTorch ~135 ms/crop, ONNX Runtime fp32 ~118 ms, ONNX Runtime with
 per-channel dynamic int8 weights ~49 ms, whose embeddings keep cosine >= 0.999 to fp32. Worker
 processes also no longer import torch or hold the text tower, which most of SigLIP's memory is.
