@@ -56,6 +56,7 @@ from footage_search.schema import (  # noqa: E402
     VIDEOS,
     VIDEOS_SCHEMA,
     sightings_schema,
+    unmeasured_attributes,
 )
 from footage_search.vision.colours import COLOUR_NAMES, LAYOUT_DIM, N_COLOURS  # noqa: E402
 
@@ -165,8 +166,10 @@ def synth_batch(rng: np.random.Generator, start_row: int, n: int, dim: int, cam_
         "detector": pa.array(np.full(n, "synthetic")),
         "thumbnail": pa.array([thumb] * n, type=pa.binary()),
         "indexed_at": pa.array(np.zeros(n)),
+        **unmeasured_attributes(dim, n),
     }
-    return pa.table(cols, schema=sightings_schema(dim))
+    schema = sightings_schema(dim)
+    return pa.table({f.name: cols[f.name] for f in schema}, schema=schema)
 
 
 def build_synthetic(rows: int, dim: int, *, ann: bool, rebuild: bool) -> Path:

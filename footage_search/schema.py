@@ -3,7 +3,8 @@
 Tables in the LanceDB database at ``storage.index_uri``:
 
 * ``sightings`` - one row per sighting: a stretch (at most ``index.max_segment_s``) of one person's
-  track in one camera, with its time span, box path, direction, colours, CLIP vector and thumbnail.
+  track in one camera, with its time span, box path, direction, colours, appearance attributes
+  (carried objects, hair, garment pattern, night/IR), CLIP vector and thumbnail.
 * ``videos`` - one row per indexed (or failed) video file: what was indexed, under which settings.
 * ``frames`` - optional whole-frame CLIP vectors at a low rate (scene search).
 * ``meta`` - key/value facts about the index, above all which CLIP model made its vectors.
@@ -19,7 +20,7 @@ import pyarrow as pa
 
 from footage_search.vision.colours import LAYOUT_DIM, N_COLOURS
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: appearance attributes (objects, hair, pattern, night)
 
 SIGHTINGS = "sightings"
 VIDEOS = "videos"
@@ -33,6 +34,13 @@ META_SCHEMA_VERSION = "schema_version"
 BOX = pa.list_(pa.float32(), 4)
 COLOUR = pa.list_(pa.float32(), N_COLOURS)
 LAYOUT = pa.list_(pa.float32(), LAYOUT_DIM)
+# One carried or accompanying object: its name (indexer.attributes.OBJECT_NAMES), how sure the indexer is
+# that this person has it (0-1, aggregated over the sighting), and its colour names.
+OBJECT = pa.struct([
+    pa.field("name", pa.string(), nullable=False),
+    pa.field("confidence", pa.float32(), nullable=False),
+    pa.field("colour", COLOUR, nullable=False),
+])
 
 VIDEO_STATUS_DONE = "done"
 VIDEO_STATUS_FAILED = "failed"
@@ -66,6 +74,17 @@ def sightings_schema(dim: int) -> pa.Schema:
         pa.field("upper_colour", COLOUR, nullable=False),
         pa.field("lower_colour", COLOUR, nullable=False),
         pa.field("colour_layout", LAYOUT, nullable=False),  # see footage_search.vision.colours
+        # Appearance attributes (indexer.attributes). Nullable: null means "not measured" (a synthetic
+        # table, say); search then treats the row as showing no object, no hair, plain, colour reliable.
+        pa.field("objects", pa.list_(OBJECT), nullable=True),  # most confident first
+        # 11 floats like COLOUR, but a variable-size list: LanceDB takes fixed-size float lists for vector
+        # columns and refuses nulls in them, and this one may be null.
+        pa.field("hair_colour", pa.list_(pa.float32()), nullable=True),
+        pa.field("hair_confidence", pa.float32(), nullable=True),
+        pa.field("pattern", pa.string(), nullable=True),  # plain | striped | patterned (upper body)
+        pa.field("pattern_confidence", pa.float32(), nullable=True),
+        pa.field("night", pa.bool_(), nullable=True),  # night / infrared: colours say little
+        pa.field("colour_reliability", pa.float32(), nullable=True),  # 0 (IR, too dark) .. 1 (daylight)
         pa.field("vector", pa.list_(pa.float32(), dim), nullable=False),
         pa.field("has_vector", pa.bool_(), nullable=False),
         pa.field("clip_model", pa.string(), nullable=False),  # "" until a vector is filled in
@@ -73,6 +92,16 @@ def sightings_schema(dim: int) -> pa.Schema:
         pa.field("thumbnail", pa.binary(), nullable=False),  # JPEG
         pa.field("indexed_at", pa.float64(), nullable=False),
     ])
+
+
+ATTRIBUTE_FIELDS = ("objects", "hair_colour", "hair_confidence", "pattern", "pattern_confidence", "night",
+                    "colour_reliability")
+
+
+def unmeasured_attributes(dim: int, n: int) -> dict[str, pa.Array]:
+    """Null attribute columns for ``n`` rows, for tables built without the indexer (benchmarks, fixtures)."""
+    schema = sightings_schema(dim)
+    return {name: pa.nulls(n, schema.field(name).type) for name in ATTRIBUTE_FIELDS}
 
 
 VIDEOS_SCHEMA = pa.schema([

@@ -26,16 +26,19 @@ from footage_search.config import Config
 from footage_search.loading import ImageEmbedder
 from footage_search.registry import Camera
 from footage_search.schema import frames_schema, sightings_schema
+from footage_search.vision.attributes import garment_texture, head_colour, object_colour
 from footage_search.vision.colours import LAYOUT_DIM, N_COLOURS, ColourNamer
-from footage_search.vision.detector import Detector
+from footage_search.vision.detector import Detector, detect_frame
+from footage_search.vision.night import colour_reliability
 from indexer.archive import VideoFile
+from indexer.attributes import NO_HEAD, ObjectSeen, PointAttributes, associate, summarise
 from indexer.decode import VideoInfo, choose_decoder, probe
 from indexer.motion import estimate_motion
 from indexer.tracking import PersonTracker, Track, TrackPoint
 
 log = logging.getLogger(__name__)
 
-STAGES = ("decode", "detect", "track", "describe", "embed")
+STAGES = ("decode", "detect", "track", "describe", "attributes", "embed")
 CROP_MARGIN = 0.08
 CANDIDATES_PER_SEGMENT = 4  # crops kept in memory per track segment while the video streams by
 FOREGROUND_LONG_SIDE = 320
@@ -46,6 +49,8 @@ TRUNCATION_SLACK_S = 2.0
 # detector is skipped. A distant person is ~250 such pixels of ~57,600; the gate sits at ~60.
 MIN_MOTION_FRACTION = 0.001
 GATE_WARMUP_FRAMES = 3  # the background model needs a few frames before "no motion" means anything
+BACKGROUND_RATE = 0.1  # per sampled frame: the background image follows light changes within ~10 s
+RELIABILITY_EVERY_S = 5.0  # day turns to night (and the camera to IR) over minutes: measure every 5 s
 
 
 @dataclass
@@ -140,13 +145,22 @@ class _Foreground:
     def __init__(self) -> None:
         self._bg = cv2.createBackgroundSubtractorMOG2(history=60, varThreshold=20, detectShadows=False)
         self._small: np.ndarray | None = None
+        self.small_frame: np.ndarray | None = None  # the last frame at FOREGROUND_LONG_SIDE
+        self.background: np.ndarray | None = None  # running mean of what the model calls background
         self.fraction = 1.0
 
     def update(self, frame: np.ndarray) -> None:
         H, W = frame.shape[:2]
         s = FOREGROUND_LONG_SIDE / max(H, W)
         small = cv2.resize(frame, (max(1, int(W * s)), max(1, int(H * s))), interpolation=cv2.INTER_AREA)
+        self.small_frame = small
         m = self._bg.apply(small)
+        # A background image per pixel for small regions (heads), where a dilated mask is too coarse;
+        # MOG2's own getBackgroundImage costs ~1 ms, this a tenth of that.
+        if self.background is None:
+            self.background = small.astype(np.float32)
+        else:
+            cv2.accumulateWeighted(small, self.background, BACKGROUND_RATE, mask=cv2.bitwise_not(m))
         # Sensor noise leaves isolated specks; a person is a blob.
         opened = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
         self.fraction = float(np.count_nonzero(opened)) / opened.size
@@ -165,6 +179,8 @@ class _VideoState:
         self.models, self.icfg, self.tracker = models, cfg.index, tracker
         self.foreground = _Foreground() if models.colours is not None or cfg.index.motion_gating else None
         self.point_info: dict[tuple[int, float], _PointInfo] = {}
+        self.attributes: dict[tuple[int, float], PointAttributes] = {}
+        self.reliability, self.reliability_t = 1.0, None  # colour reliability of the light, and when measured
         self.candidates: dict[tuple[int, int], list[_Candidate]] = defaultdict(list)
         self.track_t0: dict[int, float] = {}
         self.scene_frames: list[tuple[float, np.ndarray]] = []
@@ -194,8 +210,8 @@ class _VideoState:
             self.n_gated += 1
             return
         with timer.stage("detect"):
-            dets = models.detector.detect(frame)
-            persons = dets[dets.class_id == 0] if len(dets) else dets
+            found = detect_frame(models.detector, frame)
+            persons = found.persons[found.persons.class_id == 0] if len(found.persons) else found.persons
         if len(persons) == 0 and not self.tracker.active(t):
             return
         with timer.stage("describe"):
@@ -208,6 +224,8 @@ class _VideoState:
             tracked = self.tracker.update(t, index, persons, features)
         if len(tracked) == 0:
             return
+        with timer.stage("attributes"):
+            self._observe_attributes(t, frame, fg, persons, found.objects, tracked)
         with timer.stage("describe"):
             for i in range(len(tracked)):
                 box, tid = tracked.xyxy[i], int(tracked.tracker_id[i])
@@ -224,6 +242,30 @@ class _VideoState:
                     pool.append(_Candidate(q, t, box.copy(), _crop(frame, box)))
                     if len(pool) > CANDIDATES_PER_SEGMENT:
                         pool.pop(int(np.argmin([c.quality for c in pool])))
+
+
+    def _observe_attributes(self, t: float, frame: np.ndarray, fg: np.ndarray | None, persons: sv.Detections,
+                            objects: sv.Detections, tracked: sv.Detections) -> None:
+        """Hair, garment texture and carried objects of each tracked person in this frame."""
+        namer = self.models.colours
+        small = self.foreground.small_frame if self.foreground is not None else None
+        if small is not None and (self.reliability_t is None or t - self.reliability_t >= RELIABILITY_EVERY_S):
+            self.reliability, self.reliability_t = colour_reliability(small), t
+        background = self.foreground.background if self.foreground is not None else None
+        carried = associate(persons.xyxy, objects)
+        for i in range(len(tracked)):
+            box, tid = tracked.xyxy[i], int(tracked.tracker_id[i])
+            own = _index_of(persons.xyxy, box)
+            seen = []
+            for k, name, affinity in carried[own[0]] if own else []:
+                obj_box = objects.xyxy[k] if k >= 0 else persons.xyxy[-1 - k]
+                score = float(objects.confidence[k] if k >= 0 else persons.confidence[-1 - k])
+                colour = object_colour(namer, frame, obj_box) if namer is not None and k >= 0 else None
+                seen.append(ObjectSeen(name, score * affinity, obj_box.copy(), colour))
+            head = head_colour(namer, frame, box, background) if namer is not None else NO_HEAD
+            self.attributes[(tid, t)] = PointAttributes(
+                box=box.copy(), head=head, texture=garment_texture(frame, box, fg), objects=tuple(seen),
+                reliability=self.reliability)
 
 
 def _segments(track: Track, max_segment_s: float) -> list[list[TrackPoint]]:
@@ -304,6 +346,7 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -
     rows: list[dict] = []
     crops_to_embed: list[np.ndarray] = []
     crop_owner: list[int] = []
+    row_points: list[list[tuple[int, float]]] = []
     with timer.stage("describe"):
         for track in tracker.tracks():
             if len(track.points) < icfg.min_track_detections:
@@ -320,10 +363,15 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -
                 best = chosen[0]
                 row = _sighting_row(video, camera, seg_points, track, seg, best, point_info, frame_wh,
                                     tz, models, cfg)
+                row_points.append([(track.track_id, p.t) for p in seg_points])
                 for c in chosen:
                     crops_to_embed.append(c.crop)
                     crop_owner.append(len(rows))
                 rows.append(row)
+
+    with timer.stage("attributes"):
+        for row, keys in zip(rows, row_points, strict=True):
+            row.update(summarise([state.attributes.get(k) for k in keys]).row())
 
     with timer.stage("embed"):
         vectors = np.zeros((len(rows), models.clip_dim), dtype=np.float32)

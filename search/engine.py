@@ -33,6 +33,7 @@ from footage_search.registry import CameraRegistry
 from footage_search.schema import META_CLIP_MODEL
 from footage_search.vision.colours import LAYOUT_DIM, N_COLOURS
 from search import evidence as ev
+from search.attribute_columns import ATTRIBUTE_COLUMNS, columns_for, read_attribute_columns
 from search.errors import SearchInputError
 from search.filters import SearchFilters, and_where, build_where, check_sighting_id, make_filters
 from search.grouping import RowGroup, group_rows
@@ -40,8 +41,9 @@ from search.index_reader import SightingReader, fixed_list
 from search.photo import PhotoPerson, decode_photo, describe_person
 from search.query_parser import ParsedQuery, parse_query
 from search.request import SearchRequest
-from search.result import SearchResult, Sighting
+from search.result import SearchResult, Sighting, SightingAttributes
 from search.scoring import (
+    REPORTED,
     Appearance,
     ScoringQuery,
     absolute_parts,
@@ -151,7 +153,7 @@ class SearchEngine:
 
     def get_sighting(self, sighting_id: str) -> Sighting:
         sid = check_sighting_id(sighting_id)
-        rows = self.reader.fetch([sid], DISPLAY_COLUMNS)
+        rows = self.reader.fetch([sid], self._display_columns())
         if rows.num_rows == 0:
             raise SearchInputError(f"unknown sighting {sid!r}: not in the index (it may have been re-indexed)")
         return self._sighting(_rows_by_id(rows), [sid], sid)
@@ -188,6 +190,9 @@ class SearchEngine:
                 "upload a photo, or pick a sighting for 'more like this'"
             )
         q = CompiledQuery(scoring=ScoringQuery(parsed=parsed), parsed=parsed)
+        if parsed is not None and parsed.has_attributes and "objects" not in self._table_columns():
+            q.warnings.append("this index was built before appearance attributes (carried objects, hair, "
+                              "pattern): those words count as unknown until it is reindexed")
         want_clip = use_clip and self.models.clip_enabled
         index_model = self.db.meta().get(META_CLIP_MODEL) or ""
         embedder = None
@@ -335,6 +340,14 @@ class SearchEngine:
 
     # ------------------------------------------------------------------------------------ internals
 
+    def _table_columns(self) -> set[str]:
+        return set(self.reader.table().schema.names)
+
+    def _display_columns(self) -> list[str]:
+        """What a result shows; attribute columns only where the index has them (older indexes do not)."""
+        have = self._table_columns()
+        return [*DISPLAY_COLUMNS, *(c for c in ATTRIBUTE_COLUMNS if c in have)]
+
     def _page(self, offset: int, limit: int | None) -> tuple[int, int]:
         limit = self.cfg.search.default_limit if limit is None else limit
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
@@ -343,13 +356,13 @@ class SearchEngine:
             raise SearchInputError(f"offset {offset!r}: expected a whole number >= 0")
         return offset, limit
 
-    @staticmethod
-    def _score_columns(q: ScoringQuery, *, with_vectors: bool = False) -> list[str]:
+    def _score_columns(self, q: ScoringQuery, *, with_vectors: bool = False) -> list[str]:
         cols = list(BASE_COLUMNS)
         if q.uses_colours or q.uses_appearance:
             cols += ["upper_colour", "lower_colour"]
         if q.uses_appearance:
             cols.append("colour_layout")
+        cols += columns_for(q.parsed, self._table_columns())
         if with_vectors:
             cols += ["vector", "has_vector"]
         return cols
@@ -357,6 +370,7 @@ class SearchEngine:
     def _score(self, q: ScoringQuery, where: str | None, n: int, k: int, timer: StageTimer,
                pre: pa.Table | None = None) -> _Scored:
         cols = self._score_columns(q)
+        prefilter = self._colour_prefilter(q, self._table_columns())
         if pre is not None and not q.browse:  # already read: every filtered row, scored exactly
             with timer.stage("score"):
                 return self._scan(q, where, cols, keep=n, key="evidence", with_vectors=q.uses_clip, k_clip=k,
@@ -368,12 +382,24 @@ class SearchEngine:
             # Small sets: everything scored exactly. Large sets without CLIP: the colour pre-cut is lossless
             # (rows it drops score 0 on every colour) and the best k by evidence are kept.
             scan_where = where
-            if n > self.exact_scan_max and q.uses_colours and not q.uses_appearance:
-                scan_where = and_where(where, ev.colour_sql_prefilter(q.parsed))  # type: ignore[arg-type]
+            if n > self.exact_scan_max and prefilter:
+                scan_where = and_where(where, prefilter)
             keep = n if n <= self.exact_scan_max else k
             with timer.stage("scan"):
                 return self._scan(q, scan_where, cols, keep=keep, key="evidence", with_vectors=q.uses_clip, k_clip=k)
-        return self._two_pass(q, where, n, k, cols, timer)
+        return self._two_pass(q, where, n, k, cols, timer, prefilter)
+
+    @staticmethod
+    def _colour_prefilter(q: ScoringQuery, available: set[str]) -> str | None:
+        """The lossless colour pre-cut, where it is lossless: a colour-only description (an attribute
+        term can make a row plausible whatever its colours), and never dropping rows whose colours are
+        unreliable (night/IR: their colour evidence is "unknown", not 0)."""
+        if not q.uses_colours or q.uses_appearance or q.uses_attributes:
+            return None
+        cut = ev.colour_sql_prefilter(q.parsed)  # type: ignore[arg-type]
+        if cut and "colour_reliability" in available:
+            cut = f"({cut} OR colour_reliability < {ev.RELIABLE!r})"
+        return cut
 
     def _scan(self, q: ScoringQuery, where: str | None, cols: list[str], *, keep: int, key: str,
               with_vectors: bool, k_clip: int = CANDIDATE_K,
@@ -396,12 +422,10 @@ class SearchEngine:
         return self._finish(q, {name: np.concatenate(v) for name, v in acc.items()}, k_clip)
 
     def _two_pass(self, q: ScoringQuery, where: str | None, n: int, k: int, cols: list[str],
-                  timer: StageTimer) -> _Scored:
+                  timer: StageTimer, prefilter: str | None) -> _Scored:
         merged: dict[str, np.ndarray] = {}
         if q.calibrated:
-            scan_where = where
-            if q.uses_colours and not q.uses_appearance:
-                scan_where = and_where(where, ev.colour_sql_prefilter(q.parsed))  # type: ignore[arg-type]
+            scan_where = and_where(where, prefilter) if prefilter else where
             with timer.stage("scan"):
                 acc: dict[str, list] = {}
                 for batch in self.reader.scan(scan_where, cols):
@@ -432,7 +456,7 @@ class SearchEngine:
 
     def _finish(self, q: ScoringQuery, arrays: dict[str, np.ndarray], k_clip: int) -> _Scored:
         n = len(arrays["ids"])
-        parts = {name: arrays[name] for name in ("colour", "appearance") if name in arrays}
+        parts = {name: arrays[name] for name in REPORTED if name in arrays}
         clip_ev = None
         if "raw_clip" in arrays:
             raw = arrays["raw_clip"]
@@ -459,7 +483,7 @@ class SearchEngine:
         if not page:
             return []
         wanted = [i for g, _ in page for i in g.rows]
-        rows = self._read_rows(scored, wanted)
+        rows = self._read_rows(scored, wanted, self._display_columns())
         out = []
         for g, weak in page:
             member_ids = [str(scored.ids[i]) for i in g.rows]
@@ -488,18 +512,18 @@ class SearchEngine:
             return self.reader.fetch([], cols)
         return pa.concat_tables(parts)
 
-    def _read_rows(self, scored: _Scored, idx: list[int]) -> dict[str, dict]:
+    def _read_rows(self, scored: _Scored, idx: list[int], columns: list[str]) -> dict[str, dict]:
         """Display columns of candidate rows: by row id where known, by sighting id for the rest (or when a
         compaction moved rows since the scan)."""
         ids = [str(scored.ids[i]) for i in idx]
         known = [i for i in idx if scored.rowid[i] >= 0]
         rows: dict[str, dict] = {}
         if known:
-            got = _rows_by_id(self.reader.take([int(scored.rowid[i]) for i in known], DISPLAY_COLUMNS))
+            got = _rows_by_id(self.reader.take([int(scored.rowid[i]) for i in known], columns))
             rows = {k: v for k, v in got.items() if k in set(ids)}
         missing = [sid for sid in ids if sid not in rows]
         if missing:
-            rows.update(_rows_by_id(self.reader.fetch(missing, DISPLAY_COLUMNS)))
+            rows.update(_rows_by_id(self.reader.fetch(missing, columns)))
         return rows
 
     def _sighting(self, rows: dict[str, dict], member_ids: list[str], best_id: str) -> Sighting:
@@ -527,6 +551,7 @@ class SearchEngine:
             upper=np.asarray(best["upper_colour"], dtype=np.float32),
             lower=np.asarray(best["lower_colour"], dtype=np.float32),
             layout=np.asarray(best["colour_layout"], dtype=np.float32), vector=vec,
+            attributes=SightingAttributes.from_row(best),
         )
 
     def _message(self, query: CompiledQuery, filters: SearchFilters, result: SearchResult, groups: list[RowGroup],
@@ -541,9 +566,9 @@ class SearchEngine:
                 head += " (ranked by CLIP similarity only: no colour terms, so no threshold says the person is absent)"
             return f"{head}; {understood}" if understood else head
         best = max((g.evidence for g in groups if np.isfinite(g.evidence)), default=0.0)
-        what = "colour" if query.scoring.uses_colours else "appearance"
-        if query.scoring.uses_colours and query.scoring.uses_appearance:
-            what = "colour and appearance"
+        sc = query.scoring
+        described = "colour" if not sc.uses_attributes else ("attribute" if not sc.uses_colours else "description")
+        what = " and ".join([described] * sc.uses_description + ["appearance"] * sc.uses_appearance)
         msg = (f"no plausible match: among {result.filtered_rows} sighting(s) passing the filters, the best {what} "
                f"evidence is {best:.2f}, below the threshold {threshold:.2f}")
         return f"{msg}; {understood}" if understood else msg
@@ -591,9 +616,10 @@ def _batch_arrays(batch: pa.RecordBatch | pa.Table, q: ScoringQuery) -> dict[str
         lower = fixed_list(batch.column("lower_colour"), N_COLOURS)
     if "colour_layout" in names:
         layout = fixed_list(batch.column("colour_layout"), LAYOUT_DIM)
-    out.update(absolute_parts(q, upper, lower, layout))
-    if "colour" in out or "appearance" in out:
-        out["evidence"] = evidence_score({k: out[k] for k in ("colour", "appearance") if k in out}, len(out["ids"]))
+    attributes = read_attribute_columns(batch, q.parsed) if q.uses_description else None  # type: ignore[arg-type]
+    out.update(absolute_parts(q, upper, lower, layout, attributes))
+    if any(k in out for k in REPORTED):
+        out["evidence"] = evidence_score({k: out[k] for k in REPORTED if k in out}, len(out["ids"]))
     return out
 
 

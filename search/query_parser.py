@@ -17,7 +17,16 @@ How colours find their garment, per clause (clauses end at , ; . ! ? and new lin
   "상의는 빨간색");
 * a colour with no garment in its clause applies to either body half ("a man in red");
 * "and" joins colours of one garment ("red and navy jacket": both must show);
-* accessory nouns (bag, hair, shoes...) absorb their colours: those words go to CLIP only.
+* accessory nouns (bag, hair, shoes...) absorb their colours: they never colour the clothes.
+
+Appearance attributes the indexer measures (:mod:`indexer.attributes`) become terms of their own:
+
+* objects: "black rucksack", "yellow shopping bag", "pushing a buggy", "배낭", "노란 쇼핑백", "유모차" - the
+  object (a word may mean several: a "bag" is any bag) with the colours said in front of it;
+* hair: "blonde", "grey-haired", "dark hair", "금발", "백발", "검은 머리" - blonde, dark or grey;
+* pattern: "striped top", "줄무늬 셔츠" - measured on the upper body, so a pattern of trousers is not used.
+
+Hats, shoes, scarves, glasses and colours of hair the indexer cannot tell (red, ginger) go to CLIP only.
 """
 
 from __future__ import annotations
@@ -65,6 +74,41 @@ class ColourTerm:
 
 
 @dataclass(frozen=True)
+class ObjectTerm:
+    """Something carried, pushed or walked with: any of ``names`` (indexer.attributes.OBJECT_NAMES),
+    optionally in the given colours ("black rucksack")."""
+
+    words: str
+    names: tuple[str, ...]
+    colours: tuple[ColourTerm, ...] = ()
+
+    def key(self) -> tuple:
+        return self.names, tuple(c.key() for c in self.colours)
+
+    def label(self) -> str:
+        name = "bag" if set(self.names) == set(V.BAGS) else "/".join(self.names)
+        return f"{name}({'+'.join(c.name for c in self.colours)})" if self.colours else name
+
+
+@dataclass(frozen=True)
+class HairTerm:
+    words: str
+    hair: str  # vocabulary.BLONDE | DARK_HAIR | GREY_HAIR
+
+    def key(self) -> str:
+        return self.hair
+
+
+@dataclass(frozen=True)
+class PatternTerm:
+    words: str
+    pattern: str  # vocabulary.STRIPED | PATTERNED
+
+    def key(self) -> str:
+        return self.pattern
+
+
+@dataclass(frozen=True)
 class ParsedQuery:
     """What the parser understood; safe to show to the operator as is."""
 
@@ -74,16 +118,23 @@ class ParsedQuery:
     either: tuple[ColourTerm, ...] = ()  # a colour with no garment: upper or lower body
     direction: str | None = None  # 8-way compass name of the direction of movement
     clip_text: str = ""  # the free text CLIP embeds (direction words removed: a still crop cannot show them)
-    ignored: tuple[str, ...] = ()  # colour phrases of accessories (bags, hair...): CLIP only
+    ignored: tuple[str, ...] = ()  # colour phrases of accessories (bags, hair...): never clothing colours
     notes: tuple[str, ...] = ()
+    objects: tuple[ObjectTerm, ...] = ()  # carried / pushed / accompanying objects
+    hair: tuple[HairTerm, ...] = ()
+    patterns: tuple[PatternTerm, ...] = ()
 
     @property
     def has_colours(self) -> bool:
         return bool(self.upper or self.lower or self.either)
 
     @property
+    def has_attributes(self) -> bool:
+        return bool(self.objects or self.hair or self.patterns)
+
+    @property
     def has_structure(self) -> bool:
-        return self.has_colours or self.direction is not None
+        return self.has_colours or self.has_attributes or self.direction is not None
 
     @property
     def caption(self) -> str:
@@ -93,7 +144,8 @@ class ParsedQuery:
     def structured(self) -> tuple:
         """The structured terms only, comparable across languages."""
         return (tuple(t.key() for t in self.upper), tuple(t.key() for t in self.lower),
-                tuple(t.key() for t in self.either), self.direction)
+                tuple(t.key() for t in self.either), self.direction, tuple(t.key() for t in self.objects),
+                tuple(t.key() for t in self.hair), tuple(t.key() for t in self.patterns))
 
     def summary(self) -> str:
         parts = []
@@ -102,10 +154,18 @@ class ParsedQuery:
                 parts.append(f"{label}={'+'.join(_term_label(t) for t in terms)}")
         if self.direction:
             parts.append(f"direction={self.direction}")
+        if self.objects:
+            parts.append(f"with={'+'.join(t.label() for t in self.objects)}")
+        if self.hair:
+            parts.append(f"hair={'+'.join(t.hair for t in self.hair)}")
+        if self.patterns:
+            parts.append(f"pattern={'+'.join(t.pattern for t in self.patterns)}")
         understood = ", ".join(parts) if parts else "no colour or direction words"
         out = f"understood: {understood}"
-        if self.ignored:
-            out += f"; not used for colour matching: {', '.join(self.ignored)}"
+        used = {t.words for t in (*self.objects, *self.hair)}
+        unused = [phrase for phrase in self.ignored if phrase not in used]
+        if unused:
+            out += f"; not used for colour matching: {', '.join(unused)}"
         return out
 
     def to_dict(self) -> dict:
@@ -115,6 +175,10 @@ class ParsedQuery:
         return {"text": self.text, "upper": terms(self.upper), "lower": terms(self.lower),
                 "either": terms(self.either), "direction": self.direction, "clip_text": self.clip_text,
                 "caption": self.caption, "ignored": list(self.ignored), "notes": list(self.notes),
+                "objects": [{"words": t.words, "names": list(t.names), "colours": terms(t.colours)}
+                            for t in self.objects],
+                "hair": [{"words": t.words, "hair": t.hair} for t in self.hair],
+                "patterns": [{"words": t.words, "pattern": t.pattern} for t in self.patterns],
                 "summary": self.summary()}
 
 
@@ -124,7 +188,7 @@ def _term_label(t: ColourTerm) -> str:
 
 @dataclass
 class _Item:
-    kind: str  # colour | modifier | garment | direction | conj | end | word
+    kind: str  # colour | modifier | garment | object | hairnoun | hair | pattern | direction | conj | end | word
     text: str
     start: int = 0
     end: int = 0
@@ -133,6 +197,8 @@ class _Item:
     implied: V.Weights = field(default_factory=dict)
     compass: str = ""
     from_: bool = False
+    names: tuple[str, ...] = ()  # object: what it may be
+    attribute: str = ""  # hair: hair colour; pattern: pattern
 
 
 def normalise(text: str) -> str:
@@ -159,6 +225,7 @@ def parse_query(text: str) -> ParsedQuery:
     lower: list[ColourTerm] = []
     either: list[ColourTerm] = []
     ignored: list[str] = []
+    attrs = _Attributes()
     directions: list[_Item] = []
     drop_spans: list[tuple[int, int]] = []
     for clause_start, clause in _clauses(norm):
@@ -167,16 +234,26 @@ def parse_query(text: str) -> ParsedQuery:
             if it.kind == "direction":
                 directions.append(it)
         drop_spans += _direction_spans(items)
-        _assign(items, upper, lower, either, ignored)
+        _assign(items, upper, lower, either, ignored, attrs)
     direction, notes = _pick_direction(directions)
     return ParsedQuery(
         text=norm, upper=_dedupe(upper), lower=_dedupe(lower), either=_dedupe(either), direction=direction,
-        clip_text=_without(norm, drop_spans), ignored=tuple(dict.fromkeys(ignored)), notes=tuple(notes),
+        clip_text=_without(norm, drop_spans), ignored=tuple(dict.fromkeys(ignored)),
+        notes=tuple(dict.fromkeys([*notes, *attrs.notes])), objects=_dedupe(attrs.objects),
+        hair=_dedupe(attrs.hair), patterns=_dedupe(attrs.patterns),
     )
 
 
-def _dedupe(terms: list[ColourTerm]) -> tuple[ColourTerm, ...]:
-    seen: dict[tuple, ColourTerm] = {}
+@dataclass
+class _Attributes:
+    objects: list[ObjectTerm] = field(default_factory=list)
+    hair: list[HairTerm] = field(default_factory=list)
+    patterns: list[PatternTerm] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _dedupe(terms: list) -> tuple:
+    seen: dict = {}
     for t in terms:
         seen.setdefault(t.key(), t)
     return tuple(seen.values())
@@ -223,6 +300,9 @@ def _english_items(tok: str, s: int, e: int, prev: _Item | None) -> list[_Item]:
     colour = _en_colour(low)
     if colour is not None:
         return [_Item("colour", tok, s, e, weights=colour)]
+    attribute = _en_attribute(tok, s, e, prev)
+    if attribute is not None:
+        return [attribute]
     garment = _en_garment(low)
     if garment:
         return [_Item("garment", tok, s, e, garment=V.EN_GARMENTS[garment], implied=V.EN_IMPLIED.get(garment, {}))]
@@ -237,6 +317,37 @@ def _english_items(tok: str, s: int, e: int, prev: _Item | None) -> list[_Item]:
     if low in V.SCOPE_ENDERS:
         return [_Item("end", tok, s, e)]
     return [_Item("word", tok, s, e)]
+
+
+def _en_attribute(tok: str, s: int, e: int, prev: _Item | None) -> _Item | None:
+    """Objects ("rucksack", "shopping bag"), hair ("blonde", "grey-haired", "hair") and patterns ("striped")."""
+    low = tok.lower()
+    noun = _en_plural(low, V.EN_OBJECTS)
+    if noun:
+        names = V.EN_OBJECTS[noun]
+        if noun == "bag" and prev is not None and prev.text.lower() in V.EN_BAG_KINDS:
+            names = V.EN_BAG_KINDS[prev.text.lower()]
+        return _Item("object", tok, s, e, garment=V.ACCESSORY, names=names)
+    if low in V.EN_HAIR_WORDS:
+        return _Item("hair", tok, s, e, attribute=V.EN_HAIR_WORDS[low])
+    if low.endswith("-haired"):  # "dark-haired", "silver-haired": the colour word before says which
+        colour = _en_colour(low.removesuffix("-haired")) or V.EN_COLOURS.get(low.removesuffix("-haired"))
+        hair = V.HAIR_FROM_COLOUR.get(ColourTerm.of(low, colour).name) if colour else None
+        return _Item("hair", tok, s, e, attribute=hair) if hair else _Item("word", tok, s, e)
+    if low in V.HAIR_NOUNS_EN:
+        return _Item("hairnoun", tok, s, e, garment=V.ACCESSORY)
+    if low in V.EN_PATTERNS:
+        return _Item("pattern", tok, s, e, attribute=V.EN_PATTERNS[low])
+    return None
+
+
+def _en_plural(low: str, table: dict) -> str:
+    if low in table:
+        return low
+    for cut, add in (("ies", "y"), ("es", ""), ("s", "")):
+        if low.endswith(cut) and low[: -len(cut)] + add in table:
+            return low[: -len(cut)] + add
+    return ""
 
 
 def _en_direction(low: str) -> str:
@@ -315,6 +426,16 @@ def _korean_lookup(stem: str, tok: str, i: int, length: int, next_token: str) ->
         rest = tok[i + length:]
         if rest.startswith(V.KO_DIRECTION_NOUN) or (not rest and next_token.startswith(V.KO_DIRECTION_NOUN)):
             return _Item("direction", stem, compass=V.KO_BARE_DIRECTIONS[stem])
+    if stem in V.KO_HAIR_WORDS:
+        return _Item("hair", stem, attribute=V.KO_HAIR_WORDS[stem])
+    if stem in V.KO_OBJECTS:
+        if stem in V.KO_OBJECT_WHOLE_WORD_ONLY and (i != 0 or len(tok) - length > 2):
+            return None
+        return _Item("object", stem, garment=V.ACCESSORY, names=V.KO_OBJECTS[stem])
+    if stem in V.HAIR_NOUNS_KO:
+        return _Item("hairnoun", stem, garment=V.ACCESSORY)
+    if stem in V.KO_PATTERNS:
+        return _Item("pattern", stem, attribute=V.KO_PATTERNS[stem])
     if stem in V.KO_IMPLIED:
         return _Item("garment", stem, garment=V.KO_GARMENTS.get(stem, V.UPPER if "재킷" in stem or "자켓" in stem
                                                                   else V.LOWER), implied=V.KO_IMPLIED[stem])
@@ -414,10 +535,12 @@ def _union(into: V.Weights, more: V.Weights) -> None:
 
 
 def _assign(items: list[_Item], upper: list[ColourTerm], lower: list[ColourTerm], either: list[ColourTerm],
-            ignored: list[str]) -> None:
+            ignored: list[str], attrs: _Attributes) -> None:
     pending: list[ColourTerm] = []
     building: list[_Item] = []
     last_garment = ""
+    last_object: int | None = None  # index in attrs.objects of this clause's last object, for "bag: red"
+    pattern: _Item | None = None  # a pattern word waiting for its garment
 
     def flush_building() -> None:
         term = _term_from(building)
@@ -428,12 +551,34 @@ def _assign(items: list[_Item], upper: list[ColourTerm], lower: list[ColourTerm]
     def attach(garment: str, terms: list[ColourTerm], noun: str) -> None:
         if garment == V.ACCESSORY:
             if terms:
-                ignored.append(" ".join([t.words for t in terms] + [noun]))
+                ignored.append(" ".join([t.words for t in terms] + [noun]).strip())
             return
         if garment in (V.UPPER, V.FULL):
             upper.extend(terms)
         if garment in (V.LOWER, V.FULL):
             lower.extend(terms)
+
+    def attach_trailing(terms: list[ColourTerm]) -> None:
+        """Colours after the clause's last garment ("jacket: red", "a bag, red") describe it."""
+        if last_object is not None and last_garment == V.ACCESSORY:
+            obj = attrs.objects[last_object]
+            attrs.objects[last_object] = ObjectTerm(" ".join([obj.words, *(t.words for t in terms)]), obj.names,
+                                                    (*obj.colours, *terms))
+        if last_garment:
+            attach(last_garment, terms, "")
+        else:
+            either.extend(terms)
+
+    def place_pattern(garment: str | None) -> None:
+        nonlocal pattern
+        if pattern is None:
+            return
+        if garment in (V.UPPER, V.FULL) or (garment is None and pattern.text.lower() not in V.PATTERN_NEEDS_GARMENT):
+            attrs.patterns.append(PatternTerm(pattern.text, pattern.attribute))
+        elif garment == V.LOWER:
+            attrs.notes.append(f"'{pattern.text}' of trousers or skirts is not matched: patterns are measured on "
+                               "the upper body")
+        pattern = None
 
     for it in items:
         if it.kind in ("colour", "modifier"):
@@ -443,20 +588,36 @@ def _assign(items: list[_Item], upper: list[ColourTerm], lower: list[ColourTerm]
         if it.kind == "garment":
             terms = list(pending) or ([ColourTerm.of(f"{it.text} (implied)", it.implied)] if it.implied else [])
             attach(it.garment, terms, it.text)
+            place_pattern(it.garment)
             pending.clear()
-            last_garment = it.garment
+            last_garment, last_object = it.garment, None
+        elif it.kind == "object":
+            attach(V.ACCESSORY, pending, it.text)
+            attrs.objects.append(ObjectTerm(" ".join([*(t.words for t in pending), it.text]), it.names,
+                                            tuple(pending)))
+            place_pattern(V.ACCESSORY)
+            pending.clear()
+            last_garment, last_object = V.ACCESSORY, len(attrs.objects) - 1
+        elif it.kind == "hairnoun":
+            attach(V.ACCESSORY, pending, it.text)
+            for t in pending:
+                hair = V.HAIR_FROM_COLOUR.get(t.name)
+                if hair:
+                    attrs.hair.append(HairTerm(f"{t.words} {it.text}", hair))
+            pending.clear()
+            last_garment, last_object = V.ACCESSORY, None
+        elif it.kind == "hair" and it.attribute:
+            attrs.hair.append(HairTerm(it.text, it.attribute))
+        elif it.kind == "pattern":
+            place_pattern(None)
+            pattern = it
         elif it.kind == "end" and pending:
-            if last_garment:
-                attach(last_garment, pending, "")
-            else:
-                either.extend(pending)
+            attach_trailing(pending)
             pending.clear()
     flush_building()
+    place_pattern(None)
     if pending:
-        if last_garment:
-            attach(last_garment, pending, "")
-        else:
-            either.extend(pending)
+        attach_trailing(pending)
 
 
 def _term_from(building: list[_Item]) -> ColourTerm | None:

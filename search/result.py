@@ -17,6 +17,56 @@ from search.query_parser import ParsedQuery
 from search.timeutil import iso
 
 
+@dataclass(frozen=True)
+class CarriedObject:
+    name: str  # indexer.attributes.OBJECT_NAMES: handbag, backpack, suitcase, umbrella, bicycle, dog, ...
+    confidence: float  # the indexer's aggregate over the sighting (0-1; see search.evidence.OBJECT_RANGES)
+    colour: np.ndarray  # (11,) colour names
+
+
+@dataclass(frozen=True)
+class SightingAttributes:
+    """Appearance attributes of a sighting beyond clothing colour (:mod:`indexer.attributes`)."""
+
+    objects: tuple[CarriedObject, ...] = ()
+    hair_colour: np.ndarray | None = None  # (11,) colour names of the head
+    hair_confidence: float = 0.0
+    pattern: str = "plain"
+    pattern_confidence: float = 0.0
+    night: bool = False  # night / infrared: colours say little
+    colour_reliability: float = 1.0
+
+    @classmethod
+    def from_row(cls, row: dict) -> SightingAttributes:
+        """From a sightings row; missing or null columns (older index, synthetic table) read as unmeasured."""
+        objects = tuple(CarriedObject(o["name"], float(o["confidence"]), np.asarray(o["colour"], dtype=np.float32))
+                        for o in (row.get("objects") or []))
+        hair = row.get("hair_colour")
+        reliability = row.get("colour_reliability")
+        return cls(
+            objects=objects, hair_colour=None if hair is None else np.asarray(hair, dtype=np.float32),
+            hair_confidence=float(row.get("hair_confidence") or 0.0), pattern=row.get("pattern") or "plain",
+            pattern_confidence=float(row.get("pattern_confidence") or 0.0), night=bool(row.get("night") or False),
+            colour_reliability=1.0 if reliability is None else float(reliability),
+        )
+
+    def to_dict(self) -> dict:
+        from search.evidence import OBJECT_RANGES  # here: search.evidence imports what imports this module
+
+        return {
+            "objects": [{"name": o.name, "confidence": round(o.confidence, 3),
+                         "seen": o.confidence >= OBJECT_RANGES.get(o.name, (0.05, 0.15))[0],
+                         "colours": [[n, round(p, 3)] for n, p in dominant(o.colour, 2)]} for o in self.objects],
+            "hair_colours": ([[n, round(p, 3)] for n, p in dominant(self.hair_colour, 3)]
+                             if self.hair_colour is not None else []),
+            "hair_confidence": round(self.hair_confidence, 3),
+            "pattern": self.pattern,
+            "pattern_confidence": round(self.pattern_confidence, 3),
+            "night": self.night,
+            "colour_reliability": round(self.colour_reliability, 3),
+        }
+
+
 @dataclass(eq=False)
 class Sighting:
     """A person seen by one camera for a stretch of time: one or more adjacent index rows of one track.
@@ -54,6 +104,7 @@ class Sighting:
     lower: np.ndarray | None = field(default=None, repr=False)
     layout: np.ndarray | None = field(default=None, repr=False)
     vector: np.ndarray | None = field(default=None, repr=False)  # CLIP vector when the row has one
+    attributes: SightingAttributes = field(default_factory=SightingAttributes)  # objects, hair, pattern, night
 
     @property
     def direction(self) -> str:
@@ -96,6 +147,7 @@ class Sighting:
         if self.upper is not None and self.lower is not None:
             out["upper_colours"] = [[n, round(p, 3)] for n, p in dominant(self.upper, 3)]
             out["lower_colours"] = [[n, round(p, 3)] for n, p in dominant(self.lower, 3)]
+        out["attributes"] = self.attributes.to_dict()
         if thumbnail:
             out["thumbnail_jpeg_base64"] = base64.b64encode(self.thumbnail).decode("ascii")
         return out

@@ -3,18 +3,25 @@
 For each candidate row, each part of the query that is present gives a component in [0, 1]
 (see :mod:`search.evidence`):
 
-* ``colour``     - colour words of a description (upper / lower / either body half);
+* ``description`` - the terms of a description in one soft AND: its colour words (upper / lower /
+  either body half) and its attribute words (carried objects, hair, pattern). Reported as ``colour``
+  (colour terms alone) and ``attributes`` (attribute terms alone) too; without attribute words the
+  description evidence *is* the colour evidence;
 * ``appearance`` - colour appearance of a reference photo or a "more like this" sighting;
 * ``clip``       - CLIP similarity to the caption / photo crop / sighting, rescaled within the
   candidates (best -> 1, candidate cut -> 0). Present only for rows with a CLIP vector.
 
 Ranking uses the weighted mean of the components present::
 
-    score = (1.0 * colour + 1.0 * appearance + 0.5 * clip) / (sum of the weights of present parts)
+    score = (1.0 * description + 1.0 * appearance + 0.5 * clip) / (sum of the weights of present parts)
 
 The no-result gate uses only the calibrated (absolute) components::
 
-    evidence = (1.0 * colour + 1.0 * appearance) / (sum of their weights)
+    evidence = (1.0 * description + 1.0 * appearance) / (sum of their weights)
+
+Colour evidence of night/IR sightings is shrunk towards "unknown" by their colour reliability, and
+attribute terms the index cannot show score "unknown" (:data:`search.evidence.UNKNOWN`), below the
+threshold on their own.
 
 and a sighting counts as plausible when ``evidence >= search.min_score`` (0.35 by default). CLIP
 similarities are relative, so they re-rank plausible sightings but never make one plausible: with CLIP
@@ -31,8 +38,9 @@ import numpy as np
 from search import evidence as ev
 from search.query_parser import ParsedQuery
 
-WEIGHTS = {"colour": 1.0, "appearance": 1.0, "clip": 0.5}
-ABSOLUTE = ("colour", "appearance")
+WEIGHTS = {"description": 1.0, "appearance": 1.0, "clip": 0.5}
+ABSOLUTE = ("description", "appearance")
+REPORTED = ("colour", "attributes", "description", "appearance")  # parts shown with a sighting
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,14 @@ class ScoringQuery:
         return self.parsed is not None and self.parsed.has_colours
 
     @property
+    def uses_attributes(self) -> bool:
+        return self.parsed is not None and self.parsed.has_attributes
+
+    @property
+    def uses_description(self) -> bool:
+        return self.uses_colours or self.uses_attributes
+
+    @property
     def uses_appearance(self) -> bool:
         return bool(self.references)
 
@@ -66,19 +82,20 @@ class ScoringQuery:
 
     @property
     def calibrated(self) -> bool:
-        return self.uses_colours or self.uses_appearance
+        return self.uses_description or self.uses_appearance
 
     @property
     def browse(self) -> bool:
         """Nothing to score: list what passes the filters."""
-        return not (self.uses_colours or self.uses_appearance or self.uses_clip)
+        return not (self.uses_description or self.uses_appearance or self.uses_clip)
 
 
 def absolute_parts(q: ScoringQuery, upper: np.ndarray | None, lower: np.ndarray | None,
-                   layout: np.ndarray | None) -> dict[str, np.ndarray]:
+                   layout: np.ndarray | None, attributes: ev.AttributeColumns | None = None) -> dict[str, np.ndarray]:
+    """Calibrated parts: ``colour``/``attributes``/``description`` of a description, ``appearance``."""
     parts: dict[str, np.ndarray] = {}
-    if q.uses_colours and upper is not None and lower is not None:
-        parts["colour"] = ev.colour_evidence(q.parsed, upper, lower)  # type: ignore[arg-type]
+    if q.uses_description:
+        parts.update(ev.description_evidence(q.parsed, upper, lower, attributes))  # type: ignore[arg-type]
     if q.uses_appearance and upper is not None and lower is not None and layout is not None:
         sims = [ev.reference_evidence(upper, lower, layout, r.upper, r.lower, r.layout) for r in q.references]
         parts["appearance"] = np.mean(np.stack(sims), axis=0).astype(np.float32)
@@ -92,22 +109,29 @@ def raw_clip_similarity(q: ScoringQuery, vectors: np.ndarray, has_vector: np.nda
     return sims
 
 
+def _absolute(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The gate's components: the description (the colour part when there are no attribute terms)."""
+    out = {k: parts[k] for k in ABSOLUTE if k in parts}
+    if "description" not in out and "colour" in parts:
+        out["description"] = parts["colour"]
+    return out
+
+
 def evidence_score(parts: dict[str, np.ndarray], n: int) -> np.ndarray:
-    present = [k for k in ABSOLUTE if k in parts]
+    present = _absolute(parts)
     if not present:
         return np.full(n, np.nan, dtype=np.float32)
     total = sum(WEIGHTS[k] for k in present)
-    return (sum(WEIGHTS[k] * parts[k] for k in present) / total).astype(np.float32)
+    return (sum(WEIGHTS[k] * v for k, v in present.items()) / total).astype(np.float32)
 
 
 def fused_score(parts: dict[str, np.ndarray], clip: np.ndarray | None, n: int) -> np.ndarray:
     """Weighted mean of the present components; ``clip`` may hold NaN for rows without a vector."""
     num = np.zeros(n, dtype=np.float64)
     den = np.zeros(n, dtype=np.float64)
-    for k in ABSOLUTE:
-        if k in parts:
-            num += WEIGHTS[k] * parts[k]
-            den += WEIGHTS[k]
+    for k, v in _absolute(parts).items():
+        num += WEIGHTS[k] * v
+        den += WEIGHTS[k]
     if clip is not None:
         ok = np.isfinite(clip)
         num[ok] += WEIGHTS["clip"] * clip[ok]

@@ -188,3 +188,83 @@ SCOPE_ENDERS = frozenset({
     "아동",
     "입은", "입고", "든", "들고", "메고", "멘", "쓴", "쓰고", "신은", "신고",
 })
+
+# ---------------------------------------------------------------- carried objects, hair, garment pattern
+# Accessory nouns that name something the indexer detects (indexer.attributes.OBJECT_NAMES). A word may
+# stand for several (a "bag" is whichever bag the detector saw). Colours in front of them become the
+# object's colour ("black rucksack", "노란 쇼핑백").
+
+BAGS = ("handbag", "backpack", "suitcase")
+EN_OBJECTS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("backpack", "rucksack", "knapsack", "schoolbag", "daypack"), ("backpack",)),
+    **dict.fromkeys(("handbag", "purse", "tote", "shopper", "satchel", "briefcase", "carrier", "clutch"),
+                    ("handbag",)),
+    "bag": BAGS,
+    **dict.fromkeys(("suitcase", "luggage", "trolley"), ("suitcase",)),
+    **dict.fromkeys(("umbrella", "brolly", "parasol"), ("umbrella",)),
+    **dict.fromkeys(("bicycle", "bike", "cycle", "cyclist", "bmx"), ("bicycle",)),
+    **dict.fromkeys(("pushchair", "buggy", "stroller", "pram", "perambulator"), ("pushchair",)),
+    **dict.fromkeys(("dog", "puppy"), ("dog",)),
+    **dict.fromkeys(("skateboard", "skateboarder"), ("skateboard",)),
+}
+# "shopping bag", "school bag": the word before "bag" says which bag
+EN_BAG_KINDS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("shopping", "carrier", "shoulder", "plastic", "paper", "tote", "hand", "cross-body",
+                     "crossbody", "messenger", "sports", "gym", "laptop"), ("handbag",)),
+    **dict.fromkeys(("school", "back"), ("backpack",)),
+    **dict.fromkeys(("travel", "wheeled", "rolling", "roller"), ("suitcase",)),
+}
+KO_OBJECTS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("배낭", "백팩", "책가방"), ("backpack",)),
+    **dict.fromkeys(("핸드백", "숄더백", "크로스백", "토트백", "에코백", "쇼핑백", "손가방", "서류가방", "비닐봉지",
+                     "장바구니", "봉투"), ("handbag",)),
+    "가방": BAGS,
+    **dict.fromkeys(("캐리어", "여행가방", "트렁크", "여행용가방"), ("suitcase",)),
+    **dict.fromkeys(("우산", "양산"), ("umbrella",)),
+    **dict.fromkeys(("자전거",), ("bicycle",)),
+    **dict.fromkeys(("유모차",), ("pushchair",)),
+    **dict.fromkeys(("강아지", "반려견", "애완견"), ("dog",)),
+    **dict.fromkeys(("스케이트보드",), ("skateboard",)),
+}
+# Korean words that are objects only as a whole word (봉투 inside a word is an envelope of some kind)
+KO_OBJECT_WHOLE_WORD_ONLY = frozenset({"봉투"})
+
+# Hair. The indexer measures the head's colour names; search scores three hair colours a CCTV camera can
+# tell apart (search.evidence.HAIR_SCORES): brown and black hair read alike at these resolutions.
+BLONDE, DARK_HAIR, GREY_HAIR = "blonde", "dark", "grey"
+HAIR_NOUNS_EN = frozenset({"hair", "haired"})
+HAIR_NOUNS_KO = frozenset({"머리", "머리카락", "헤어"})
+EN_HAIR_WORDS: dict[str, str] = {
+    "blonde": BLONDE, "blond": BLONDE, "blondie": BLONDE, "platinum": BLONDE,
+    "brunette": DARK_HAIR, "dark-haired": DARK_HAIR, "black-haired": DARK_HAIR, "brown-haired": DARK_HAIR,
+    "grey-haired": GREY_HAIR, "gray-haired": GREY_HAIR, "white-haired": GREY_HAIR, "silver-haired": GREY_HAIR,
+    "fair-haired": BLONDE, "blonde-haired": BLONDE, "blond-haired": BLONDE,
+}
+KO_HAIR_WORDS: dict[str, str] = {
+    "금발": BLONDE, "노랑머리": BLONDE, "노란머리": BLONDE,
+    "흑발": DARK_HAIR, "검은머리": DARK_HAIR, "갈색머리": DARK_HAIR,
+    "백발": GREY_HAIR, "흰머리": GREY_HAIR, "은발": GREY_HAIR, "회색머리": GREY_HAIR, "반백": GREY_HAIR,
+}
+# A colour said of hair ("black hair", "검은 머리") -> the hair colour it means; others go to CLIP only.
+HAIR_FROM_COLOUR: dict[str, str] = {
+    "black": DARK_HAIR, "brown": DARK_HAIR, "yellow": BLONDE, "grey": GREY_HAIR, "white": GREY_HAIR,
+}
+
+# Garment pattern (measured on the upper body only: stripes are what the indexer can see).
+STRIPED, PATTERNED = "striped", "patterned"
+EN_PATTERNS: dict[str, str] = {
+    **dict.fromkeys(("striped", "stripy", "stripey", "stripes", "stripe", "pinstriped", "pinstripe", "banded",
+                     "hooped", "breton"), STRIPED),
+    **dict.fromkeys(("patterned", "checked", "checkered", "chequered", "plaid", "tartan", "floral",
+                     "flowery", "spotted", "polka-dot", "dotted", "printed", "camouflage", "camo",
+                     "argyle", "houndstooth", "paisley", "leopard-print"), PATTERNED),
+}
+# Pattern words that are also common other words count only in front of a garment ("checked shirt", not
+# "we checked"; "체크 셔츠", not "체크했다").
+PATTERN_NEEDS_GARMENT = frozenset({"checked", "check", "spotted", "dotted", "printed", "banded", "hooped", "breton",
+                                   "체크", "무늬", "패턴", "프린트", "카모"})
+KO_PATTERNS: dict[str, str] = {
+    **dict.fromkeys(("줄무늬", "스트라이프", "단가라", "줄무늬의"), STRIPED),
+    **dict.fromkeys(("체크무늬", "체크", "격자무늬", "꽃무늬", "물방울무늬", "땡땡이", "호피무늬", "무늬", "패턴",
+                     "프린트", "군복무늬", "카모"), PATTERNED),
+}

@@ -8,7 +8,11 @@ Two detectors share one small interface:
   available. It finds moving blobs, not people, and says so loudly when it is constructed.
 
 Both return :class:`supervision.Detections` in original-frame pixels, so the tracker and the rest of
-the pipeline never care which one ran.
+the pipeline never care which one ran. :meth:`YoloxDetector.detect` gives people only;
+:meth:`YoloxDetector.detect_all` also gives the COCO classes people carry or walk with (bags,
+bicycles, dogs...) from the same network pass, at a lower threshold: YOLOX-Nano scores small objects
+low, and the indexer only trusts them once they recur with the same person across a tracklet
+(:mod:`indexer.attributes`). Person results are the same whichever method is called.
 """
 
 from __future__ import annotations
@@ -27,6 +31,25 @@ log = logging.getLogger(__name__)
 PERSON_CLASS = 0
 LETTERBOX_FILL = 114
 STRIDES = (8, 16, 32)
+# COCO classes (0-based, coco_classes.txt) that say something about a person: what they carry, push or
+# walk with. Pushchairs have no COCO class (see indexer.attributes for what stands in for them).
+CARRIED_OBJECTS: dict[int, str] = {
+    1: "bicycle", 16: "dog", 24: "backpack", 25: "umbrella", 26: "handbag", 28: "suitcase", 36: "skateboard",
+}
+# Objects are kept from this score (obj * cls) on; a single frame at this level means little, but a bag
+# that recurs beside the same person over a tracklet does (indexer.attributes aggregates).
+OBJECT_THRESHOLD = 0.1
+# People scored below the tracking threshold are kept as weak "person" objects: a child sitting in a
+# pushchair is often one (see indexer.attributes).
+WEAK_PERSON_THRESHOLD = 0.1
+
+
+@dataclass(frozen=True)
+class FrameDetections:
+    """One frame's people (tracked) and objects (COCO class ids in ``class_id``, incl. weak people)."""
+
+    persons: sv.Detections
+    objects: sv.Detections
 
 
 class Detector(Protocol):
@@ -38,6 +61,14 @@ class Detector(Protocol):
 
     def reset(self) -> None:
         """Forget per-video state (a new video, possibly another camera, starts)."""
+
+
+def detect_frame(detector: Detector, frame_bgr: np.ndarray) -> FrameDetections:
+    """People and objects of one frame; detectors (or wrappers) without objects give none."""
+    detect_all = getattr(detector, "detect_all", None)
+    if detect_all is not None:
+        return detect_all(frame_bgr)
+    return FrameDetections(detector.detect(frame_bgr), sv.Detections.empty())
 
 
 def _input_size(height: int, width: int, long_side: int) -> tuple[int, int]:
@@ -68,6 +99,9 @@ class YoloxDetector:
     nms_iou: float = 0.45
     classes: tuple[int, ...] = (PERSON_CLASS,)
     threads: int = 1
+    object_classes: tuple[int, ...] = tuple(CARRIED_OBJECTS)
+    object_threshold: float = OBJECT_THRESHOLD
+    weak_person_threshold: float = WEAK_PERSON_THRESHOLD
 
     def __post_init__(self) -> None:
         import onnxruntime as ort
@@ -103,19 +137,25 @@ class YoloxDetector:
         blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
         return blob, r
 
-    def detect(self, frame_bgr: np.ndarray) -> sv.Detections:
+    def _raw(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """Network rows (N, 85) with their grid cells and strides, and the letterbox scale."""
         blob, r = self._letterbox(frame_bgr)
         out = self._session.run(None, {self._input_name: blob})[0][0]
         in_h, in_w = blob.shape[2], blob.shape[3]
         if (in_h, in_w) not in self._grids:
             self._grids[(in_h, in_w)] = _grid(in_h, in_w)
         cells, strides = self._grids[(in_h, in_w)]
+        return out, cells, strides, r
 
-        cls = np.asarray(self.classes)
+    def _decode(self, raw: tuple[np.ndarray, np.ndarray, np.ndarray, float], classes: tuple[int, ...],
+                threshold: float, frame_hw: tuple[int, int]) -> sv.Detections:
+        """Boxes of ``classes`` scoring at least ``threshold``, class-wise NMS."""
+        out, cells, strides, r = raw
+        cls = np.asarray(classes)
         scores = out[:, 4:5] * out[:, 5 + cls]  # obj * cls, both already sigmoided
         best = scores.argmax(axis=1)
         score = scores[np.arange(len(scores)), best]
-        keep = score >= self.score_threshold
+        keep = score >= threshold
         if not keep.any():
             return sv.Detections.empty()
         out, score, class_id = out[keep], score[keep], cls[best[keep]]
@@ -125,10 +165,35 @@ class YoloxDetector:
         bw = np.exp(out[:, 2]) * strides
         bh = np.exp(out[:, 3]) * strides
         xyxy = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1) / r
-        h, w = frame_bgr.shape[:2]
+        h, w = frame_hw
         xyxy = sv.clip_boxes(xyxy, (w, h)).astype(np.float32)
         dets = sv.Detections(xyxy=xyxy, confidence=score.astype(np.float32), class_id=class_id)
         return dets.with_nms(threshold=self.nms_iou, class_agnostic=False)
+
+    def detect(self, frame_bgr: np.ndarray) -> sv.Detections:
+        raw = self._raw(frame_bgr)
+        return self._decode(raw, self.classes, self.score_threshold, frame_bgr.shape[:2])
+
+    def detect_all(self, frame_bgr: np.ndarray) -> FrameDetections:
+        """People exactly as :meth:`detect`, plus carried objects and weak people from the same pass.
+
+        Weak people come out of the same greedy NMS run down to the lower threshold: boxes are taken in
+        score order, so the confident ones (the people) suppress each other exactly as before, and a weak
+        box that survives does not duplicate a person.
+        """
+        raw = self._raw(frame_bgr)
+        hw = frame_bgr.shape[:2]
+        people = self._decode(raw, self.classes, min(self.score_threshold, self.weak_person_threshold), hw)
+        if len(people):
+            strong = people.confidence >= self.score_threshold
+            persons, parts = people[strong], [people[~strong]]
+        else:
+            persons, parts = people, []
+        if self.object_classes:
+            parts.append(self._decode(raw, self.object_classes, self.object_threshold, hw))
+        parts = [p for p in parts if len(p)]
+        objects = sv.Detections.merge(parts) if parts else sv.Detections.empty()
+        return FrameDetections(persons, objects)
 
 
 @dataclass

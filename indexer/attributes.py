@@ -1,0 +1,293 @@
+"""Appearance attributes of a sighting beyond clothing colour: what a person carries or pushes, hair
+colour, garment pattern, and whether the footage shows colour at all (night/IR).
+
+Per sampled frame (:func:`observe_person`, called for every tracked person), cheap measurements only:
+
+* **objects**: the detector's own COCO boxes (:data:`footage_search.vision.detector.CARRIED_OBJECTS`)
+  are given to the person whose *zone* for that class they fall in (a backpack on the back, a handbag
+  at the side down to the knees, a bicycle beside and below, a dog at the feet...), one person per
+  object, the one it sits best with (:func:`associate`). Each gets the colour names of its middle.
+* **pushchair** (no COCO class): a child seated in front of the adult is usually detected as a small
+  person, often below the tracking threshold, so the detector returns weak people too. A small person
+  box (20-70 % of the adult's height) in the adult's lower front counts as a pushchair sighting.
+* **hair** and **garment texture**: :mod:`footage_search.vision.attributes`;
+* **colour reliability** of the frame: :mod:`footage_search.vision.night`.
+
+Per sighting (:func:`summarise`), over all its frames: an object is trusted for recurring with the
+same person (presence across the frames where the person is seen) and for moving with them (its
+offset from the person stays put while the person walks; a parked bicycle or a bin read as a suitcase
+does not). Single-frame hits at YOLOX-Nano's low object scores are mostly noise; the figures are in
+``tests/test_attributes_real.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import supervision as sv
+
+from footage_search.vision.attributes import HeadColour, Texture
+from footage_search.vision.colours import N_COLOURS
+from footage_search.vision.detector import CARRIED_OBJECTS, PERSON_CLASS
+from footage_search.vision.night import NIGHT_RELIABILITY
+
+PUSHCHAIR = "pushchair"
+OBJECT_NAMES: tuple[str, ...] = (*CARRIED_OBJECTS.values(), PUSHCHAIR)
+PATTERNS = ("plain", "striped", "patterned")
+
+
+@dataclass(frozen=True)
+class Zone:
+    """Where an object of one class sits relative to its person's box, in box widths (sideways from the
+    box edges) and heights (down from the box top), and how tall it may be relative to the person."""
+
+    left: float
+    right: float
+    top: float
+    bottom: float
+    min_height: float
+    max_height: float
+    anchor: tuple[float, float]  # where it typically sits (fraction of width, of height) for tie-breaks
+
+
+ZONES: dict[str, Zone] = {
+    "backpack": Zone(0.35, 0.35, 0.0, 0.75, 0.10, 0.60, (0.5, 0.35)),
+    "handbag": Zone(0.6, 0.6, 0.15, 1.0, 0.06, 0.60, (0.5, 0.55)),
+    "suitcase": Zone(1.0, 1.0, 0.3, 1.15, 0.15, 0.80, (0.5, 0.8)),
+    "umbrella": Zone(0.8, 0.8, -0.7, 0.7, 0.10, 1.00, (0.5, 0.0)),
+    "bicycle": Zone(1.2, 1.2, 0.1, 1.3, 0.30, 1.40, (0.5, 0.75)),
+    "dog": Zone(1.5, 1.5, 0.4, 1.2, 0.10, 0.80, (0.5, 0.9)),
+    "skateboard": Zone(0.5, 0.5, 0.65, 1.2, 0.03, 0.50, (0.5, 1.0)),
+    PUSHCHAIR: Zone(1.0, 1.0, 0.3, 1.5, 0.20, 0.70, (0.5, 0.9)),  # the seated child
+}
+HAIR_FULL_PIXELS = 200  # head pixels from which a head's colour counts fully (~14 x 14)
+STRIPED_MIN = 0.5  # median periodicity of the torso over a sighting's frames that makes it "striped"
+PATTERN_FULL_FRAMES = 3
+NO_HEAD = HeadColour(np.full(N_COLOURS, 1.0 / N_COLOURS, dtype=np.float32), 0.0)  # no colour table
+MIN_AFFINITY = 0.3
+CHILD_MAX_ASPECT = 2.25  # height / width of a seated child with its pushchair
+TRUNCATED_ADULT_ASPECT = 1.9  # an adult box this squat has lost its legs (behind a pushchair)
+MIN_FRAMES = {PUSHCHAIR: 2}  # frames an object must be seen in before it counts (default 1)
+
+
+@dataclass(frozen=True)
+class ObjectSeen:
+    """One object next to one person in one frame."""
+
+    name: str
+    score: float  # detector score times how well it sits in the person's zone
+    box: np.ndarray  # (4,) frame pixels
+    colour: np.ndarray | None  # (11,) colour names of its middle; None for the pushchair cue
+
+
+@dataclass(frozen=True)
+class PointAttributes:
+    """What one frame shows of one tracked person, beyond clothing colour."""
+
+    box: np.ndarray
+    head: HeadColour
+    texture: Texture
+    objects: tuple[ObjectSeen, ...]
+    reliability: float  # colour reliability of the frame (night/IR -> 0)
+
+
+@dataclass
+class SightingAttributes:
+    """The schema's attribute columns for one sighting."""
+
+    objects: list[dict] = field(default_factory=list)  # {"name", "confidence", "colour"}, most confident first
+    hair_colour: np.ndarray = field(default_factory=lambda: np.full(N_COLOURS, 1.0 / N_COLOURS, np.float32))
+    hair_confidence: float = 0.0
+    pattern: str = "plain"
+    pattern_confidence: float = 0.0
+    night: bool = False
+    colour_reliability: float = 1.0
+
+    def row(self) -> dict:
+        return {
+            "objects": [{"name": o["name"], "confidence": float(o["confidence"]),
+                         "colour": np.asarray(o["colour"], dtype=np.float32)} for o in self.objects],
+            "hair_colour": self.hair_colour.astype(np.float32),
+            "hair_confidence": float(self.hair_confidence),
+            "pattern": self.pattern,
+            "pattern_confidence": float(self.pattern_confidence),
+            "night": bool(self.night),
+            "colour_reliability": float(self.colour_reliability),
+        }
+
+
+# ------------------------------------------------------------------------------------------ per frame
+
+
+def _affinity(zone: Zone, person: np.ndarray, obj: np.ndarray) -> float:
+    """How well ``obj`` sits in ``person``'s zone: the share of its area inside, times closeness to the
+    zone's anchor (so an object between two people goes to the one it is carried by), 0 if out of size."""
+    x1, y1, x2, y2 = (float(v) for v in person[:4])
+    w, h = max(x2 - x1, 1.0), max(y2 - y1, 1.0)
+    ox1, oy1, ox2, oy2 = (float(v) for v in obj[:4])
+    oh = oy2 - oy1
+    if not zone.min_height * h <= oh <= zone.max_height * h:
+        return 0.0
+    zx1, zx2 = x1 - zone.left * w, x2 + zone.right * w
+    zy1, zy2 = y1 + zone.top * h, y1 + zone.bottom * h
+    iw = max(0.0, min(ox2, zx2) - max(ox1, zx1))
+    ih = max(0.0, min(oy2, zy2) - max(oy1, zy1))
+    inside = iw * ih / max((ox2 - ox1) * oh, 1e-6)
+    ax, ay = x1 + zone.anchor[0] * w, y1 + zone.anchor[1] * h
+    d = np.hypot(((ox1 + ox2) / 2 - ax) / h, ((oy1 + oy2) / 2 - ay) / h)
+    return float(inside * np.exp(-d * d))
+
+
+def _child_affinity(adult: np.ndarray, child: np.ndarray) -> float:
+    """How well ``child`` fits a child seated in a pushchair pushed in front of ``adult`` (0 or 1).
+
+    A pushchair hides the adult's legs, so the detector boxes the adult in one of two ways, and each
+    leaves the seated child (boxed with its pushchair: squat, at most ~2x as tall as wide, where a
+    walking person is 2.2-3.5x) in a telling place:
+
+    * the adult's box stops at the handle (a squat box, under 1.9x as tall as wide): the child starts
+      in the adult's lower half or just below it, overlapping it sideways;
+    * the adult's box takes the pushchair in: the child lies inside it, in its lower half.
+
+    A pedestrian walking just in front of someone fits neither: the one behind keeps a tall box. The
+    cue must also recur (:data:`MIN_FRAMES`): one frame's coincidence is not a pushchair.
+    """
+    ax1, ay1, ax2, ay2 = (float(v) for v in adult[:4])
+    cx1, cy1, cx2, cy2 = (float(v) for v in child[:4])
+    w, h, cw, ch = ax2 - ax1, ay2 - ay1, cx2 - cx1, cy2 - cy1
+    if h <= 0 or w <= 0 or ch <= 0 or cw <= 0 or ch > CHILD_MAX_ASPECT * cw:
+        return 0.0
+    inter = max(0.0, min(cx2, ax2) - max(cx1, ax1)) * max(0.0, min(cy2, ay2) - max(cy1, ay1))
+    if inter >= 0.8 * cw * ch:  # inside the adult's box: the box took the pushchair in
+        ok = cy1 >= ay1 + 0.35 * h and 0.3 * h <= ch <= 0.6 * h
+    else:
+        sideways = max(0.0, min(cx2, ax2 + 0.3 * w) - max(cx1, ax1 - 0.3 * w)) / cw
+        ok = (h <= TRUNCATED_ADULT_ASPECT * w and ay1 + 0.3 * h <= cy1 <= ay2 + 0.3 * h and cy2 >= ay2
+              and 0.3 * h <= ch <= 1.6 * h and sideways >= 0.5)
+    return 1.0 if ok else 0.0
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / max(union, 1e-6))
+
+
+def associate(persons: np.ndarray, objects: sv.Detections) -> list[list[tuple[int, str, float]]]:
+    """For each person box, the objects it carries: ``(object index, name, affinity)``.
+
+    Objects are carried classes, and people (strong ones from ``persons``, weak ones from ``objects``)
+    small enough to be a child seated in front of an adult (the pushchair cue). Each object goes to at
+    most one person: the one with the highest affinity, if it reaches :data:`MIN_AFFINITY`.
+    """
+    out: list[list[tuple[int, str, float]]] = [[] for _ in range(len(persons))]
+    if len(persons) == 0:
+        return out
+    candidates: list[tuple[np.ndarray, str, int]] = []
+    for k in range(len(objects)):
+        cid = int(objects.class_id[k])
+        name = PUSHCHAIR if cid == PERSON_CLASS else CARRIED_OBJECTS.get(cid)
+        if name is not None:
+            candidates.append((objects.xyxy[k], name, k))
+    for k in range(len(persons)):  # a detected person can be a seated child too, if squat enough
+        x1, y1, x2, y2 = persons[k][:4]
+        if y2 - y1 <= CHILD_MAX_ASPECT * (x2 - x1):
+            candidates.append((persons[k], PUSHCHAIR, -1 - k))
+    for box, name, k in candidates:
+        zone = ZONES[name]
+        best, best_aff = -1, MIN_AFFINITY
+        for i, person in enumerate(persons):
+            if k == -1 - i:
+                continue
+            aff = _child_affinity(person, box) if name == PUSHCHAIR else _affinity(zone, person, box)
+            if aff >= best_aff:
+                best, best_aff = i, aff
+        if best >= 0:
+            out[best].append((k, name, best_aff))
+    return out
+
+
+# --------------------------------------------------------------------------------------- per sighting
+
+
+def summarise(points: list[PointAttributes | None]) -> SightingAttributes:
+    """Aggregate a sighting's per-frame attributes (``None`` where a frame has none)."""
+    seen = [p for p in points if p is not None]
+    if not seen:
+        return SightingAttributes()
+    reliability = float(np.mean([p.reliability for p in seen]))
+    hair, hair_conf = _hair(seen)
+    pattern, pattern_conf = _pattern(seen)
+    return SightingAttributes(
+        objects=_objects(seen), hair_colour=hair, hair_confidence=hair_conf, pattern=pattern,
+        pattern_confidence=pattern_conf, night=reliability < NIGHT_RELIABILITY, colour_reliability=reliability,
+    )
+
+
+def _objects(seen: list[PointAttributes]) -> list[dict]:
+    out = []
+    n = len(seen)
+    for name in OBJECT_NAMES:
+        best: list[ObjectSeen | None] = []
+        for p in seen:
+            hits = [o for o in p.objects if o.name == name]
+            best.append(max(hits, key=lambda o: o.score) if hits else None)
+        present = [(p, o) for p, o in zip(seen, best, strict=True) if o is not None]
+        if len(present) < MIN_FRAMES.get(name, 1):
+            continue
+        mean_score = float(np.mean([o.score for _, o in present]))
+        presence = len(present) / n
+        conf = presence * mean_score * _comotion(present)
+        colours = [(o.colour, o.score) for _, o in present if o.colour is not None]
+        colour = (np.average(np.stack([c for c, _ in colours]), axis=0, weights=[w for _, w in colours])
+                  if colours else np.full(N_COLOURS, 1.0 / N_COLOURS))
+        out.append({"name": name, "confidence": conf, "colour": colour.astype(np.float32)})
+    return sorted(out, key=lambda o: -o["confidence"])
+
+
+def _comotion(present: list[tuple[PointAttributes, ObjectSeen]]) -> float:
+    """1 when an object keeps its place relative to a walking person, down to 0.3 when it stays put in the
+    frame while the person walks on; 1 when the person does not move enough to tell."""
+    if len(present) < 2:
+        return 1.0
+    feet = np.array([[(p.box[0] + p.box[2]) / 2, p.box[3]] for p, _ in present])
+    centre = np.array([[(o.box[0] + o.box[2]) / 2, (o.box[1] + o.box[3]) / 2] for _, o in present])
+    h = float(np.median([p.box[3] - p.box[1] for p, _ in present]))
+    walked = float(np.linalg.norm(feet[-1] - feet[0]))
+    if walked < 0.5 * h:
+        return 1.0
+    relative = float(np.linalg.norm((centre[-1] - feet[-1]) - (centre[0] - feet[0])))
+    return float(np.clip(1.0 - relative / walked, 0.3, 1.0))
+
+
+def _hair(seen: list[PointAttributes]) -> tuple[np.ndarray, float]:
+    """Pixel-weighted mean head colour; confidence = share of frames with a usable head x how many
+    pixels a head has (PETS' 8-pixel heads count for less than Oxford's 15 or Intel's 40) x agreement
+    between frames."""
+    usable = [p.head for p in seen if p.head.weight > 0]
+    if not usable:
+        return np.full(N_COLOURS, 1.0 / N_COLOURS, dtype=np.float32), 0.0
+    w = np.array([h.weight for h in usable])
+    dists = np.stack([h.dist for h in usable])
+    mean = (dists * w[:, None]).sum(axis=0) / w.sum()
+    mean = mean / mean.sum()
+    agreement = float(np.average(np.sqrt(dists * mean).sum(axis=1), weights=w))  # Bhattacharyya
+    coverage = len(usable) / len(seen)
+    size = min(1.0, float(np.median(w)) / HAIR_FULL_PIXELS)
+    return mean.astype(np.float32), float(np.clip(coverage * size * agreement, 0.0, 1.0))
+
+
+def _pattern(seen: list[PointAttributes]) -> tuple[str, float]:
+    """"striped" when the torso's profile is periodic in most measurable frames, else "plain"; the
+    confidence grows with the number of frames measured (none: "plain" at confidence 0, no claim)."""
+    usable = [p.texture for p in seen if p.texture.weight > 0]
+    if not usable:
+        return "plain", 0.0
+    stripes = float(np.median([t.stripes for t in usable]))
+    coverage = min(1.0, len(usable) / PATTERN_FULL_FRAMES)
+    if stripes >= STRIPED_MIN:
+        return "striped", stripes * coverage
+    return "plain", (1.0 - stripes) * coverage
