@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     from indexer.cli import register as register_indexer
 
     register_indexer(sub)
-    for module in ("search.cli", "ui.cli", "footage_search.demo"):
+    for module in ("search.cli", "ui.cli", "footage_search.demo", "footage_search.admin_cli"):
         try:
             mod = __import__(module, fromlist=["register"])
         except ImportError as exc:  # pragma: no cover - only while a part is being built

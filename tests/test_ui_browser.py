@@ -1,7 +1,9 @@
 """End-to-end: the console in Debian's chromium (Playwright) on the indexed sample city.
 
-One console is started for the module (background thread, free 127.0.0.1 port) and each test opens a
-fresh browser context, i.e. a fresh operator session. The scripted missing person's ground truth says
+One console is started for the module (background thread, free 127.0.0.1 port, no users: the open
+loopback mode of ``make demo``) and each test opens a fresh browser context, i.e. a fresh operator
+session, which fills in the required case number and purpose first. Login and roles are in
+tests/test_ui_browser_auth.py. The scripted missing person's ground truth says
 which sightings are really the target, so the tests pin what a careful operator would pin.
 
 Screenshots of the main screens go to tests/artifacts/ui_*.png.
@@ -31,6 +33,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
 TZ = ZoneInfo("Asia/Seoul")
 TIMEOUT_MS = 90_000  # the first search loads models; the CI machine has 2 cores
 VIEWPORT = {"width": 1600, "height": 1000}
+CASE_NUMBER = "2026-SEO-0142"
+PURPOSE = "missing person (dementia), reported 09:05 near Seoul Station"
 
 
 @dataclass(frozen=True)
@@ -91,12 +95,19 @@ def page(browser, console_url, request):
     pg = context.new_page()
     pg.goto(console_url)
     pg.wait_for_selector("#fs-search")
+    fill_case(pg)
     failed_before = request.session.testsfailed
     yield pg
     if request.session.testsfailed > failed_before:  # what the screen showed when the test failed
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / f"ui_FAILED_{request.node.name}.png"), full_page=True)
     context.close()
+
+
+def fill_case(page, number: str = CASE_NUMBER, purpose: str = PURPOSE) -> None:
+    """The case fields every search needs (the console logs them with each search)."""
+    page.locator("#fs-case-number textarea, #fs-case-number input").first.fill(number)
+    page.locator("#fs-purpose textarea, #fs-purpose input").first.fill(purpose)
 
 
 def settle(page) -> None:
@@ -203,7 +214,9 @@ def download(page, suffix: str, dest: Path) -> Path:
     return path
 
 
-def test_describe_pin_route_map_and_export(page, appearances, ground_truth, tmp_path: Path):
+def test_describe_pin_route_map_and_export(page, appearances, ground_truth, sample_index, tmp_path: Path):
+    # no users: the open loopback console says so, and acts as the local admin
+    page.wait_for_function("document.querySelector('#fs-who').innerText.includes('OPEN CONSOLE')")
     captions = search(page, ground_truth["target"]["description_en"])
     status = page.locator("#fs-search-status").inner_text()
     assert "Understood:" in status and "upper=purple" in status and "lower=blue" in status
@@ -269,7 +282,6 @@ def test_describe_pin_route_map_and_export(page, appearances, ground_truth, tmp_
 
     page.get_by_role("tab", name="Case export").click()
     page.wait_for_function("document.querySelector('#fs-export-status').innerText.includes('pinned: 2')")
-    page.locator("#fs-case-number textarea, #fs-case-number input").first.fill("2026-SEO-0142")
     page.locator("#fs-operator textarea, #fs-operator input").first.fill("Operator Kim")
     page.locator("#fs-export").click()
     page.wait_for_selector("#fs-export-files a[download$='.html']")
@@ -279,13 +291,27 @@ def test_describe_pin_route_map_and_export(page, appearances, ground_truth, tmp_
     html = html_path.read_text(encoding="utf-8")
     assert "2026-SEO-0142" in html and "Operator Kim" in html and "Confirmed route" in html
     assert first[1].camera_id in html and last[1].camera_id in html and "data:image/jpeg;base64," in html
+    assert "Frames (other people blurred)" in html and PURPOSE in html
     report = json.loads(json_path.read_text(encoding="utf-8"))
-    assert report["case"]["case_number"] == "2026-SEO-0142"
+    assert report["case"]["case_number"] == "2026-SEO-0142" and report["case"]["purpose"] == PURPOSE
+    # every exported picture was cut from a redacted frame of its source video
+    assert all(s["frame_jpeg_base64"] and "blurred" in s["redaction"] for s in report["route"])
     assert report["query"]["text"] == ground_truth["target"]["description_en"]
     assert report["query"]["filters"]["Cameras"] == "all"  # the route's search, not the later suggestion search
     route_cams = [s["camera_id"] for s in report["route"]]
     assert route_cams[0] == first[1].camera_id and last[1].camera_id in route_cams
     assert all(s["video_path"].endswith(".mp4") and s["offset_best_s"] >= 0 for s in report["route"])
+
+    # the audit log has the searches, the route and the export, with the case and purpose
+    from footage_search.audit import audit_log_path, verify_log
+
+    log = audit_log_path(sample_index)
+    records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    mine = [r for r in records if r["case"] == CASE_NUMBER and r["purpose"] == PURPOSE]
+    assert {"search", "route", "export"} <= {r["event"] for r in mine}
+    assert any(r["event"] == "search" and r["details"]["query"] == ground_truth["target"]["description_en"]
+               for r in mine)
+    assert verify_log(log).ok
 
     # the report as the police will see it
     page.goto(html_path.as_uri())

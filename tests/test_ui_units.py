@@ -20,13 +20,14 @@ import cv2
 import numpy as np
 import pytest
 
+from footage_search.auth import Identity, Role
 from footage_search.registry import parse_registry
 from tests.conftest import make_config
 from tests.search_fixtures import T0, Row, grid_registry, write_index
 from tests.videos import write_video
 from ui import handlers as h
 from ui.formatting import duration, offset
-from ui.handlers import Console, ConsoleError, Session
+from ui.handlers import CaseContext, Console, ConsoleError, Session
 from ui.map_view import (
     MapDataError,
     MapStop,
@@ -280,8 +281,20 @@ def small_index(tmp_path_factory: pytest.TempPathFactory):
         Row("G-1", T0 + 30, T0 + 40, upper="red", lower="black", bearing=270, track_id=4),
         Row("G-2", T0 + 60, T0 + 70, upper="green", lower="grey", bearing=0, track_id=5),
     ] + [Row("G-3", T0 + 400 + i, T0 + 405 + i, upper="purple", lower="black", track_id=10 + i) for i in range(5)]
+    for r in rows:  # TEMP-SCHEMA
+        r.extra.setdefault("hair_colour", np.zeros(11, np.float32))  # TEMP-SCHEMA
     ids = write_index(uri, GRID, rows)
     return make_config(uri), ids
+
+
+def op() -> Session:
+    """An operator's session with a case, as the console binds it on every event."""
+    return Session(user=Identity("op", Role.OPERATOR, True, "127.0.0.1"),
+                   case=CaseContext("CASE-1", "unit test of the console"))
+
+
+def admin() -> Session:
+    return Session(user=Identity("boss", Role.ADMIN, True, "127.0.0.1"))
 
 
 @pytest.fixture
@@ -295,7 +308,7 @@ def console(small_index, tmp_path: Path) -> Console:
 
 
 def test_search_shows_understanding_pages_and_thumbnails(console: Console):
-    s = Session()
+    s = op()
     console.page_size = 2  # the three purple-and-blue rows make two pages
     view = h.run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
     assert "Understood:" in view.status_html and "upper=purple" in view.status_html
@@ -314,7 +327,7 @@ def test_search_shows_understanding_pages_and_thumbnails(console: Console):
 
 
 def test_a_failed_search_keeps_the_previous_query(console: Console):
-    s = Session()
+    s = op()
     h.run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
     before = (dict(s.request), s.query_text, [x.sighting_id for x in s.items])
     with pytest.raises(Exception, match="ISO 8601"):
@@ -323,12 +336,12 @@ def test_a_failed_search_keeps_the_previous_query(console: Console):
 
 
 def test_direction_from_the_text_is_listed_with_the_filters(console: Console):
-    view = h.run_search(console, Session(), "purple top, walking east", "any", None, None, [], [])
+    view = h.run_search(console, op(), "purple top, walking east", "any", None, None, [], [])
     assert "direction E (from the description)" in view.status_html
 
 
 def test_no_result_is_said_plainly(console: Console):
-    view = h.run_search(console, Session(), "yellow jacket, white trousers", None, None, None, [], [])
+    view = h.run_search(console, op(), "yellow jacket, white trousers", None, None, None, [], [])
     assert view.no_result and view.gallery == []
     assert "fs-msg-warn" in view.status_html and "no plausible" in view.status_html.lower()
 
@@ -343,12 +356,12 @@ def test_no_result_is_said_plainly(console: Console):
     (lambda c, s: h.select_sighting(c, s, 5), "no longer on the page"),
     (lambda c, s: h.unmark(c, s, []), "Choose a pinned"),
     (lambda c, s: h.build_route(c, s), "Pin at least one sighting"),
-    (lambda c, s: h.export_case(c, s, "1", "op", ""), "Nothing to export"),
+    (lambda c, s: h.export_case(c, s, "op", ""), "Nothing to export"),
     (lambda c, s: h.search_suggestion(c, s, "0"), "Build a route"),
 ])
 def test_handler_errors_are_readable(console: Console, call, words):
     with pytest.raises(Exception) as info:
-        call(console, Session())
+        call(console, op())
     msg = h.readable_error(info.value)
     assert words in msg and "Traceback" not in msg and "Something went wrong" not in msg
 
@@ -364,7 +377,7 @@ def test_unexpected_errors_are_logged_and_summarised(caplog):
 
 
 def test_pin_reject_route_and_export(console: Console, small_index, tmp_path: Path):
-    s = Session()
+    s = op()
     h.run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
     by_cam = {x.camera_id: i for i, x in reversed(list(enumerate(s.items)))}
     first, last = by_cam["G-1"], by_cam["G-3"]
@@ -397,10 +410,12 @@ def test_pin_reject_route_and_export(console: Console, small_index, tmp_path: Pa
     with pytest.raises(ConsoleError, match="Choose the route stops"):
         h.reject_stops(console, s, [])
 
-    files, msg = h.export_case(console, s, "CASE-7", "Lee", "test export")
+    h.set_case(console, s, "CASE-7", "missing person, unit test")
+    files, msg = h.export_case(console, s, "Lee", "test export")
     assert "fs-msg-ok" in msg and all(p.is_file() for p in files.paths())
     data = json.loads(files.json.read_text(encoding="utf-8"))
-    assert data["case"] == {"case_number": "CASE-7", "operator": "Lee", "notes": "test export"}
+    assert data["case"] == {"case_number": "CASE-7", "operator": "Lee", "notes": "test export",
+                            "purpose": "missing person, unit test", "exported_by": "op (operator)"}
     assert data["query"]["text"] == "purple top, blue jeans" and data["query"]["filters"]["Direction"] == "any"
     assert {st["sighting_id"] for st in data["route"]} >= set(s.pinned)
     html = files.html.read_text(encoding="utf-8")
@@ -408,7 +423,7 @@ def test_pin_reject_route_and_export(console: Console, small_index, tmp_path: Pa
 
 
 def test_buttons_act_on_the_sighting_on_screen(console: Console):
-    s = Session()
+    s = op()
     h.run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
     a, b = s.items[0].sighting_id, s.items[1].sighting_id
     h.select_sighting(console, s, 0)
@@ -423,7 +438,7 @@ def test_buttons_act_on_the_sighting_on_screen(console: Console):
 
 
 def test_more_like_this_and_suggestion_search(console: Console):
-    s = Session()
+    s = op()
     h.run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
     h.select_sighting(console, s, 0)
     view = h.more_like_this(console, s)
@@ -439,7 +454,7 @@ def test_more_like_this_and_suggestion_search(console: Console):
 
 
 def test_reference_photo_checked_on_upload(console: Console, tmp_path: Path):
-    s = Session()
+    s = op()
     bad = tmp_path / "statement.png"
     bad.write_text("this is a witness statement, not a photo", encoding="utf-8")
     with pytest.raises(Exception) as info:
@@ -460,10 +475,10 @@ def test_missing_index_and_reindex_without_archive(tmp_path: Path):
     c = Console(cfg=cfg, registry=GRID, cache_dir=tmp_path / "cache")
     assert "No index yet" in h.index_status_view(c)
     with pytest.raises(Exception) as info:
-        h.run_search(c, Session(), "red jacket", None, None, None, [], [])
+        h.run_search(c, op(), "red jacket", None, None, None, [], [])
     assert "no index at" in h.readable_error(info.value)
     with pytest.raises(FileNotFoundError, match="--archive"):
-        h.reindex(c)
+        h.reindex(c, admin())
 
 
 def test_only_one_reindex_at_a_time(tmp_path: Path):
@@ -473,7 +488,7 @@ def test_only_one_reindex_at_a_time(tmp_path: Path):
     assert c.reindexer._lock.acquire(blocking=False)
     try:
         with pytest.raises(h.ReindexBusyError, match="already running"):
-            h.reindex(c)
+            h.reindex(c, admin())
     finally:
         c.reindexer._lock.release()
 

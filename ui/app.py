@@ -1,9 +1,11 @@
 """The operator console: ``create_app(cfg, registry) -> gr.Blocks`` and ``launch(...)``.
 
-This module only lays out components and wires events to :mod:`ui.handlers`; each wrapper turns a
+This module only lays out components and wires events to :mod:`ui.handlers`; each wrapper first
+binds the signed-in user (from Gradio's login, see :mod:`ui.access`) to the session, then turns a
 handler's view into component updates, and any error into a readable message (a toast plus the
-panel's status box), never a traceback. Events are private (not a public API): everything an
-operator does goes through these handlers, which is where a later login/audit layer hooks in.
+panel's status box), never a traceback. The UI's events are private (not a public API); the one
+public endpoint is ``/search`` (:func:`ui.handlers.api_search`), behind the same login, role check and
+audit as the Search button.
 
 To serve the Blocks yourself, keep the console so Gradio gets its styling and may serve the image
 cache::
@@ -21,11 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
+from footage_search.auth import Role
 from footage_search.compass import COMPASS_8
 from footage_search.config import Config
 from footage_search.registry import CameraRegistry
 from ui import handlers as h
+from ui.access import LoginClientMiddleware, check_bind
 from ui.handlers import Console, Session, status_box
 from ui.map_view import load_district_geojson
 
@@ -63,7 +68,14 @@ CSS = """
 #fs-page-label { text-align:center; align-self:center; }
 #fs-page-label p { margin:0; }
 #fs-map svg, #fs-timeline svg { display:block; margin:0 auto; }
+.fs-open { display:inline-block; background:#FFFBEB; border:1px solid #F59E0B; color:#78350F; border-radius:6px;
+  padding:3px 8px; font-size:13px; }
+.fs-user { font-size:14px; }
+#fs-case-bar { border:1px solid var(--border-color-primary); border-radius:8px; padding:4px 8px; }
 """
+AUTH_MESSAGE = ("footage-search operator console. Sign in with your own account: every search, photo, route "
+                "and export is logged with your name and case. Repeated failed sign-ins lock the account for a "
+                "few minutes.")
 
 
 def _theme() -> gr.themes.Base:
@@ -81,6 +93,11 @@ def build_console(cfg: Config, registry: CameraRegistry, *, archive: str | Path 
                    page_size=page_size)
 
 
+def _client(request: gr.Request | None) -> str:
+    client = getattr(request, "client", None)
+    return str(getattr(client, "host", "") or "")
+
+
 def _error(exc: BaseException) -> str:
     msg = h.readable_error(exc)
     # Gradio renders toast text as HTML, and messages quote operator input (file names, typed times).
@@ -89,9 +106,10 @@ def _error(exc: BaseException) -> str:
     return status_box(escape(msg), "error")
 
 
-def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None = None, **console_options: Any
-               ) -> gr.Blocks:
-    """The console as Gradio Blocks. ``console_options`` go to :func:`build_console` (archive, cache_dir...)."""
+def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None = None, api_concurrency: int = 4,
+               **console_options: Any) -> gr.Blocks:
+    """The console as Gradio Blocks. ``console_options`` go to :func:`build_console` (archive, cache_dir...);
+    ``api_concurrency``: how many ``/search`` API calls run at once (more wait in Gradio's queue)."""
     console = console or build_console(cfg, registry, **console_options)
     cams = sorted(registry, key=lambda c: (c.district, c.camera_id))
     camera_choices = [(f"{c.camera_id} · {c.name} ({c.district})", c.camera_id) for c in cams]
@@ -99,8 +117,17 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
     # delete_cache: Gradio's copies of thumbnails and reports go after a day (a console runs for weeks)
     with gr.Blocks(title=TITLE, analytics_enabled=False, fill_width=True, delete_cache=(3600, 86400)) as app:
         session = gr.State(Session())
-        gr.HTML(f'<div class="fs-header"><h1>{escape(TITLE)}</h1><span class="fs-sub">{len(registry)} cameras in '
-                f"{len(registry.districts)} districts · times in {escape(cfg.index.timezone)}</span></div>")
+        with gr.Row(equal_height=False):
+            gr.HTML(f'<div class="fs-header"><h1>{escape(TITLE)}</h1><span class="fs-sub">{len(registry)} cameras '
+                    f"in {len(registry.districts)} districts · times in {escape(cfg.index.timezone)}</span></div>")
+            who_html = gr.HTML("", elem_id="fs-who")
+        # Asked once, above every tab: each search, upload, route and export is logged with them.
+        with gr.Row(elem_id="fs-case-bar"):
+            case_number = gr.Textbox(label="Case number (required)", placeholder="e.g. 2026-SEO-0142", max_lines=1,
+                                     elem_id="fs-case-number", scale=1, min_width=180)
+            purpose = gr.Textbox(label="Purpose (required, logged with every search)", max_lines=1, scale=3,
+                                 placeholder="e.g. missing child (8), reported 09:10 near Seoul Station",
+                                 elem_id="fs-purpose")
         with gr.Tabs(elem_id="fs-tabs") as tabs:
             # ---------------------------------------------------------------------------- search
             with gr.Tab("Search", id="search", elem_id="fs-tab-search"), gr.Row(equal_height=False):
@@ -194,13 +221,14 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
                                                 elem_id="fs-reject-stops", scale=1)
             # ---------------------------------------------------------------------------- export
             with gr.Tab("Case export", id="export", elem_id="fs-tab-export") as export_tab:
-                with gr.Row():
-                    case_number = gr.Textbox(label="Case number", elem_id="fs-case-number")
-                    operator = gr.Textbox(label="Operator", elem_id="fs-operator")
+                operator = gr.Textbox(label="Operator name on the report (default: your account)",
+                                      elem_id="fs-operator")
                 notes = gr.Textbox(label="Notes for the report", lines=3, elem_id="fs-notes")
                 export_btn = gr.Button("Export report (HTML, JSON, CSV)", variant="primary", elem_id="fs-export")
-                export_status = gr.HTML(status_box("The report holds the query, filters, confirmed route with "
-                                                   "thumbnails and source-file offsets, and the map."),
+                export_status = gr.HTML(status_box("The report holds the case number and purpose, the query, "
+                                                   "filters, confirmed route with thumbnails and source-file "
+                                                   "offsets, and the map. Everyone but the confirmed person is "
+                                                   "blurred in its pictures."),
                                         elem_id="fs-export-status")
                 export_files = gr.File(label="Report files", file_count="multiple", interactive=False,
                                        elem_id="fs-export-files")
@@ -213,11 +241,36 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
                                 "No archive configured: start the console with <code>--archive FOLDER</code> to "
                                 "reindex from here.")
                 gr.HTML(status_box(archive_note), elem_id="fs-archive-note")
+                # shown to admins only (app.load); h.reindex checks the role again on the server
                 reindex_btn = gr.Button("Start reindex", variant="primary", interactive=console.archive is not None,
-                                        elem_id="fs-reindex")
+                                        elem_id="fs-reindex", visible=False)
                 reindex_status = gr.HTML("", elem_id="fs-reindex-status")
+                with gr.Accordion("Users (admin)", open=False, visible=False, elem_id="fs-users") as users_box:
+                    users_html = gr.HTML("", elem_id="fs-users-list")
+                    with gr.Row():
+                        new_name = gr.Textbox(label="User name", max_lines=1, elem_id="fs-new-user")
+                        new_role = gr.Radio([r.value for r in Role], value=Role.OPERATOR.value, label="Role",
+                                            elem_id="fs-new-role")
+                        new_password = gr.Textbox(label="Password (10+ characters)", type="password", max_lines=1,
+                                                  elem_id="fs-new-password")
+                    with gr.Row():
+                        add_user_btn = gr.Button("Add user", size="sm", elem_id="fs-add-user")
+                        remove_user_btn = gr.Button("Remove user", size="sm", variant="stop",
+                                                    elem_id="fs-remove-user")
+                    users_status = gr.HTML("", elem_id="fs-users-status")
 
         # ------------------------------------------------------------------------------------ events
+        def bind(sess: Session, request: gr.Request | None) -> Session:
+            """Who acts, from the login behind this request, looked up again on every event."""
+            assert console.access is not None
+            sess.user = console.access.identify(getattr(request, "username", None), _client(request))
+            return sess
+
+        def bind_case(sess: Session, request: gr.Request | None, case_v: str, purpose_v: str) -> Session:
+            bind(sess, request)
+            h.set_case(console, sess, case_v, purpose_v)
+            return sess
+
         results_out = [session, gallery, page_label, prev_btn, next_btn, search_status, detail_frame, detail_strip,
                        detail_info, pager, detail_row, shown_id]
 
@@ -233,39 +286,43 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
             return (sess, gr.skip(), gr.skip(), gr.skip(), gr.skip(), _error(exc), gr.skip(), gr.skip(), gr.skip(),
                     gr.skip(), gr.skip(), gr.skip())
 
-        def on_search(sess, text_v, dir_v, from_v, to_v, dists_v, cams_v):
+        def on_search(sess, case_v, purpose_v, text_v, dir_v, from_v, to_v, dists_v, cams_v, request: gr.Request):
             try:
+                bind_case(sess, request, case_v, purpose_v)
                 return results_updates(sess, h.run_search(console, sess, text_v, dir_v, from_v, to_v, dists_v,
                                                           cams_v))
             except Exception as exc:
                 return results_error(sess, exc)
 
-        search_inputs = [session, text, direction, time_from, time_to, districts, cameras]
+        search_inputs = [session, case_number, purpose, text, direction, time_from, time_to, districts, cameras]
         opts = {"api_visibility": "private"}
         search_btn.click(on_search, search_inputs, results_out, **opts)
         text.submit(on_search, search_inputs, results_out, **opts)
 
         def on_page(step: int):
-            def run(sess):
+            def run(sess, case_v, purpose_v, request: gr.Request):
                 try:
+                    bind_case(sess, request, case_v, purpose_v)
                     return results_updates(sess, h.change_page(console, sess, step))
                 except Exception as exc:
                     return results_error(sess, exc)
             return run
 
-        prev_btn.click(on_page(-1), [session], results_out, **opts)
-        next_btn.click(on_page(+1), [session], results_out, **opts)
+        prev_btn.click(on_page(-1), [session, case_number, purpose], results_out, **opts)
+        next_btn.click(on_page(+1), [session, case_number, purpose], results_out, **opts)
 
-        def on_like(sess, shown):
+        def on_like(sess, case_v, purpose_v, shown, request: gr.Request):
             try:
+                bind_case(sess, request, case_v, purpose_v)
                 return results_updates(sess, h.more_like_this(console, sess, shown))
             except Exception as exc:
                 return results_error(sess, exc)
 
-        like_btn.click(on_like, [session, shown_id], results_out, **opts)
+        like_btn.click(on_like, [session, case_number, purpose, shown_id], results_out, **opts)
 
-        def on_select(sess, evt: gr.SelectData):
+        def on_select(sess, evt: gr.SelectData, request: gr.Request):
             try:
+                bind(sess, request)
                 view = h.select_sighting(console, sess, evt.index if isinstance(evt.index, int) else None)
                 return (sess, gr.update(value=view.frame, visible=view.frame is not None),
                         gr.update(value=view.strip, visible=view.strip is not None), view.info_html, view.sighting_id)
@@ -290,16 +347,19 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
         districts.change(on_district_change, [districts, cameras], [cameras], **opts)
 
         # photo
-        def on_photo(sess, path):
+        def on_photo(sess, case_v, purpose_v, path, request: gr.Request):
             try:
+                bind_case(sess, request, case_v, purpose_v)
                 view = h.upload_photo(console, sess, path)
                 return (sess, gr.update(value=view.preview, visible=view.preview is not None), view.status_html,
                         gr.skip())
             except Exception as exc:
                 # drop the rejected file, so what the form shows is what a search would use
+                sess.photo, sess.photo_name, sess.photo_preview = None, "", None
                 return sess, gr.update(value=None, visible=False), _error(exc), None
 
-        photo_file.upload(on_photo, [session, photo_file], [session, photo_preview, photo_status, photo_file], **opts)
+        photo_file.upload(on_photo, [session, case_number, purpose, photo_file],
+                          [session, photo_preview, photo_status, photo_file], **opts)
 
         def on_photo_clear(sess):
             view = h.clear_photo(console, sess)
@@ -318,8 +378,9 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
                     gr.update(choices=view.rejected_choices, value=[]), detail, view.results_gallery)
 
         def on_mark(fn):
-            def run(sess, shown):
+            def run(sess, shown, request: gr.Request):
                 try:
+                    bind(sess, request)
                     return marks_updates(sess, fn(console, sess, shown))
                 except Exception as exc:
                     return (sess, gr.skip(), gr.skip(), gr.skip(), gr.skip(), _error(exc), gr.skip())
@@ -328,8 +389,9 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
         pin_btn.click(on_mark(h.pin_selected), [session, shown_id], marks_out, **opts)
         reject_btn.click(on_mark(h.reject_selected), [session, shown_id], marks_out, **opts)
 
-        def on_unmark(sess, ids):
+        def on_unmark(sess, ids, request: gr.Request):
             try:
+                bind(sess, request)
                 return marks_updates(sess, h.unmark(console, sess, ids))
             except Exception as exc:
                 gr.Warning(escape(h.readable_error(exc)), duration=8)
@@ -350,74 +412,139 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
                     gr.update(choices=view.stop_choices, value=[]), gr.update(visible=bool(view.stop_choices)),
                     gr.update(visible=bool(view.suggestion_choices)))
 
-        def on_route(sess, progress=gr.Progress()):  # noqa: B008 - how Gradio injects progress
+        def on_route(sess, case_v, purpose_v, request: gr.Request, progress=gr.Progress()):  # noqa: B008
             progress(None, desc="building the route…")
             try:
+                bind_case(sess, request, case_v, purpose_v)
                 return route_updates(sess, h.build_route(console, sess))
             except Exception as exc:
                 return (sess, _error(exc), *(gr.skip() for _ in route_out[2:]))
 
-        def on_reject_stops(sess, ids):
+        def on_reject_stops(sess, case_v, purpose_v, ids, request: gr.Request):
             try:
+                bind_case(sess, request, case_v, purpose_v)
                 marks, route = h.reject_stops(console, sess, ids)
             except Exception as exc:
                 return (sess, _error(exc), *(gr.skip() for _ in route_out[2:]), *(gr.skip() for _ in marks_out[1:]))
             return (*route_updates(sess, route), *marks_updates(sess, marks)[1:])
 
-        stop_reject_btn.click(on_reject_stops, [session, stop_pick], [*route_out, *marks_out[1:]], **opts)
+        stop_reject_btn.click(on_reject_stops, [session, case_number, purpose, stop_pick], [*route_out, *marks_out[1:]],
+                              **opts)
 
-        build_btn.click(on_route, [session], route_out, **opts)
+        build_btn.click(on_route, [session, case_number, purpose], route_out, **opts)
         to_route_btn.click(lambda: gr.Tabs(selected="route"), None, [tabs], **opts).then(
-            on_route, [session], route_out, **opts)
+            on_route, [session, case_number, purpose], route_out, **opts)
 
-        def on_suggestion(sess, choice):
+        def on_suggestion(sess, case_v, purpose_v, choice, request: gr.Request):
             try:
+                bind_case(sess, request, case_v, purpose_v)
                 view, req = h.search_suggestion(console, sess, choice)
             except Exception as exc:
                 return (*results_error(sess, exc), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
             return (*results_updates(sess, view), gr.Tabs(selected="search"), req["cameras"], req["time_from"],
                     req["time_to"], [])
 
-        suggestion_btn.click(on_suggestion, [session, suggestion_pick],
+        suggestion_btn.click(on_suggestion, [session, case_number, purpose, suggestion_pick],
                              [*results_out, tabs, cameras, time_from, time_to, districts], **opts)
 
         # export
-        def on_export(sess, case_v, operator_v, notes_v):
+        def on_export(sess, case_v, purpose_v, operator_v, notes_v, request: gr.Request):
             try:
-                files, msg = h.export_case(console, sess, case_v, operator_v, notes_v)
+                bind_case(sess, request, case_v, purpose_v)
+                files, msg = h.export_case(console, sess, operator_v, notes_v)
             except Exception as exc:
                 return _error(exc), gr.skip()
             return msg, [str(p) for p in files.paths()]
 
-        export_btn.click(on_export, [session, case_number, operator, notes], [export_status, export_files], **opts)
+        export_btn.click(on_export, [session, case_number, purpose, operator, notes], [export_status, export_files],
+                         **opts)
         export_tab.select(lambda sess: h.export_preview(console, sess), [session], [export_status], **opts)
 
         # index
-        def on_status():
+        def on_status(sess, request: gr.Request):
             try:
-                return h.index_status_view(console)
+                return h.index_status_view(console, bind(sess, request))
             except Exception as exc:
                 return _error(exc)
 
-        refresh_btn.click(on_status, None, [index_html], **opts)
-        app.load(on_status, None, [index_html], **opts)
+        refresh_btn.click(on_status, [session], [index_html], **opts)
 
-        def on_reindex(progress=gr.Progress()):  # noqa: B008 - how Gradio injects progress
+        def on_load(sess, request: gr.Request):
+            """Per tab: who is signed in, and the admin-only controls for admins."""
+            try:
+                bind(sess, request)
+            except Exception as exc:
+                return (sess, status_box(escape(h.readable_error(exc)), "error"), gr.skip(), gr.skip(), gr.skip(),
+                        gr.skip(), gr.skip())
+            assert sess.user is not None
+            admin = sess.user.can(h.Permission.REINDEX)
+            try:
+                index = h.index_status_view(console, sess)
+            except Exception as exc:
+                index = _error(exc)
+            users = h.users_view(console, sess) if sess.user.can(h.Permission.MANAGE_USERS) else ""
+            return (sess, h.header_html(console, sess), gr.update(visible=admin),
+                    gr.update(visible=sess.user.can(h.Permission.MANAGE_USERS)), users, index,
+                    gr.update(value=sess.user.name if sess.user.authenticated else ""))
+
+        app.load(on_load, [session], [session, who_html, reindex_btn, users_box, users_html, index_html, operator],
+                 **opts)
+
+        def on_reindex(sess, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - how Gradio injects it
+            try:
+                bind(sess, request)
+                # the role is checked before the progress bar appears: an operator sees a refusal, not a start
+                h.authorize(console, sess, h.Permission.REINDEX, "start a reindex")
+            except Exception as exc:
+                return _error(exc), gr.skip()
             progress(0.0, desc="looking for new and changed videos…")
 
             def report(done: int, total: int, footage_s: float) -> None:
                 progress((done, total), desc=f"indexed {done}/{total} files ({footage_s / 60:.1f} min of footage)",
                          unit="files")
             try:
-                msg = h.reindex(console, report)
+                msg = h.reindex(console, sess, report)
             except Exception as exc:
                 return _error(exc), gr.skip()
-            return msg, h.index_status_view(console)
+            return msg, h.index_status_view(console, sess)
 
         # No queue limit here: a second click while one runs must be told so (the Reindexer's lock),
         # not wait silently and then index again.
-        reindex_btn.click(on_reindex, None, [reindex_status, index_html], concurrency_limit=None,
+        reindex_btn.click(on_reindex, [session], [reindex_status, index_html], concurrency_limit=None,
                           show_progress_on=[reindex_status], **opts)
+
+        # users (admin)
+        def on_users(action: str):
+            def run(sess, name, role, password, request: gr.Request):
+                try:
+                    bind(sess, request)
+                    if action == "add":
+                        msg = h.add_user(console, sess, name, role, password)
+                    else:
+                        msg = h.remove_user(console, sess, name)
+                    return msg, h.users_view(console, sess), ""
+                except Exception as exc:
+                    return _error(exc), gr.skip(), ""
+            return run
+
+        users_in = [session, new_name, new_role, new_password]
+        add_user_btn.click(on_users("add"), users_in, [users_status, users_html, new_password], **opts)
+        remove_user_btn.click(on_users("remove"), users_in, [users_status, users_html, new_password], **opts)
+
+        # The JSON search endpoint (POST /gradio_api/call/search, or gradio_client's predict(api_name="/search")):
+        # stateless, one page of results per call, same login, role check, case fields and audit as the button.
+        def search_api(case_number: str, purpose: str, text: str = "", direction: str = "", time_from: str = "",
+                       time_to: str = "", districts: list[str] | None = None, cameras: list[str] | None = None,
+                       limit: int = h.PAGE_SIZE, request: gr.Request = None) -> dict:  # type: ignore[assignment]
+            """Search the index as the signed-in user; returns the ranked sightings as JSON."""
+            try:
+                sess = bind(Session(), request)
+                return h.api_search(console, sess, case_number, purpose, text, direction or None, time_from or None,
+                                    time_to or None, districts, cameras, limit)
+            except Exception as exc:
+                raise gr.Error(h.readable_error(exc), print_exception=False) from None
+
+        gr.api(search_api, api_name="search", concurrency_limit=api_concurrency, concurrency_id="api-search")
     app.queue(default_concurrency_limit=4)
     return app
 
@@ -433,10 +560,13 @@ class RunningConsole:
 
 
 def launch_options(console: Console) -> dict[str, Any]:
-    """What ``gr.Blocks.launch`` needs besides host/port (serve the image cache, no telemetry, no SSR)."""
+    """What ``gr.Blocks.launch`` needs besides host/port: the login (unless the console is open), the
+    image cache to serve, no telemetry, no SSR. Call :func:`ui.access.check_bind` before serving."""
+    assert console.access is not None
     return {"allowed_paths": [str(console.cache_dir)], "css": CSS, "theme": _theme(), "footer_links": [],
             "ssr_mode": False, "show_error": False, "max_file_size": MAX_UPLOAD, "share": False,
-            "inbrowser": False}
+            "inbrowser": False, "auth": None if console.access.open_mode else console.access.gradio_auth,
+            "auth_message": AUTH_MESSAGE, "app_kwargs": {"middleware": [Middleware(LoginClientMiddleware)]}}
 
 
 def launch(cfg: Config, registry: CameraRegistry, *, host: str | None = None, port: int | None = None,
@@ -444,8 +574,10 @@ def launch(cfg: Config, registry: CameraRegistry, *, host: str | None = None, po
     """Start the console on ``host:port`` (default ``cfg.ui``: 127.0.0.1:7860).
 
     ``block=False`` returns at once with the server running in a background thread (tests, ``demo``).
+    Raises :class:`~footage_search.config.ConfigError` for a non-loopback host while no users exist.
     """
     console = build_console(cfg, registry, **console_options)
+    check_bind(host or cfg.ui.host, console.access)  # type: ignore[arg-type]
     app = create_app(cfg, registry, console=console)
     _, url, _ = app.launch(server_name=host or cfg.ui.host, server_port=port or cfg.ui.port,
                            prevent_thread_lock=not block, quiet=quiet, **launch_options(console))

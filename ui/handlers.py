@@ -2,7 +2,12 @@
 
 Nothing here imports Gradio: each handler takes the console (config, registry, engine, caches), the
 operator's session and the form values, and returns a small view object that ``ui.app`` puts on
-screen. So every handler can be unit-tested, and a later login/audit layer can wrap them in one place.
+screen. So every handler can be unit-tested.
+
+Access control and accountability live here too, on the server, whatever the page shows: each handler
+checks the role of ``session.user`` (set by ``ui.app`` from the signed-in user on every event) before
+it acts, searches/uploads/routes/exports need a case number and purpose (:func:`set_case`), and those
+acts are written to the audit log before their results are returned.
 
 Errors an operator can act on (bad input, missing index, busy indexer...) become :class:`ConsoleError`
 with a readable message; anything else is logged with its traceback on the server and reported to
@@ -15,21 +20,25 @@ import base64
 import hashlib
 import logging
 import math
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from footage_search.audit import AuditLog
+from footage_search.auth import Identity, Permission, Role, UserError
 from footage_search.config import Config
 from footage_search.index_db import IndexNotFoundError, ModelMismatchError
 from footage_search.index_status import index_status
 from footage_search.registry import CameraRegistry, RegistryError, UnknownCameraError
 from footage_search.video_frames import FrameReadError
 from ui import formatting as fmt
+from ui.access import AccessDenied, ConsoleAccess
 from ui.index_panel import ReindexBusyError, Reindexer, status_html
 from ui.map_view import (
     DistrictShape,
@@ -39,6 +48,7 @@ from ui.map_view import (
     district_shapes_from_registry,
     render_map_svg,
 )
+from ui.redact import ExportRedactor
 from ui.report import CaseReport, ReportFiles, ReportLeg, ReportSighting, write_report
 from ui.thumbnails import DetailImages, ThumbnailCache, TrackPath, encode_jpeg
 from ui.timeline_view import TimelineStop, render_timeline_svg
@@ -62,8 +72,9 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from indexer.lock import IndexBusyError
     from search.errors import SearchInputError
 
-    return (ConsoleError, SearchInputError, IndexNotFoundError, ModelMismatchError, RegistryError,
-            UnknownCameraError, IndexBusyError, ReindexBusyError, MapDataError, FrameReadError, FileNotFoundError)
+    return (ConsoleError, AccessDenied, UserError, SearchInputError, IndexNotFoundError, ModelMismatchError,
+            RegistryError, UnknownCameraError, IndexBusyError, ReindexBusyError, MapDataError, FrameReadError,
+            FileNotFoundError)
 
 
 def readable_error(exc: BaseException) -> str:
@@ -90,6 +101,8 @@ class Console:
     shapes: list[DistrictShape] | None = None
     page_size: int = PAGE_SIZE
     engine_factory: Callable[[Config, CameraRegistry], SearchEngine] | None = None
+    audit: AuditLog | None = None  # default: the configured audit log (audit.log_path)
+    access: ConsoleAccess | None = None  # default: from the configured users file (auth.users_file)
     _engine: SearchEngine | None = field(default=None, repr=False)
     _engine_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -100,6 +113,11 @@ class Console:
         self.reindexer = Reindexer(self.cfg, self.registry, self.archive)
         if self.shapes is None:
             self.shapes = district_shapes_from_registry(self.registry)
+        if self.audit is None:
+            self.audit = AuditLog.for_config(self.cfg)
+        if self.access is None:
+            self.access = ConsoleAccess.for_config(self.cfg, self.audit)
+        self.redactor = ExportRedactor(self.cfg)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -119,15 +137,28 @@ class Console:
 
 
 def default_cache_dir(cfg: Config) -> Path:
-    """Per-index folder under the system temp dir (which Gradio may serve files from by default)."""
+    """``ui.cache_dir``, else a per-index folder under the system temp dir (which Gradio may serve from)."""
+    if cfg.ui.cache_dir:
+        return Path(cfg.ui.cache_dir).expanduser()
     digest = hashlib.sha1(cfg.storage.index_uri.encode()).hexdigest()[:12]
     return Path(tempfile.gettempdir()) / "footage-search-console" / digest
+
+
+@dataclass(frozen=True)
+class CaseContext:
+    """The case an operator works on; every audited act carries it."""
+
+    number: str
+    purpose: str
 
 
 @dataclass
 class Session:
     """One operator's browser tab: the current search, what they pinned or rejected, the route."""
 
+    # who is acting: set from the signed-in user on every event (never from anything the page sends)
+    user: Identity | None = None
+    case: CaseContext | None = None
     request: dict = field(default_factory=dict)  # the last search (SearchRequest fields) for paging
     query_text: str = ""
     understood: str = ""
@@ -199,6 +230,81 @@ class PhotoView:
 def status_box(text: str, kind: str = "info") -> str:
     """A message block; ``kind`` is info | ok | warn | error (colours in ui/app.py's CSS)."""
     return f'<div class="fs-msg fs-msg-{kind}" role="{"alert" if kind == "error" else "status"}">{text}</div>'
+
+
+# ------------------------------------------------------------------------------------------ access
+
+CASE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/#:()-]{1,47}$")
+PURPOSE_MIN, PURPOSE_MAX = 10, 300
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def set_case(console: Console, session: Session, number: str | None, purpose: str | None) -> CaseContext:
+    """Check the case number and purpose typed in the console and make them the session's case."""
+    number = " ".join((number or "").split())
+    purpose = " ".join((purpose or "").split())
+    if not number:
+        raise ConsoleError("Enter the case number first (e.g. 2026-SEO-0142): every search, photo, route and "
+                           "export is logged with its case.")
+    if not CASE_RE.match(number):
+        raise ConsoleError(f"Case number {number[:60]!r} is not valid: 2 to 48 letters, digits, spaces "
+                           "or . _ / # : ( ) -, starting with a letter or digit.")
+    if len(purpose) < PURPOSE_MIN:
+        raise ConsoleError(f"Enter the purpose of this search (at least {PURPOSE_MIN} characters, e.g. 'missing "
+                           "child reported 09:10 near Seoul Station'): it is logged with every search.")
+    if len(purpose) > PURPOSE_MAX or _CONTROL.search(purpose):
+        raise ConsoleError(f"The purpose must be one line of at most {PURPOSE_MAX} characters.")
+    session.case = CaseContext(number, purpose)
+    return session.case
+
+
+def _require_case(session: Session) -> CaseContext:
+    if session.case is None:
+        raise ConsoleError("Enter the case number and purpose first: every search is logged with its case.")
+    return session.case
+
+
+def authorize(console: Console, session: Session, permission: Permission, action: str) -> Identity:
+    """The acting user, if their role allows ``permission``; a refusal is audited and raised."""
+    who = session.user
+    if who is None:
+        raise AccessDenied("You are not signed in: reload the page and sign in.")
+    if not who.can(permission):
+        audit(console, session, "denied", action=action, needs=permission.value)
+        raise AccessDenied(f"Your role ({who.role.value}) may not {action}: ask an administrator.")
+    return who
+
+
+def audit(console: Console, session: Session, event: str, **details: Any) -> None:
+    """Write one audit record for the session's user and case (fsynced before the caller goes on)."""
+    assert console.audit is not None
+    case = session.case
+    console.audit.write(event, session.user, case=case.number if case else "", purpose=case.purpose if case else "",
+                        details=details)
+
+
+def _photo_digest(session: Session) -> str | None:
+    return hashlib.sha256(session.photo).hexdigest() if session.photo is not None else None
+
+
+def _audited_search(console: Console, session: Session, kind: str, request: dict, req: Any,
+                    offset: int = 0) -> SearchResult:
+    """Run one search and log it (with what it found, or why it failed) before anyone sees results."""
+    details: dict[str, Any] = {"kind": kind, "query": request.get("text", ""), "offset": offset,
+                               "filters": {k: v for k, v in request.items() if k != "text"},
+                               "excluded": len(session.rejected)}
+    if session.photo is not None and getattr(req, "photo", None) is not None:
+        details["photo_sha256"] = _photo_digest(session)
+    if getattr(req, "like", None):
+        details["like"] = req.like
+    try:
+        result = console.engine().search(req)
+    except Exception as exc:
+        audit(console, session, "search", **details, error=str(exc)[:300])
+        raise
+    audit(console, session, "search", **details, results=result.total, shown=len(result.sightings),
+          no_result=result.no_result)
+    return result
 
 
 # ------------------------------------------------------------------------------------------ search
@@ -296,10 +402,13 @@ def _photo_summary(photo) -> str:
 
 
 def run_search(console: Console, session: Session, text: str, direction: str | None, time_from: str | None,
-               time_to: str | None, districts: Sequence[str] | None, cameras: Sequence[str] | None) -> ResultsView:
+               time_to: str | None, districts: Sequence[str] | None, cameras: Sequence[str] | None,
+               limit: int | None = None) -> ResultsView:
     """A new search from the form (page 1)."""
     from search.request import SearchRequest
 
+    authorize(console, session, Permission.SEARCH, "search")
+    _require_case(session)
     text = (text or "").strip()
     if not text and session.photo is None:
         raise ConsoleError("Type a description (e.g. 'purple coat, blue jeans, walking south') or upload a "
@@ -308,8 +417,10 @@ def run_search(console: Console, session: Session, text: str, direction: str | N
     request = {"text": text, "direction": direction, "time_from": (time_from or "").strip() or None,
                "time_to": (time_to or "").strip() or None,
                "districts": _clean_list(districts), "cameras": _clean_list(cameras)}
-    result = console.engine().search(SearchRequest(**request, photo=session.photo, exclude_ids=list(session.rejected),
-                                                   offset=0, limit=console.page_size))
+    req = SearchRequest(**request, photo=session.photo, exclude_ids=list(session.rejected), offset=0,
+                        limit=limit or console.page_size)
+    result = _audited_search(console, session, "photo" if session.photo is not None and not text else "describe",
+                             request, req)
     # only a search that ran replaces the session's query: a typo must not change what paging,
     # the route and the report use
     session.request, session.like_id, session.offset, session.query_text = request, None, 0, text
@@ -330,6 +441,8 @@ def _filters_summary(request: dict, session: Session) -> dict[str, str]:
 def change_page(console: Console, session: Session, step: int) -> ResultsView:
     from search.request import SearchRequest
 
+    authorize(console, session, Permission.SEARCH, "search")
+    _require_case(session)
     if not session.request and not session.like_id:
         raise ConsoleError("Run a search first.")
     offset = max(0, session.offset + step * console.page_size)
@@ -342,7 +455,7 @@ def change_page(console: Console, session: Session, step: int) -> ResultsView:
     else:
         req = SearchRequest(**session.request, photo=session.photo, exclude_ids=list(session.rejected),
                             offset=offset, limit=console.page_size)
-    result = console.engine().search(req)
+    result = _audited_search(console, session, "page", {"text": session.query_text, **session.request}, req, offset)
     session.offset = offset
     return _results_view(console, session, result)
 
@@ -351,11 +464,15 @@ def more_like_this(console: Console, session: Session, shown_id: str | None = No
     """Search with the selected sighting as the query, anywhere (the person moves between cameras)."""
     from search.request import SearchRequest
 
+    authorize(console, session, Permission.SEARCH, "search")
+    _require_case(session)
     sid = _require_selected(session, shown_id)
     window = session.request or {}
-    result = console.engine().search(SearchRequest(like=sid, time_from=window.get("time_from"),
-                                                   time_to=window.get("time_to"), exclude_ids=list(session.rejected),
-                                                   offset=0, limit=console.page_size))
+    req = SearchRequest(like=sid, time_from=window.get("time_from"), time_to=window.get("time_to"),
+                        exclude_ids=list(session.rejected), offset=0, limit=console.page_size)
+    result = _audited_search(console, session, "like",
+                             {"text": "", "time_from": window.get("time_from"), "time_to": window.get("time_to")},
+                             req)
     session.like_id, session.offset = sid, 0
     return _results_view(console, session, result)
 
@@ -379,6 +496,7 @@ def _require_selected(session: Session, shown_id: str | None = None) -> str:
 
 
 def select_sighting(console: Console, session: Session, index: int | None) -> DetailView:
+    authorize(console, session, Permission.SEARCH, "look at sightings")
     if index is None or not 0 <= index < len(session.items):
         raise ConsoleError("That result is no longer on the page; search again.")
     s = session.items[index]
@@ -441,6 +559,7 @@ def _label(console: Console, session: Session, sid: str) -> str:
 
 
 def pin_selected(console: Console, session: Session, shown_id: str | None = None) -> MarksView:
+    authorize(console, session, Permission.SEARCH, "pin sightings")
     sid = _require_selected(session, shown_id)
     if sid in session.rejected:
         session.rejected.remove(sid)
@@ -450,6 +569,7 @@ def pin_selected(console: Console, session: Session, shown_id: str | None = None
 
 
 def reject_selected(console: Console, session: Session, shown_id: str | None = None) -> MarksView:
+    authorize(console, session, Permission.SEARCH, "reject sightings")
     sid = _require_selected(session, shown_id)
     if sid in session.pinned:
         session.pinned.remove(sid)
@@ -459,6 +579,7 @@ def reject_selected(console: Console, session: Session, shown_id: str | None = N
 
 
 def unmark(console: Console, session: Session, sighting_ids: Sequence[str] | str | None) -> MarksView:
+    authorize(console, session, Permission.SEARCH, "change marks")
     ids = _clean_list(sighting_ids)
     if not ids:
         raise ConsoleError("Choose a pinned or rejected sighting to take back.")
@@ -498,6 +619,8 @@ def build_route(console: Console, session: Session) -> RouteView:
     from search.route import RouteRequest
     from search.route import build_route as search_route
 
+    authorize(console, session, Permission.ROUTE, "build routes")
+    _require_case(session)
     window = session.request or {}
     pinned = [i for i in session.pinned if i in session.known]
     pinned.sort(key=lambda i: session.known[i].t_start)
@@ -509,7 +632,16 @@ def build_route(console: Console, session: Session) -> RouteView:
                            time_from=window.get("time_from"), time_to=window.get("time_to"))
     else:
         raise ConsoleError("Pin at least one sighting (or run a search) before asking for the route.")
-    route = search_route(console.engine(), req)
+    details = {"pinned": pinned, "rejected": list(session.rejected), "query": session.query_text,
+               "photo_sha256": _photo_digest(session)}
+    try:
+        route = search_route(console.engine(), req)
+    except Exception as exc:
+        audit(console, session, "route", **details, error=str(exc)[:300])
+        raise
+    audit(console, session, "route", **details, stops=[st.sighting.sighting_id if st.sighting else st.camera_id
+                                                       for st in route.stops],
+          suggestions=[c.camera_id for c in route.suggestions])
     session.route = route
     session.route_query = {"text": session.query_text, "understood": session.understood,
                            "filters": dict(session.filters)}
@@ -580,6 +712,7 @@ def route_view(console: Console, session: Session) -> RouteView:
 def reject_stops(console: Console, session: Session, sighting_ids: Sequence[str] | str | None
                  ) -> tuple[MarksView, RouteView]:
     """The operator saw someone else on the route: reject those stops and build the route again."""
+    authorize(console, session, Permission.ROUTE, "build routes")
     ids = _clean_list(sighting_ids)
     if not ids:
         raise ConsoleError("Choose the route stops that show someone else, then press Reject and rebuild.")
@@ -596,6 +729,8 @@ def search_suggestion(console: Console, session: Session, choice: str | None) ->
     """Search the suggested next camera in its time window with the current description."""
     from search.request import SearchRequest
 
+    authorize(console, session, Permission.SEARCH, "search")
+    _require_case(session)
     if session.route is None or choice is None or choice == "":
         raise ConsoleError("Build a route, then choose one of the suggested cameras.")
     try:
@@ -608,8 +743,9 @@ def search_suggestion(console: Console, session: Session, choice: str | None) ->
     request = {"text": session.query_text, "direction": None,
                "time_from": fmt.date_time(c.earliest - 60, tz), "time_to": fmt.date_time(c.latest + 60, tz),
                "districts": [], "cameras": [c.camera_id]}
-    result = console.engine().search(SearchRequest(**request, photo=session.photo, exclude_ids=list(session.rejected),
-                                                   offset=0, limit=console.page_size))
+    req = SearchRequest(**request, photo=session.photo, exclude_ids=list(session.rejected), offset=0,
+                        limit=console.page_size)
+    result = _audited_search(console, session, "suggestion", request, req)
     session.request, session.like_id, session.offset = request, None, 0
     session.filters = _filters_summary(request, session)
     return _results_view(console, session, result), request
@@ -625,17 +761,23 @@ def upload_photo(console: Console, session: Session, path: str | None) -> PhotoV
 
     if not path:
         return clear_photo(console, session)
+    authorize(console, session, Permission.SEARCH, "upload photos")
+    _require_case(session)
     p = Path(path)
     try:
         data = p.read_bytes()
     except OSError as exc:
         raise ConsoleError(f"cannot read the uploaded file: {exc.strerror or exc}") from None
     name = p.name
+    # the image itself never goes to the log: its digest is enough to prove which photo was used
+    details = {"file_name": name[:200], "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     try:
         image = decode_photo(data)
     except SearchInputError as exc:
         session.photo, session.photo_name, session.photo_preview = None, "", None
+        audit(console, session, "photo_upload", **details, accepted=False, error=str(exc)[:200])
         raise ConsoleError(f"Reference photo {name}: {exc}. Upload a JPEG or PNG photo of the person.") from None
+    audit(console, session, "photo_upload", **details, accepted=True)
     session.photo, session.photo_name = data, name
     h, w = image.shape[:2]
     k = min(1.0, 320 / max(h, w))
@@ -664,6 +806,7 @@ def _report_sighting(s: Sighting, role: str, number: int | None) -> ReportSighti
 
 
 def build_report(console: Console, session: Session, case_number: str, operator: str, notes: str) -> CaseReport:
+    """The report as it is exported: every picture redacted (see :mod:`ui.redact`)."""
     route = session.route
     tz = console.tz
     stops: list[ReportSighting] = []
@@ -688,9 +831,11 @@ def build_report(console: Console, session: Session, case_number: str, operator:
     on_route = {s.sighting_id for s in stops}
     pinned = [_report_sighting(session.known[i], "pinned", None) for i in session.pinned
               if i in session.known and i not in on_route]
+    stops = [console.redactor.redact_sighting(s) for s in stops]
+    pinned = [console.redactor.redact_sighting(s) for s in pinned]
     photo = None
     if session.photo_preview is not None and Path(session.photo_preview).is_file():
-        photo = Path(session.photo_preview).read_bytes()
+        photo = console.redactor.redact_photo(Path(session.photo_preview).read_bytes())
     index = {"index": console.cfg.storage.index_uri, "timezone": console.cfg.index.timezone}
     try:
         clip_model = console.engine().db.clip_model()
@@ -699,7 +844,11 @@ def build_report(console: Console, session: Session, case_number: str, operator:
         log.warning("no CLIP model name for the report: %s", exc)
     query = session.route_query if route is not None and session.route_query else {
         "text": session.query_text, "understood": session.understood, "filters": dict(session.filters)}
+    case = session.case
+    who = session.user
     return CaseReport(case_number=case_number.strip(), operator=operator.strip(), notes=notes.strip(),
+                      purpose=case.purpose if case else "",
+                      exported_by=f"{who.name} ({who.role.value})" if who is not None else "",
                       timezone=console.cfg.index.timezone, query_text=query["text"],
                       understood=query["understood"].removeprefix("understood: "), filters=dict(query["filters"]),
                       route=stops, legs=legs, suggestions=suggestions, pinned=pinned,
@@ -728,28 +877,120 @@ def export_preview(console: Console, session: Session) -> str:
     return status_box(" · ".join(parts))
 
 
-def export_case(console: Console, session: Session, case_number: str, operator: str, notes: str
-                ) -> tuple[ReportFiles, str]:
+def export_case(console: Console, session: Session, operator: str, notes: str) -> tuple[ReportFiles, str]:
+    """Write the case report of the session's case (number from :func:`set_case`), redacted and audited."""
+    who = authorize(console, session, Permission.EXPORT, "export case reports")
+    case = _require_case(session)
     if session.route is None and not session.pinned:
         raise ConsoleError("Nothing to export yet: pin sightings and build the route first.")
-    report = build_report(console, session, case_number or "", operator or "", notes or "")
+    operator = (operator or "").strip() or (who.name if who.authenticated else "")
+    report = build_report(console, session, case.number, operator, notes or "")
     files = write_report(report, console.exports_dir)
+    pictures = [*report.route, *report.pinned]
+    audit(console, session, "export", route=[s.sighting_id for s in report.route],
+          pinned=[s.sighting_id for s in report.pinned], operator=operator,
+          files={p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files.paths()},
+          people_blurred=sum(s.people_blurred for s in pictures),
+          pictures_withheld=sum(1 for s in pictures if not s.thumbnail))
     n = len(report.route)
-    msg = (f"Exported case report{' ' + escape(report.case_number) if report.case_number else ''}: "
-           f"{n} route stop(s), {len(report.pinned)} other pinned sighting(s). Download the files below.")
+    msg = (f"Exported case report {escape(report.case_number)}: {n} route stop(s), {len(report.pinned)} other "
+           "pinned sighting(s); everyone but the confirmed person is blurred. Download the files below.")
     return files, status_box(msg, "ok")
 
 
 # -------------------------------------------------------------------------------------------- index
 
 
-def index_status_view(console: Console) -> str:
+def index_status_view(console: Console, session: Session | None = None) -> str:
+    if session is not None:
+        authorize(console, session, Permission.SEARCH, "see the index status")
     return status_html(index_status(console.cfg), console.registry)
 
 
-def reindex(console: Console, on_progress: Callable[[int, int, float], None] | None = None) -> str:
+def reindex(console: Console, session: Session, on_progress: Callable[[int, int, float], None] | None = None) -> str:
+    authorize(console, session, Permission.REINDEX, "start a reindex")
+    audit(console, session, "reindex_start", archive=str(console.archive) if console.archive else None)
     # A running engine needs no reopening: it follows the index's writes (IndexDB follow_writes).
-    summary = console.reindexer.run(on_progress)
+    try:
+        summary = console.reindexer.run(on_progress)
+    except Exception as exc:
+        audit(console, session, "reindex_end", error=str(exc)[:300])
+        raise
+    audit(console, session, "reindex_end", indexed=summary.indexed, failed=len(summary.failed),
+          unchanged=summary.unchanged)
     lines = summary.lines()
     kind = "warn" if summary.failed else "ok"
     return status_box("<b>Reindex finished.</b><br>" + "<br>".join(escape(line) for line in lines), kind)
+
+
+# -------------------------------------------------------------------------------------------- users
+
+
+def header_html(console: Console, session: Session) -> str:
+    """Who is signed in (with a sign-out link), or a plain warning that the console is open."""
+    who = session.user
+    if who is None:
+        return ""
+    if not who.authenticated:
+        return ('<span class="fs-open" role="alert">OPEN CONSOLE: no login (no users configured), reachable from '
+                "this machine only. Everyone acts as <b>local</b> (admin); every search is still audited. "
+                "Add users with <code>footage-search users add</code> to require a login.</span>")
+    return (f'<span class="fs-user">Signed in as <b>{escape(who.name)}</b> ({escape(who.role.value)}) · '
+            '<a href="logout" id="fs-logout">Sign out</a></span>')
+
+
+def users_view(console: Console, session: Session) -> str:
+    authorize(console, session, Permission.MANAGE_USERS, "manage users")
+    assert console.access is not None
+    store = console.access.authenticator.store
+    users = sorted(store.users().values(), key=lambda u: u.name)
+    rows = "".join(f"<tr><td>{escape(u.name)}</td><td>{escape(u.role.value)}</td><td>{escape(u.created)}</td>"
+                   f"<td>{escape(u.created_by)}</td></tr>" for u in users)
+    note = ("" if not console.access.open_mode else
+            "<p class='fs-note'>The console is open (no users when it started): restart it after adding the first "
+            "user to require a login.</p>")
+    return (f"<p class='fs-note'>Users file <code>{escape(str(store.path))}</code></p>"
+            "<table class='fs-table fs-users'><tr><th>User</th><th>Role</th><th>Created</th><th>By</th></tr>"
+            f"{rows or '<tr><td colspan=4>no users</td></tr>'}</table>{note}")
+
+
+def add_user(console: Console, session: Session, name: str, role: str, password: str) -> str:
+    authorize(console, session, Permission.MANAGE_USERS, "manage users")
+    assert console.access is not None and session.user is not None
+    user = console.access.authenticator.store.add(name, role or Role.OPERATOR.value, password or "",
+                                                  created_by=session.user.name)
+    audit(console, session, "user_add", name=user.name, role=user.role.value)
+    return status_box(f"User <b>{escape(user.name)}</b> ({escape(user.role.value)}) added.", "ok")
+
+
+def remove_user(console: Console, session: Session, name: str) -> str:
+    who = authorize(console, session, Permission.MANAGE_USERS, "manage users")
+    assert console.access is not None
+    if (name or "").strip() == who.name:
+        raise ConsoleError("You cannot remove your own account while signed in with it.")
+    gone = console.access.authenticator.store.remove(name)
+    audit(console, session, "user_remove", name=gone.name, role=gone.role.value)
+    return status_box(f"User <b>{escape(gone.name)}</b> removed.", "ok")
+
+
+# ---------------------------------------------------------------------------------------------- API
+
+
+def api_search(console: Console, session: Session, case_number: str, purpose: str, text: str,
+               direction: str | None = None, time_from: str | None = None, time_to: str | None = None,
+               districts: Sequence[str] | None = None, cameras: Sequence[str] | None = None,
+               limit: int | None = None) -> dict[str, Any]:
+    """The console's JSON search endpoint: the same checks, audit and search as the Search button."""
+    set_case(console, session, case_number, purpose)
+    if limit is not None and not 1 <= limit <= 200:
+        raise ConsoleError("limit must be between 1 and 200")
+    view = run_search(console, session, text, direction, time_from, time_to, districts, cameras, limit=limit)
+    tz = console.tz
+    return {"case_number": session.case.number if session.case else "", "total": session.total,
+            "no_result": view.no_result, "understood": session.understood,
+            "sightings": [{"sighting_id": s.sighting_id, "camera_id": s.camera_id, "district": s.district,
+                           "start": fmt.date_time(s.t_start, tz), "end": fmt.date_time(s.t_end, tz),
+                           "t_start": s.t_start, "t_end": s.t_end, "direction": s.direction,
+                           "score": None if s.score is None else round(float(s.score), 4),
+                           "video_path": s.video_path, "offset_best_s": s.offset_best_s,
+                           "box": [round(float(v), 1) for v in s.box]} for s in session.items]}

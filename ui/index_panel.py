@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from footage_search.config import Config
 from footage_search.index_status import IndexStatus
 from footage_search.registry import CameraRegistry
+from footage_search.retention import PURGED_PREFIX
 from ui.formatting import date_time
 
 ProgressFn = Callable[[int, int, float], None]
@@ -45,12 +46,16 @@ def status_html(status: IndexStatus, registry: CameraRegistry) -> str:
                         f"<td>{c.footage_s / 60:.1f} min</td><td>{escape(date_time(c.first, tz))}</td></tr>")
     no_vec = (f" ({status.sightings_without_vectors} without CLIP vectors: text search uses colours only)"
               if status.sightings_without_vectors else "")
-    failures = "".join(f"<li><code>{escape(p)}</code>: {escape(e)}</li>" for p, e in status.failures[:20])
+    # a purge marks emptied videos failed (so the indexer leaves them alone): not failures to fix
+    real = [(p, e) for p, e in status.failures if not e.startswith(PURGED_PREFIX)]
+    n_purged = len(status.failures) - len(real)
+    failures = "".join(f"<li><code>{escape(p)}</code>: {escape(e)}</li>" for p, e in real[:20])
+    purged = f" ({n_purged} purged by retention)" if n_purged else ""
     return (
         '<div class="fs-status">'
         f"<p><b>Index</b> <code>{escape(status.index_uri)}</code><br>"
         f"<b>CLIP model</b> {escape(status.clip_model or 'none (sightings have no CLIP vectors)')}<br>"
-        f"<b>Videos</b> {status.videos_done} indexed, {status.videos_failed} failed · "
+        f"<b>Videos</b> {status.videos_done} indexed, {status.videos_failed - n_purged} failed{purged} · "
         f"<b>Footage</b> {status.footage_s / 3600:.2f} h · <b>Sightings</b> {status.sightings}{escape(no_vec)}</p>"
         "<table class=fs-table><tr><th>Camera</th><th>District</th><th>Videos</th><th>Footage</th>"
         f"<th>Coverage ({escape(status.timezone)})</th></tr>{''.join(rows)}</table>"

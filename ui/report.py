@@ -4,6 +4,9 @@ The HTML embeds every picture (data: URIs) and the map, so it can be mailed, arc
 without the console. JSON carries the same facts for other systems, CSV one row per sighting for a
 spreadsheet. Each sighting names its source file and the offsets inside it, so an investigator can
 go back to the original footage without this tool.
+
+Pictures arrive here already redacted (:mod:`ui.redact`): everyone but the confirmed person blurred,
+or no picture at all with the reason.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ class ReportSighting:
     direction: str
     score: float | None
     thumbnail: bytes = field(default=b"", repr=False)
+    frame: bytes = field(default=b"", repr=False)  # the whole frame at the best moment, JPEG
+    people_blurred: int = 0
+    redaction: str = ""  # what was done to the pictures, or why there are none
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,8 @@ class CaseReport:
     timeline_svg: str = field(default="", repr=False)
     index: dict[str, str] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
+    purpose: str = ""  # as logged with the case's searches
+    exported_by: str = ""  # the signed-in account that exported it
 
     @property
     def tz(self) -> ZoneInfo:
@@ -100,12 +108,14 @@ class ReportFiles:
 def _sighting_dict(s: ReportSighting, tz: ZoneInfo) -> dict:
     d = asdict(s)
     d.pop("thumbnail")
+    d.pop("frame")
     d["box"] = [round(v, 1) for v in s.box]
     d["score"] = None if s.score is None else round(s.score, 4)
     d["video_file"] = Path(s.video_path).name
     for key in ("t_start", "t_end", "t_best"):
         d[key.replace("t_", "time_")] = date_time(getattr(s, key), tz)
     d["thumbnail_jpeg_base64"] = base64.b64encode(s.thumbnail).decode("ascii") if s.thumbnail else None
+    d["frame_jpeg_base64"] = base64.b64encode(s.frame).decode("ascii") if s.frame else None
     return d
 
 
@@ -117,7 +127,9 @@ def report_dict(r: CaseReport) -> dict:
         "created_at": date_time(r.created_at, tz),
         "created_at_epoch": r.created_at,
         "timezone": r.timezone,
-        "case": {"case_number": r.case_number, "operator": r.operator, "notes": r.notes},
+        "case": {"case_number": r.case_number, "operator": r.operator, "notes": r.notes,
+                 **({"purpose": r.purpose} if r.purpose else {}),
+                 **({"exported_by": r.exported_by} if r.exported_by else {})},
         "query": {"text": r.query_text, "understood": r.understood, "filters": r.filters,
                   "reference_photo": r.reference_photo is not None},
         "route": [_sighting_dict(s, tz) for s in r.route],
@@ -182,14 +194,17 @@ code { font-size: 12px; word-break: break-all; }
 .photo img { max-height: 180px; border: 1px solid #CBD5E1; }
 .muted { color: #6B7280; } .figure { margin: 8px 0; }
 ul.suggestions li { margin: 2px 0; }
+.frames { display: flex; flex-wrap: wrap; gap: 10px; } figure.frame { margin: 0; break-inside: avoid; }
+figure.frame img { max-width: 460px; display: block; border: 1px solid #CBD5E1; }
+figure.frame figcaption { font-size: 12px; color: #374151; }
 @page { size: A4; margin: 14mm; }
 @media print { body { margin: 0; max-width: none; } h2 { break-after: avoid; } tr, .figure { break-inside: avoid; } }
 """
 
 
-def _img(jpeg: bytes, alt: str) -> str:
+def _img(jpeg: bytes, alt: str, missing: str = "no picture") -> str:
     if not jpeg:
-        return '<span class="muted">no picture</span>'
+        return f'<span class="muted">{escape(missing)}</span>'
     return f'<img alt="{escape(alt)}" src="data:image/jpeg;base64,{base64.b64encode(jpeg).decode("ascii")}">'
 
 
@@ -200,7 +215,7 @@ def _sighting_rows(items: list[ReportSighting], tz: ZoneInfo) -> str:
         rows.append(
             "<tr>"
             f"<td>{s.number if s.number is not None else '–'}</td>"
-            f'<td class="thumb">{_img(s.thumbnail, f"sighting {s.sighting_id}")}</td>'
+            f'<td class="thumb">{_img(s.thumbnail, f"sighting {s.sighting_id}", s.redaction or "no picture")}</td>'
             f"<td><b>{escape(s.camera_id)}</b><br>{escape(s.camera_name)}<br>{escape(s.district)}</td>"
             f"<td>{escape(date_time(s.t_start, tz))}<br>to {escape(clock(s.t_end, tz))}<br>"
             f"<span class=muted>{escape(duration(s.t_end - s.t_start))}</span></td>"
@@ -215,6 +230,17 @@ def _sighting_rows(items: list[ReportSighting], tz: ZoneInfo) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _frames(items: list[ReportSighting]) -> str:
+    shown = [s for s in items if s.frame]
+    if not shown:
+        return ""
+    figs = "".join(f'<figure class="frame"><img alt="frame of stop {s.number}" src="data:image/jpeg;base64,'
+                   f'{base64.b64encode(s.frame).decode("ascii")}"><figcaption>Stop {s.number}: '
+                   f"{escape(s.camera_id)} at {escape(offset(s.offset_best_s))} · {escape(s.redaction)}"
+                   "</figcaption></figure>" for s in shown)
+    return f'<h2>Frames (other people blurred)</h2><div class="frames">{figs}</div>'
+
+
 def to_html(r: CaseReport) -> str:
     tz = r.tz
     title = f"Case {r.case_number}" if r.case_number else "Case report"
@@ -225,8 +251,10 @@ def to_html(r: CaseReport) -> str:
         f"<h1>{escape(title)}: missing person route</h1>",
         f'<p class="meta">Case number: <b>{escape(r.case_number or "(none)")}</b> · Operator: '
         f'<b>{escape(r.operator or "(none)")}</b> · Exported {escape(date_time(r.created_at, tz))} '
-        f"({escape(r.timezone)})</p>",
+        f"({escape(r.timezone)})" + (f" by {escape(r.exported_by)}" if r.exported_by else "") + "</p>",
     ]
+    if r.purpose:
+        parts.append(f'<p class="meta">Purpose: {escape(r.purpose)}</p>')
     if r.notes:
         parts.append(f"<p>{escape(r.notes)}</p>")
     parts.append("<h2>Search</h2><table>"
@@ -244,6 +272,7 @@ def to_html(r: CaseReport) -> str:
         if r.timeline_svg:
             parts.append(f'<div class="figure">{r.timeline_svg}</div>')
         parts.append(_sighting_rows(r.route, tz))
+        parts.append(_frames(r.route))
     if r.legs:
         rows = "".join(
             f"<tr><td>{leg.from_stop} → {leg.to_stop}</td><td>{escape(duration(leg.gap_s))}</td>"
@@ -265,7 +294,8 @@ def to_html(r: CaseReport) -> str:
     index = " · ".join(f"{escape(k)}: {escape(v)}" for k, v in r.index.items())
     parts.append(f'<h2>About this report</h2><p class="muted">Times are local ({escape(r.timezone)}). Offsets are '
                  "seconds from the start of the source file (hh:mm:ss.s). Boxes are x1, y1, x2, y2 in the source "
-                 f"video's pixels. Scores rank candidates; they are not identifications. {index}</p>")
+                 "video's pixels. Scores rank candidates; they are not identifications. Everyone but the confirmed "
+                 f"person is blurred in the pictures. {index}</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
 

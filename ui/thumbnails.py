@@ -50,9 +50,12 @@ class DetailImages:
     message: str = ""  # why an image is missing (source video moved, unreadable...)
 
 
+def _safe_stem(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", key)[:80].strip("._") or "item"
+
+
 def _safe_name(key: str, digest_of: bytes) -> str:
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", key)[:80].strip("._") or "item"
-    return f"{stem}-{hashlib.sha1(digest_of).hexdigest()[:12]}"
+    return f"{_safe_stem(key)}-{hashlib.sha1(digest_of).hexdigest()[:12]}"
 
 
 def _write_once(path: Path, data: bytes) -> Path:
@@ -185,3 +188,32 @@ class ThumbnailCache:
             return DetailImages(frame_path, None, "no frames of the track could be read for the strip")
         _write_once(strip_path, encode_jpeg(np.concatenate(tiles[:-1], axis=1)))
         return DetailImages(frame_path, strip_path)
+
+
+# Files named after a sighting: thumbs/<stem>-<hash>.jpg, detail/<stem>-<hash>-frame.jpg / -strip.jpg.
+_PER_SIGHTING = ("thumbs", "detail")
+
+
+def purge_cache(root: Path, sighting_ids: set[str], cutoff: float, *, dry_run: bool = False) -> int:
+    """Delete the pictures of these sightings, and every cache file last written before ``cutoff``.
+
+    The second rule covers what is not named after a sighting: exported reports, photo previews, and
+    pictures of sightings purged by an earlier run. Returns the number of files (that would be) removed.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return 0
+    stems = {_safe_stem(i) for i in sighting_ids}
+    removed = 0
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.is_symlink():
+            continue
+        doomed = path.stat().st_mtime < cutoff
+        if not doomed and path.parent.name in _PER_SIGHTING and path.parent.parent == root:
+            name = path.stem.removesuffix("-frame").removesuffix("-strip")
+            doomed = name.rsplit("-", 1)[0] in stems
+        if doomed:
+            removed += 1
+            if not dry_run:
+                path.unlink(missing_ok=True)
+    return removed

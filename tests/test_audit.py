@@ -1,0 +1,164 @@
+"""The audit log: hash chain, sealed head, HMAC, concurrent appends, and ``footage-search audit verify``."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import threading
+from pathlib import Path
+
+import pytest
+
+from footage_search.audit import GENESIS, AuditLog, canonical, sha256_hex, verify_log
+from footage_search.auth import Identity, Role
+
+KIM = Identity("kim", Role.OPERATOR, True, "10.0.0.5")
+KEY = b"k" * 32
+
+
+def fill(log: AuditLog, n: int = 5) -> list[bytes]:
+    for i in range(n):
+        log.write("search", KIM, case="2026-SEO-0142", purpose="missing child near the station",
+                  details={"query": f"purple coat {i}", "results": i})
+    return log.path.read_bytes().splitlines()
+
+
+def rewrite(path: Path, lines: list[bytes]) -> None:
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+
+
+def test_records_chain_and_carry_who_when_case_and_what(tmp_path: Path):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    lines = fill(log, 3)
+    recs = [json.loads(line) for line in lines]
+    assert [r["seq"] for r in recs] == [1, 2, 3]
+    assert recs[0]["prev"] == GENESIS and recs[1]["prev"] == sha256_hex(lines[0])
+    r = recs[2]
+    assert (r["user"], r["role"], r["client"], r["case"], r["event"]) == ("kim", "operator", "10.0.0.5",
+                                                                         "2026-SEO-0142", "search")
+    assert r["purpose"] == "missing child near the station" and r["details"]["query"] == "purple coat 2"
+    assert r["ts"].endswith("Z") and all(canonical(json.loads(line)) == line for line in lines)
+    res = verify_log(log.path)
+    assert res.ok and res.records == 3 and not res.warnings, res.summary()
+
+
+@pytest.mark.parametrize("damage, bad_line, words", [
+    (lambda ls: [ls[0], ls[1].replace(b"purple coat 1", b"yellow coat 1"), *ls[2:]], 3, "line 2 was edited"),
+    (lambda ls: [ls[0], ls[2], ls[3], ls[4]], 2, "chain broken"),  # a line removed
+    (lambda ls: [ls[0], ls[2], ls[1], ls[3], ls[4]], 2, "chain broken"),  # two lines swapped
+    (lambda ls: ls[:3], 4, "truncated"),  # the tail cut off: only the head file knows
+    (lambda ls: [*ls[:4], ls[4].replace(b"purple coat 4", b"nobody")], 5, "differs from the one the head"),
+    (lambda ls: [*ls[:4], ls[4][:40]], 5, "not a JSON record"),
+    (lambda ls: [ls[0], json.dumps(json.loads(ls[1]), indent=1).encode().replace(b"\n", b""), *ls[2:]], 2,
+     "rewritten"),
+])
+def test_any_edit_is_found_at_the_first_bad_line(tmp_path: Path, damage, bad_line, words):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    lines = fill(log, 5)
+    rewrite(log.path, damage(lines))
+    res = verify_log(log.path)
+    assert not res.ok and res.bad_line == bad_line and words in res.problem, res.summary()
+    assert f"at line {bad_line}" in res.summary()
+
+
+def test_recomputing_the_chain_needs_the_hmac_key(tmp_path: Path):
+    log = AuditLog(tmp_path / "audit.jsonl", key=KEY)
+    lines = fill(log, 4)
+    assert verify_log(log.path, KEY).ok and verify_log(log.path, KEY).mac_checked
+    assert not verify_log(log.path, b"x" * 32).ok  # another key
+    # a forger rewrites record 2 and re-chains everything after it (and the head) without the key
+    forged: list[bytes] = [lines[0]]
+    prev = sha256_hex(lines[0])
+    for line in lines[1:]:
+        rec = json.loads(line)
+        rec["details"]["query"] = "nothing to see"
+        rec["prev"] = prev
+        new = canonical(rec)
+        forged.append(new)
+        prev = sha256_hex(new)
+    rewrite(log.path, forged)
+    (tmp_path / "audit.jsonl.head").write_text(json.dumps({"seq": 4, "sha256": prev}), encoding="utf-8")
+    unkeyed = verify_log(log.path)  # the chain alone now holds: only the key tells
+    assert unkeyed.ok and any("HMACs but no key" in w for w in unkeyed.warnings)
+    res = verify_log(log.path, KEY)
+    assert not res.ok and res.bad_line == 2 and "HMAC" in res.problem
+
+
+def test_a_crash_before_the_head_is_sealed_is_a_warning(tmp_path: Path):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    fill(log, 3)
+    head = log.head_path.read_text(encoding="utf-8")
+    log.write("export", KIM, case="C-1")
+    log.head_path.write_text(head, encoding="utf-8")  # as if the process died between the two writes
+    res = verify_log(log.path)
+    assert res.ok and any("one record behind" in w for w in res.warnings)
+    log2 = AuditLog(log.path)
+    log2.write("export", KIM, case="C-1")
+    log2.write("export", KIM, case="C-1")
+    log.head_path.write_text(head, encoding="utf-8")
+    assert not verify_log(log.path).ok
+
+
+def test_a_torn_last_line_is_reported_and_logging_goes_on(tmp_path: Path):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    fill(log, 2)
+    with open(log.path, "ab") as fh:
+        fh.write(b'{"case":"C-9","cli')  # power cut mid-write
+    res = verify_log(log.path)
+    assert not res.ok and res.bad_line == 3 and "incomplete" in res.problem
+    rec = AuditLog(log.path).write("search", KIM)  # a fresh process keeps auditing
+    assert rec["seq"] == 3
+    res = verify_log(log.path)
+    assert not res.ok and res.bad_line == 3  # the damage stays visible
+
+
+def _append_from_process(path: str, n: int) -> None:
+    log = AuditLog(Path(path))
+    for i in range(n):
+        log.write("search", Identity("proc", Role.OPERATOR), details={"i": i})
+
+
+def test_concurrent_threads_and_processes_keep_one_chain(tmp_path: Path):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_append_from_process, args=(str(log.path), 30)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    threads = [threading.Thread(target=lambda: [log.write("search", KIM, details={"t": 1}) for _ in range(40)])
+               for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    res = verify_log(log.path)
+    assert res.ok and res.records == 6 * 40 + 2 * 30, res.summary()
+
+
+def test_audit_verify_command(tmp_path: Path, capsys):
+    from footage_search.cli import main
+
+    log = AuditLog(tmp_path / "audit" / "audit.jsonl")
+    lines = fill(log, 4)
+    index = ["--set", f"storage.index_uri={tmp_path / 'index'}"]
+    assert main(["audit", "verify", *index]) == 0
+    assert "audit log OK" in capsys.readouterr().out
+    rewrite(log.path, [lines[0], lines[2], lines[3]])
+    assert main(["audit", "verify", "--log", str(log.path)]) == 1
+    err = capsys.readouterr().err
+    assert "BROKEN at line 2" in err
+    assert main(["audit", "verify", "--log", str(tmp_path / "none.jsonl")]) == 1
+
+
+def test_keyed_verify_from_config(tmp_path: Path, capsys):
+    from footage_search.cli import main
+
+    keyfile = tmp_path / "audit.key"
+    keyfile.write_bytes(KEY + b"\n")
+    log = AuditLog(tmp_path / "a.jsonl", key=KEY)
+    fill(log, 2)
+    args = ["audit", "verify", "--log", str(log.path), "--set", f"audit.hmac_key_file={keyfile}"]
+    assert main(args) == 0 and "HMACs intact" in capsys.readouterr().out
+    assert main(["audit", "verify", "--log", str(log.path), "--set", "audit.hmac_key=another key of 32 bytes!!"]) == 1

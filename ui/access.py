@@ -1,0 +1,124 @@
+"""Who may use the console: login mode or open loopback mode, and the checks around ``launch``.
+
+* **Login mode** (the users file has at least one user): Gradio's login page, checked by
+  :meth:`ConsoleAccess.gradio_auth` against the scrypt hashes, rate limited and audited; every event
+  then knows the signed-in user (``gr.Request.username``), whose role is looked up again on each
+  action, so a removed user or a changed role takes effect at once.
+* **Open mode** (no users at all): no login, for the demo on one machine. Everyone acts as ``local``
+  with the admin role, and the console says so in its header. Only allowed on a loopback address:
+  :func:`check_bind` refuses anything else.
+
+Nothing here imports Gradio: the login callable and the small ASGI middleware that tells it the
+client's address are plain Python.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from footage_search.audit import AuditLog
+from footage_search.auth import Authenticator, Identity, Role, users_file_for
+from footage_search.config import Config, ConfigError
+
+OPEN_USER = "local"
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+# The login request's client address, set by LoginClientMiddleware for the duration of that request
+# only: Gradio calls the auth function with just a name and a password.
+_login_client: ContextVar[str] = ContextVar("footage_search_login_client", default="")
+
+
+class AccessDenied(Exception):
+    """Not signed in, or the role does not allow the action; shown to the operator as is."""
+
+
+def is_loopback(host: str) -> bool:
+    host = (host or "").strip().strip("[]").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class ConsoleAccess:
+    authenticator: Authenticator
+    audit: AuditLog
+    open_mode: bool  # decided when the console starts: adding the first user needs a restart
+
+    @classmethod
+    def for_config(cls, cfg: Config, audit: AuditLog) -> ConsoleAccess:
+        auth = Authenticator.for_config(cfg, audit)
+        return cls(auth, audit, open_mode=not auth.store)
+
+    @property
+    def users_file(self) -> Path:
+        return self.authenticator.store.path
+
+    def identify(self, username: str | None, client: str = "") -> Identity:
+        """The identity behind one request; raises :class:`AccessDenied` for no or an unknown user."""
+        if self.open_mode:
+            return Identity(OPEN_USER, Role.ADMIN, authenticated=False, client=client)
+        if not username:
+            raise AccessDenied("You are not signed in: reload the page and sign in.")
+        user = self.authenticator.store.get(username)
+        if user is None:
+            raise AccessDenied(f"The account {username!r} no longer exists: ask an administrator.")
+        return Identity(user.name, user.role, True, client)
+
+    async def gradio_auth(self, username: str, password: str) -> bool:
+        """``launch(auth=...)``: scrypt runs in a worker thread, not on the server's event loop."""
+        client = _login_client.get()
+        who = await asyncio.to_thread(self.authenticator.authenticate, username, password, client)
+        return who is not None
+
+
+def check_bind(host: str, access: ConsoleAccess) -> None:
+    """Refuse to serve an open console to the network."""
+    check_bind_mode(host, access.open_mode, access.users_file)
+
+
+def check_bind_mode(host: str, open_mode: bool, users_file: Path) -> None:
+    if open_mode and not is_loopback(host):
+        raise ConfigError(
+            f"refusing to listen on {host or 'all interfaces'} without login: anyone who can reach this machine "
+            "could search the footage. Add a user first (footage-search users add NAME --role admin; users file "
+            f"{users_file}), or listen on 127.0.0.1 (--host 127.0.0.1) for an open console on this machine only.")
+
+
+def check_bind_config(host: str, cfg: Config) -> tuple[bool, Path]:
+    """:func:`check_bind` before anything is loaded; returns (open mode, users file)."""
+    from footage_search.auth import UserStore
+
+    path = users_file_for(cfg)
+    open_mode = not UserStore(path)
+    check_bind_mode(host, open_mode, path)
+    return open_mode, path
+
+
+class LoginClientMiddleware:
+    """Pure ASGI: makes the client address of a ``POST /login`` visible to :meth:`ConsoleAccess.gradio_auth`.
+
+    Behind a reverse proxy this is the proxy's address; the per-user limit still applies.
+    """
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope.get("type") == "http" and str(scope.get("path", "")).rstrip("/").endswith("/login"):
+            client = scope.get("client")
+            token = _login_client.set(str(client[0]) if client else "")
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                _login_client.reset(token)
+            return
+        await self.app(scope, receive, send)
