@@ -99,7 +99,7 @@ def bench_config(index_uri: Path, args: argparse.Namespace) -> Config:
 
 def run_ours(archive: Path, args: argparse.Namespace, workdir: Path) -> Run:
     cfg = bench_config(workdir / "index", args)
-    registry = load_registry(archive / "cameras.csv")
+    registry = load_registry(registry_path(archive))
     with PeakRSS() as rss:
         t0 = time.perf_counter()
         s = run_index(archive, cfg, registry, BatchOptions(workers=args.workers, progress=False))
@@ -139,7 +139,7 @@ def _base_video(path: str) -> tuple[float, float, float, int]:
 
 
 def run_baseline(archive: Path, args: argparse.Namespace) -> Run:
-    videos, _ = discover(archive, load_registry(archive / "cameras.csv"), "Asia/Seoul")
+    videos, _ = discover(archive, load_registry(registry_path(archive)), "Asia/Seoul")
     paths = [str(v.path) for v in videos]
     ctx = multiprocessing.get_context("spawn")
     with PeakRSS() as rss:
@@ -152,6 +152,13 @@ def run_baseline(archive: Path, args: argparse.Namespace) -> Run:
     return Run("naive: decord 1 fps + whole-frame CLIP", footage, wall, rss.peak / 2**20,
                {"decode": sum(o[1] for o in out), "embed": sum(o[2] for o in out)},
                {"frames_embedded": sum(o[3] for o in out)})
+
+
+def registry_path(archive: Path) -> Path:
+    """``cameras.csv`` in the archive, or beside it (the sample city keeps it one level up)."""
+    inside = archive / "cameras.csv"
+    beside = archive.parent / "cameras.csv"
+    return beside if not inside.exists() and beside.exists() else inside
 
 
 def main() -> None:
@@ -167,7 +174,9 @@ def main() -> None:
     args = ap.parse_args()
 
     total = sum(probe(v.path).duration_s for v in discover(
-        args.archive, load_registry(args.archive / "cameras.csv"), "Asia/Seoul")[0])
+        args.archive, load_registry(registry_path(args.archive)), "Asia/Seoul")[0])
+    if total <= 0:
+        raise SystemExit(f"{args.archive}: no indexable footage found (camera folders of videos expected)")
     print(f"archive {args.archive}: {total / 3600:.2f} h of footage, {args.workers} workers, CLIP {args.clip_model}")
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(dir=REPO / "bench" / "data") as tmp:
