@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_demo(args: argparse.Namespace, cfg: Config) -> int:
+    from footage_search.index_db import ModelMismatchError
     from footage_search.registry import load_registry
     from indexer.batch import BatchOptions, run_index
     from sample_footage import generate_city
@@ -37,7 +38,13 @@ def run_demo(args: argparse.Namespace, cfg: Config) -> int:
         over["ui.port"] = args.port
     cfg = cfg.with_overrides(over, origin="demo", base_dir=Path.cwd())
     registry = load_registry(city.registry)
-    summary = run_index(city.archive, cfg, registry, BatchOptions(progress=sys.stderr.isatty()))
+    progress = sys.stderr.isatty()
+    try:
+        summary = run_index(city.archive, cfg, registry, BatchOptions(progress=progress))
+    except ModelMismatchError as exc:
+        # The demo index is made from generated footage only: rebuilding it loses nothing.
+        print(f"the demo index was made by another version or model ({exc}); rebuilding it", flush=True)
+        summary = run_index(city.archive, cfg, registry, BatchOptions(progress=progress, rebuild=True))
     print("\n".join(summary.lines()))
     if args.no_ui:
         return 0
