@@ -200,16 +200,6 @@ def without_attributes(parsed):
 # ------------------------------------------------------------------------------------------ main
 
 
-def _clip_namer(real_clips: dict[str, tuple[str, str]]) -> Callable[[str], str]:
-    def clip_of(video_path: str) -> str:
-        base = Path(video_path).name
-        for name, (_, stamp) in real_clips.items():
-            if base == f"{Path(name).stem}_{stamp}.mp4" or base == name:
-                return name
-        return base
-    return clip_of
-
-
 @contextmanager
 def _captured_states() -> Iterator[list]:
     """Keep each video's per-frame state (indexer.pipeline._VideoState) with a foreground pushchair cue."""
@@ -356,9 +346,9 @@ def main() -> None:
     from search.request import SearchRequest
     from search.search_models import SearchModels
     from tests.conftest import FOOTAGE, REAL_CLIPS, REAL_REGISTRY, make_config
+    from tests.conftest import clip_name as clip_of
 
     people = load_labels()
-    clip_of = _clip_namer(REAL_CLIPS)
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "archive"
         for name, (camera, stamp) in REAL_CLIPS.items():

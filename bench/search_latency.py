@@ -47,14 +47,10 @@ from footage_search.config import load_config  # noqa: E402
 from footage_search.registry import Camera, CameraRegistry, write_registry  # noqa: E402
 from footage_search.schema import (  # noqa: E402
     META,
-    META_CLIP_DIM,
-    META_CLIP_MODEL,
-    META_SCHEMA,
-    META_SCHEMA_VERSION,
-    SCHEMA_VERSION,
     SIGHTINGS,
     VIDEOS,
     VIDEOS_SCHEMA,
+    meta_table,
     sightings_schema,
     unmeasured_attributes,
 )
@@ -201,9 +197,7 @@ def build_synthetic(rows: int, dim: int, *, ann: bool, rebuild: bool) -> Path:
         for column, kind in (("camera_id", "BITMAP"), ("district", "BITMAP"), ("day", "BITMAP"),
                              ("t_start", "BTREE"), ("video_id", "BTREE"), ("has_vector", "BITMAP")):
             table.create_scalar_index(column, index_type=kind, name=f"{column}_idx")
-        meta = [{"key": META_SCHEMA_VERSION, "value": SCHEMA_VERSION}, {"key": META_CLIP_DIM, "value": str(dim)},
-                {"key": META_CLIP_MODEL, "value": f"bench-random-{dim}"}]
-        db.create_table(META, data=pa.Table.from_pylist(meta, schema=META_SCHEMA), mode="overwrite")
+        db.create_table(META, data=meta_table(dim, f"bench-random-{dim}"), mode="overwrite")
         db.create_table(VIDEOS, schema=VIDEOS_SCHEMA, mode="overwrite")
     if ann:
         table = db.open_table(SIGHTINGS)

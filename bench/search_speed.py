@@ -39,14 +39,10 @@ from footage_search.config import load_config
 from footage_search.registry import Camera, CameraRegistry, write_registry
 from footage_search.schema import (
     META,
-    META_CLIP_DIM,
-    META_CLIP_MODEL,
-    META_SCHEMA,
-    META_SCHEMA_VERSION,
-    SCHEMA_VERSION,
     SIGHTINGS,
     VIDEOS,
     VIDEOS_SCHEMA,
+    meta_table,
     sightings_schema,
 )
 from footage_search.vision.colours import LAYOUT_DIM, N_COLOURS
@@ -186,9 +182,7 @@ def build(rows: int, dim: int) -> tuple[Path, dict]:
     t = time.perf_counter()
     table.optimize(cleanup_older_than=timedelta(seconds=0))
     compact_s = time.perf_counter() - t
-    meta = [{"key": META_SCHEMA_VERSION, "value": SCHEMA_VERSION}, {"key": META_CLIP_DIM, "value": str(dim)},
-            {"key": META_CLIP_MODEL, "value": "bench"}]
-    db.create_table(META, data=pa.Table.from_pylist(meta, schema=META_SCHEMA), mode="overwrite")
+    db.create_table(META, data=meta_table(dim, "bench"), mode="overwrite")
     db.create_table(VIDEOS, schema=VIDEOS_SCHEMA, mode="overwrite")
     store = SightingStore(_index_db(path), dim)
     t = time.perf_counter()

@@ -148,3 +148,9 @@ META_SCHEMA = pa.schema([
     pa.field("key", pa.string(), nullable=False),
     pa.field("value", pa.string(), nullable=False),
 ])
+
+
+def meta_table(dim: int, clip_model: str) -> pa.Table:
+    """The ``meta`` rows of a new index: schema version, vector size, and the model that made its vectors."""
+    rows = {META_SCHEMA_VERSION: SCHEMA_VERSION, META_CLIP_DIM: str(dim), META_CLIP_MODEL: clip_model}
+    return pa.Table.from_pylist([{"key": k, "value": v} for k, v in rows.items()], schema=META_SCHEMA)

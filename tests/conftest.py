@@ -42,6 +42,15 @@ INTEL-CARPARK,Yongsan-gu,Car park,37.5320,126.9900,0,70,Intel sample video
 """
 
 
+def clip_name(video_path: str) -> str:
+    """The shared clip a video of the real archive (``real_archive``) was made from."""
+    base = Path(video_path).name
+    for name, (_, stamp) in REAL_CLIPS.items():
+        if base == f"{Path(name).stem}_{stamp}.mp4":
+            return name
+    return base
+
+
 def requires(*paths: Path) -> None:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:

@@ -19,14 +19,10 @@ import pyarrow as pa
 from footage_search.registry import Camera, CameraRegistry
 from footage_search.schema import (
     META,
-    META_CLIP_DIM,
-    META_CLIP_MODEL,
-    META_SCHEMA,
-    META_SCHEMA_VERSION,
-    SCHEMA_VERSION,
     SIGHTINGS,
     VIDEOS,
     VIDEOS_SCHEMA,
+    meta_table,
     sightings_schema,
 )
 from footage_search.vision.colours import COLOUR_NAMES, LAYOUT_STRIPES, N_COLOURS
@@ -107,9 +103,7 @@ def write_index(uri: Path | str, registry: CameraRegistry, rows: list[Row], *, d
         records.append(rec)
     table = pa.Table.from_pylist(records, schema=sightings_schema(dim))
     db.create_table(SIGHTINGS, data=table, mode="overwrite")
-    meta = [{"key": META_SCHEMA_VERSION, "value": SCHEMA_VERSION}, {"key": META_CLIP_DIM, "value": str(dim)},
-            {"key": META_CLIP_MODEL, "value": clip_model}]
-    db.create_table(META, data=pa.Table.from_pylist(meta, schema=META_SCHEMA), mode="overwrite")
+    db.create_table(META, data=meta_table(dim, clip_model), mode="overwrite")
     lo_t, hi_t = videos_span or (min(r.t_start for r in rows) - 60, max(r.t_end for r in rows) + 60)
     vids = []
     for cam in registry:

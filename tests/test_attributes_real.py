@@ -14,7 +14,6 @@ barely (1 of 6); the one striped jumper is on a 70-pixel person, below what the 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -31,18 +30,10 @@ from footage_search.registry import load_registry
 from search.engine import SearchEngine
 from search.request import SearchRequest
 from search.search_models import SearchModels
-from tests.conftest import ARTIFACTS, REAL_CLIPS
+from tests.conftest import ARTIFACTS, clip_name
 
 PEOPLE = load_labels()
 METRICS: dict[str, object] = {}
-
-
-def clip_name(video_path: str) -> str:
-    base = Path(video_path).name
-    for name, (_, stamp) in REAL_CLIPS.items():
-        if base == f"{Path(name).stem}_{stamp}.mp4":
-            return name
-    return base
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.attributes_eval import box_at
 from footage_search.cli import main as cli_main
 from footage_search.registry import load_registry
 from footage_search.schema import SIGHTINGS
@@ -21,19 +22,11 @@ from search.engine import SearchEngine
 from search.errors import SearchInputError
 from search.request import SearchRequest
 from search.search_models import SearchModels
-from tests.conftest import ARTIFACTS, FOOTAGE, REAL_CLIPS
+from tests.conftest import ARTIFACTS, FOOTAGE, REAL_CLIPS, clip_name
 
 LABELS = json.loads((Path(__file__).parent / "data" / "search_real_labels.json").read_text(encoding="utf-8"))
 PHOTOS = FOOTAGE / "reference_photos"
 METRICS: dict[str, object] = {}
-
-
-def clip_name(video_path: str) -> str:
-    base = Path(video_path).name
-    for name, (_, stamp) in REAL_CLIPS.items():
-        if base == f"{Path(name).stem}_{stamp}.mp4":
-            return name
-    return base
 
 
 @pytest.fixture(scope="module")
@@ -58,21 +51,6 @@ def real(real_index, real_archive):
     yield engine, who
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "search_real_metrics.json").write_text(json.dumps(METRICS, indent=2), encoding="utf-8")
-
-
-def box_at(offs: np.ndarray, boxes: np.ndarray, t: float) -> np.ndarray | None:
-    """The track's box at time ``t``: interpolated between the samples around it (tracks are sampled
-    about once a second, label points can fall between), or the nearest sample within 0.6 s."""
-    if offs[0] <= t <= offs[-1] and len(offs) > 1:
-        j = int(np.searchsorted(offs, t))
-        if offs[j] == t or j == 0:
-            return boxes[j]
-        t0, t1 = offs[j - 1], offs[j]
-        if t1 - t0 <= 1.6:
-            w = (t - t0) / (t1 - t0)
-            return (1 - w) * boxes[j - 1] + w * boxes[j]
-    i = int(np.argmin(np.abs(offs - t)))
-    return boxes[i] if abs(offs[i] - t) <= 0.6 else None
 
 
 def person_of(s, who) -> str | None:
