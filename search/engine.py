@@ -9,7 +9,8 @@ One search, step by step:
 3. count the rows that pass the filters (LanceDB, scalar indexes). Up to ``EXACT_SCAN_MAX`` rows are
    all scored exactly; larger sets take the best ``candidate_k`` rows by calibrated evidence (a scan
    with a lossless colour pre-cut) plus the best ``candidate_k`` by CLIP (prefiltered vector search,
-   exact below ``ANN_EXACT_MAX`` rows, IVF_PQ with refinement above);
+   exact below ``ANN_EXACT_MAX`` rows, IVF_PQ with refinement above). A photo-style query over more
+   than ``EVIDENCE_SCAN_MAX`` rows skips the appearance scan and takes a wider CLIP candidate pool;
 4. score (:mod:`search.scoring`), merge adjacent segments of one track into sightings
    (:mod:`search.grouping`), apply the no-result gate, paginate, and read thumbnails and boxes only
    for the page.
@@ -56,9 +57,14 @@ from search.timeutil import iso, to_epoch, zone
 
 CANDIDATE_K = 500
 EXACT_SCAN_MAX = 20_000
-# Exact (prefiltered brute-force) vector search beat IVF_PQ city-wide on a 1M x 768-d table on 2 cores
-# (1.8 s vs 3.0 s, bench/search_speed.py) and is exact, so the ANN index is used only for larger sets.
-ANN_EXACT_MAX = 2_000_000
+# Prefiltered brute-force vector search is exact and, on 2 cores, faster than the IVF_PQ index up to about
+# this many filtered rows (1M x 768-d table, k = 500: 49 ms exact vs 38 ms ANN at 33k rows, 137 vs 34 ms at
+# 100k, 1.6 s vs 39 ms city-wide; bench/search_speed.py).
+ANN_EXACT_MAX = 50_000
+# Past this many filtered rows a photo-style query is led by its CLIP vector (see SearchEngine._vector_led)
+# and takes VECTOR_LED_K_FACTOR x candidate_k candidates from the vector search.
+EVIDENCE_SCAN_MAX = 250_000
+VECTOR_LED_K_FACTOR = 4
 BROWSE_MAX = 5_000
 MAX_LIMIT = 1_000
 BASE_COLUMNS = ("sighting_id", "video_id", "track_id", "segment", "t_start", "t_end")
@@ -135,6 +141,7 @@ class SearchEngine:
         # Up to these many filtered rows, scoring is exact: every row scored / vector search without the ANN index.
         self.exact_scan_max = EXACT_SCAN_MAX
         self.ann_exact_max = ANN_EXACT_MAX
+        self.evidence_scan_max = EVIDENCE_SCAN_MAX
 
     # ------------------------------------------------------------------------------------- public
 
@@ -272,7 +279,7 @@ class SearchEngine:
         pre: pa.Table | None = None
         n = -1
         if where is not None and not query.scoring.browse:
-            with timer.stage("scan"):
+            with timer.stage("filter"):
                 pre = self.reader.read(where, self._score_columns(query.scoring, with_vectors=query.scoring.uses_clip),
                                        limit=self.exact_scan_max + 1)
             if pre.num_rows <= self.exact_scan_max:
@@ -391,6 +398,15 @@ class SearchEngine:
                 return self._scan(q, scan_where, cols, keep=keep, key="evidence", with_vectors=q.uses_clip, k_clip=k)
         return self._two_pass(q, where, n, k, cols, timer, prefilter)
 
+    def _vector_led(self, q: ScoringQuery, n: int) -> bool:
+        """A photo-style query (appearance + CLIP vector, no description) over more than ``evidence_scan_max``
+        rows: its candidates come from the vector search alone, widened, and appearance is scored on them.
+        The appearance scan reads every row's colours (~0.4 KB) and has no index, so it grows with the
+        archive (1.3 s at 1M rows on 2 cores); CLIP's image-to-image similarity is the stronger signal of
+        the two, so it picks the candidates. A description keeps its scan: there the colour words are the
+        calibrated evidence and CLIP text matching the weaker one, and the lossless colour pre-cut bounds it."""
+        return q.uses_clip and q.uses_appearance and not q.uses_description and n > self.evidence_scan_max
+
     @staticmethod
     def _colour_prefilter(q: ScoringQuery, available: set[str]) -> str | None:
         """The lossless colour pre-cut, where it is lossless: a colour-only description (an attribute
@@ -426,7 +442,10 @@ class SearchEngine:
     def _two_pass(self, q: ScoringQuery, where: str | None, n: int, k: int, cols: list[str],
                   timer: StageTimer, prefilter: str | None) -> _Scored:
         merged: dict[str, np.ndarray] = {}
-        if q.calibrated:
+        k_vector = k
+        if self._vector_led(q, n):
+            k_vector = VECTOR_LED_K_FACTOR * k
+        elif q.calibrated:
             scan_where = and_where(where, prefilter) if prefilter else where
             with timer.stage("scan"):
                 acc: dict[str, list] = {}
@@ -439,7 +458,7 @@ class SearchEngine:
                     acc = _keep_top(acc, k, "evidence")
                     merged = {name: np.concatenate(v) for name, v in acc.items()}
         with timer.stage("vector"):
-            tables = [self.reader.nearest(v, where, k, cols, exact=n <= self.ann_exact_max) for v in q.vectors]
+            tables = [self.reader.nearest(v, where, k_vector, cols, exact=n <= self.ann_exact_max) for v in q.vectors]
             near_arrays = _batch_arrays(pa.concat_tables(tables), q)
             union = near_arrays if not merged else {
                 name: np.concatenate([merged[name], near_arrays[name]]) for name in merged if name in near_arrays}

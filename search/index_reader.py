@@ -6,6 +6,7 @@ sees what the indexer added since, and each read is one consistent version of th
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,10 +19,14 @@ from footage_search.schema import SIGHTINGS
 from search.filters import and_where, ids_where
 
 FETCH_CHUNK = 400  # ids per IN (...) list
-# Vector search through the IVF_PQ index probes this many partitions and re-ranks this many times k
-# rows exactly; with a prefilter that keeps few rows, search bypasses the index altogether.
+# Vector search through the IVF_PQ index probes this many partitions and re-ranks at least
+# ANN_REFINE_ROWS candidates (and never fewer than ANN_REFINE_FACTOR x k) with their full vectors; with a
+# prefilter that keeps few rows, search bypasses the index altogether. A small k needs the row floor: people
+# of one look sit close together, PQ codes cannot order them, and re-ranking 10 x 10 rows found 55% of the
+# exact top 10 on the 1M-row benchmark table where 2,000 rows find all of them (bench/search_speed.py).
 ANN_NPROBES = 64
-ANN_REFINE_FACTOR = 10
+ANN_REFINE_FACTOR = 4
+ANN_REFINE_ROWS = 2_000
 
 
 def fixed_list(column: pa.ChunkedArray | pa.Array, width: int) -> np.ndarray:
@@ -30,6 +35,11 @@ def fixed_list(column: pa.ChunkedArray | pa.Array, width: int) -> np.ndarray:
     if len(arr) == 0:
         return np.zeros((0, width), dtype=np.float32)
     return np.asarray(arr.flatten(), dtype=np.float32).reshape(len(arr), width)
+
+
+def refine_factor(k: int) -> int:
+    """How many times ``k`` ANN candidates to re-rank exactly (see ANN_REFINE_ROWS)."""
+    return max(ANN_REFINE_FACTOR, math.ceil(ANN_REFINE_ROWS / max(1, k)))
 
 
 class SightingReader:
@@ -83,7 +93,7 @@ class SightingReader:
         q = (self.table().search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
              .distance_type("cosine").where(and_where(where, "has_vector = true"), prefilter=True)
              .select([*columns, "_distance"]).with_row_id(True).limit(k))
-        q = q.bypass_vector_index() if exact else q.nprobes(ANN_NPROBES).refine_factor(ANN_REFINE_FACTOR)
+        q = q.bypass_vector_index() if exact else q.nprobes(ANN_NPROBES).refine_factor(refine_factor(k))
         return q.to_arrow()
 
     def fetch(self, ids: Sequence[str], columns: Sequence[str]) -> pa.Table:

@@ -216,6 +216,19 @@ def test_selective_filter_keeps_the_true_match_with_an_ann_index(tmp_path):
     found = {s.sighting_id for s in near.sightings}
     assert "v0:1:0" in found
     assert math.isclose(near.sightings[0].evidence.get("clip", 0.0), 1.0, abs_tol=1e-6)
+    # Unfiltered, the 197 decoys form one tight "look" that PQ codes cannot order: the ANN top 10 must
+    # still be the exact top 10, which takes re-ranking enough candidates with their full vectors.
+    exact = engine.reader.nearest(target, None, 10, ["sighting_id"], exact=True).column("sighting_id")
+    approx = engine.reader.nearest(target, None, 10, ["sighting_id"], exact=False).column("sighting_id")
+    assert len(set(exact.to_pylist()) & set(approx.to_pylist())) >= 9
+    # Past evidence_scan_max rows a photo-style query is led by its vector: no appearance scan of every
+    # row, yet the same people come first as with the scan.
+    full = engine.search(SearchRequest(like="v0:1:0", limit=20))
+    engine.evidence_scan_max = 0
+    led = engine.search(SearchRequest(like="v0:1:0", limit=20))
+    assert "scan" in full.timings_ms and "scan" not in led.timings_ms
+    assert led.sightings and all(3 <= int(s.sighting_id.split(":")[1]) < 200 for s in led.sightings)
+    assert {s.sighting_id for s in led.sightings[:10]} == {s.sighting_id for s in full.sightings[:10]}
 
 
 def test_uses_tiny_clip_for_text_when_enabled(tmp_path):
