@@ -10,12 +10,14 @@ placeholders: they are only read for a result page.
 Measured, one query at a time, warm, on the engine the console uses (``SearchEngine``):
 
 * text query with time + district filters (structured colour terms; and with a CLIP text vector);
-* photo-style query (vector + colour layout: "more like this") with a day filter and city-wide;
+* photo-style query (stored CLIP vector + colour layout: "more like this") with a day filter and
+  city-wide, and city-wide once more with the appearance scan of every row it had before vector-led
+  search (the same-run baseline for that change);
 * each with and without the ANN index (IVF_PQ); recall@10 of the indexed vector search against exact
   search; index build time; disk size; peak RSS.
 
     .venv/bin/python -m bench.search_speed --rows 1000000
-    .venv/bin/python -m bench.search_speed --rows 10000000
+    .venv/bin/python -m bench.search_speed --rows 10000000   # ~35 GB in bench/data: delete it afterwards
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from footage_search.schema import (
 )
 from footage_search.vision.colours import LAYOUT_DIM, N_COLOURS
 from indexer.store import SightingStore
+from search.engine import ANN_EXACT_MAX, EVIDENCE_SCAN_MAX
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "bench" / "data"
@@ -58,6 +61,10 @@ DISTRICTS = ["Jongno-gu", "Jung-gu", "Yongsan-gu", "Mapo-gu", "Seodaemun-gu", "S
              "Songpa-gu"]
 CAMERAS_PER_DISTRICT = 50
 LOOKS = 2000
+# Compaction rewrites the whole table before it drops the old files: at 10M x 768-d (~37 GB) that needs
+# twice the table's size free, which filled this machine's disk once. The 200k-row fragments the build
+# writes are already large enough to scan well, so big tables are left as written.
+COMPACT_MAX_ROWS = 2_000_000
 # Street palette (weights over the 11 colour names): mostly dark and neutral clothes.
 PALETTE = np.array([30, 12, 8, 16, 3, 1, 2, 2, 4, 10, 2], dtype=float)
 
@@ -180,7 +187,8 @@ def build(rows: int, dim: int) -> tuple[Path, dict]:
     print()
     write_s = time.perf_counter() - t
     t = time.perf_counter()
-    table.optimize(cleanup_older_than=timedelta(seconds=0))
+    if rows <= COMPACT_MAX_ROWS:
+        table.optimize(cleanup_older_than=timedelta(seconds=0))
     compact_s = time.perf_counter() - t
     db.create_table(META, data=meta_table(dim, "bench"), mode="overwrite")
     db.create_table(VIDEOS, schema=VIDEOS_SCHEMA, mode="overwrite")
@@ -221,6 +229,10 @@ def main() -> None:
     ap.add_argument("--build-only", action="store_true", help="write the table and its indexes, time nothing")
     ap.add_argument("--recall-only", action="store_true",
                     help="on an existing table: measure only the ANN recall and update its results file")
+    ap.add_argument("--only", metavar="TEXT",
+                    help="time only the scenarios whose name contains TEXT and update their rows in the results file")
+    ap.add_argument("--ann", choices=("both", "on", "off"), default="both",
+                    help="time with the ANN index, without it (exact), or both")
     args = ap.parse_args()
 
     from search.engine import SearchEngine
@@ -235,7 +247,9 @@ def main() -> None:
           f"ANN build {build_info['ann_index_s']:.0f} s")
     cfg = load_config(None, {"storage.index_uri": str(path), "models.allow_download": False}, environ={})
     reg = registry()
-    engine = SearchEngine(cfg, reg, SearchModels(cfg, clip_enabled=False))
+    # CLIP on, so a "more like this" query carries the sighting's stored vector as a photo query carries its
+    # embedding (no model is loaded for that); the text scenarios pass use_clip=False or bring their vector.
+    engine = SearchEngine(cfg, reg, SearchModels(cfg, clip_enabled=True))
     rng = np.random.default_rng(99)
     gen = Generator(args.rows, args.dim)  # the table's own looks (its centres come from seed 1) ...
     gen.rng = np.random.default_rng(5)  # ... with fresh noise: queries are new sightings of known looks
@@ -263,30 +277,44 @@ def main() -> None:
     scenarios = {
         "text, 1 h, 1 district": lambda: engine.search(SearchRequest(
             text="red jacket, black trousers", time_from=(w := window(1))[0], time_to=w[1],
-            districts=[DISTRICTS[int(rng.integers(0, 8))]])),
+            districts=[DISTRICTS[int(rng.integers(0, 8))]], use_clip=False)),
         "text+CLIP vector, 1 day, 2 districts": lambda: _with_vector(engine, gen, rng, window(24),
                                                                      list(rng.choice(DISTRICTS, 2, replace=False))),
         "photo-style, 1 day, all districts": lambda: engine.search(SearchRequest(
             like=ids_like(), time_from=(w := window(24))[0], time_to=w[1])),
         "photo-style, 30 days, city-wide": lambda: engine.search(SearchRequest(like=ids_like())),
+        # the same query as before vector-led search (SearchEngine._vector_led): appearance scored on every row
+        "photo-style, 30 days, city-wide, full appearance scan": lambda: _full_scan(engine, SearchRequest(
+            like=ids_like())),
     }
     rows = []
-    for ann in (True, False):
-        engine.ann_exact_max = 200_000 if ann else 10**12
+    for ann in {"both": (True, False), "on": (True,), "off": (False,)}[args.ann]:
+        engine.ann_exact_max = ANN_EXACT_MAX if ann else 10**12
         for name, run in scenarios.items():
+            if ("full appearance scan" in name and not ann) or (args.only and args.only not in name):
+                continue
             run()  # warm
-            times, filtered = [], []
+            times, filtered, stages = [], [], []
             n = args.queries if "30 days" not in name else max(5, args.queries // 4)
             for _ in range(n):
                 t = time.perf_counter()
                 res = run()
                 times.append(1000 * (time.perf_counter() - t))
                 filtered.append(res.filtered_rows)
+                stages.append(res.timings_ms)
             rows.append({"scenario": name, "ann_index": ann, "queries": n, "p50_ms": statistics.median(times),
-                         "p95_ms": pct(times, 0.95), "filtered_rows_median": statistics.median(filtered)})
+                         "p95_ms": pct(times, 0.95), "filtered_rows_median": statistics.median(filtered),
+                         "stage_p50_ms": {k: statistics.median(st.get(k, 0.0) for st in stages)
+                                          for k in stages[0] if k != "total"}})
             print(f"{name:40} ANN {'on ' if ann else 'off'} p50 {rows[-1]['p50_ms']:7.1f} ms  "
                   f"p95 {rows[-1]['p95_ms']:7.1f} ms  ({rows[-1]['filtered_rows_median']:,.0f} rows pass filters)")
 
+    if args.only or args.ann != "both":  # a partial rerun: replace those rows, keep the rest of the last full run
+        previous = json.loads(out.read_text())
+        new = {(r["scenario"], r["ann_index"]) for r in rows}
+        previous["latency"] = [r for r in previous["latency"] if (r["scenario"], r["ann_index"]) not in new] + rows
+        out.write_text(json.dumps(previous, indent=2))
+        return
     recall = _ann_recall(engine, gen, rng, args.queries)
     print(f"recall@10 of the ANN index against exact search: city-wide {recall['no_filter']:.3f}, "
           f"one day {recall['one_day']:.3f}")
@@ -295,6 +323,14 @@ def main() -> None:
     out.write_text(json.dumps({"machine": machine_info(), "table": build_info, "latency": rows, "recall_at_10": recall,
                                "peak_rss_mb": peak_mb}, indent=2))
     print(f"peak RSS {peak_mb:.0f} MB; wrote {out}")
+
+
+def _full_scan(engine, request):
+    engine.evidence_scan_max = 10**12
+    try:
+        return engine.search(request)
+    finally:
+        engine.evidence_scan_max = EVIDENCE_SCAN_MAX
 
 
 def _with_vector(engine, gen: Generator, rng, w, districts):
@@ -314,9 +350,10 @@ SAME_LOOK_DISTANCE = 0.5
 def _ann_recall(engine, gen: Generator, rng, n: int) -> dict[str, float]:
     """recall@10 against exact search, and the share of the top 10 that are the query's own look.
 
-    Within one look (~500 vectors per million rows) the exact order is decided by noise: product
-    quantisation cannot reproduce it, so recall@10 is low by construction here. What a search needs is
-    the right *look* (the same person's sightings), which ``same_look_at_10`` measures.
+    Within one look (~500 vectors per million rows) the exact order is decided by small differences that
+    product quantisation cannot see: the index finds them only by re-ranking enough candidates with their
+    full vectors (``search.index_reader.ANN_REFINE_ROWS``). What a search needs most is the right *look*
+    (the same person's sightings), which ``same_look_at_10`` measures.
     """
     out = {}
     day = (START + timedelta(days=3)).strftime("%Y-%m-%d")

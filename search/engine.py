@@ -64,7 +64,7 @@ ANN_EXACT_MAX = 50_000
 # Past this many filtered rows a photo-style query is led by its CLIP vector (see SearchEngine._vector_led)
 # and takes VECTOR_LED_K_FACTOR x candidate_k candidates from the vector search.
 EVIDENCE_SCAN_MAX = 250_000
-VECTOR_LED_K_FACTOR = 4
+VECTOR_LED_K_FACTOR = 2
 BROWSE_MAX = 5_000
 MAX_LIMIT = 1_000
 BASE_COLUMNS = ("sighting_id", "video_id", "track_id", "segment", "t_start", "t_end")
@@ -275,13 +275,13 @@ class SearchEngine:
             timer.total()
             return result
         # A filtered query usually leaves few rows: read them with their scoring columns straight away,
-        # up to the exact-scoring limit, and count only when there turn out to be more.
+        # up to the exact-scoring limit, and count only when there turn out to be more. Not with CLIP: its
+        # vectors make that read ~60 MB when the limit is reached, so those count first (milliseconds).
         pre: pa.Table | None = None
         n = -1
-        if where is not None and not query.scoring.browse:
+        if where is not None and not query.scoring.browse and not query.scoring.uses_clip and _narrows(filters):
             with timer.stage("filter"):
-                pre = self.reader.read(where, self._score_columns(query.scoring, with_vectors=query.scoring.uses_clip),
-                                       limit=self.exact_scan_max + 1)
+                pre = self.reader.read(where, self._score_columns(query.scoring), limit=self.exact_scan_max + 1)
             if pre.num_rows <= self.exact_scan_max:
                 n = pre.num_rows
             else:
@@ -459,19 +459,27 @@ class SearchEngine:
                     merged = {name: np.concatenate(v) for name, v in acc.items()}
         with timer.stage("vector"):
             tables = [self.reader.nearest(v, where, k_vector, cols, exact=n <= self.ann_exact_max) for v in q.vectors]
-            near_arrays = _batch_arrays(pa.concat_tables(tables), q)
+            near = pa.concat_tables(tables)
+            near_arrays = _batch_arrays(near, q)
             union = near_arrays if not merged else {
                 name: np.concatenate([merged[name], near_arrays[name]]) for name in merged if name in near_arrays}
             _, first = np.unique(union["ids"].astype(str), return_index=True)
             union = {name: arr[np.sort(first)] for name, arr in union.items()}
-            # CLIP similarity of every candidate, also those only the evidence scan found
-            vec_rows = self._vectors(union["ids"], union["rowid"])
+            # CLIP similarity of every candidate, also those only the evidence scan found. With one query
+            # vector the search's own (exact, re-ranked) cosine distance is that similarity: re-reading
+            # thousands of full vectors at random from a table larger than memory cost more than the search.
             sims_by_id: dict[str, float] = {}
-            if vec_rows.num_rows:
+            need = np.ones(len(union["ids"]), dtype=bool)
+            if len(q.vectors) == 1 and near.num_rows:
+                sims_by_id = dict(zip(near.column("sighting_id").to_pylist(),
+                                      (1.0 - near.column("_distance").to_numpy()).tolist(), strict=True))
+                need = np.array([s not in sims_by_id for s in union["ids"]], dtype=bool)
+            vec_rows = self._vectors(union["ids"][need], union["rowid"][need]) if need.any() else None
+            if vec_rows is not None and vec_rows.num_rows:
                 vecs = fixed_list(vec_rows.column("vector"), len(q.vectors[0]))
                 has = np.asarray(vec_rows.column("has_vector").to_numpy(), dtype=bool)
                 sims = raw_clip_similarity(q, vecs, has)
-                sims_by_id = dict(zip(vec_rows.column("sighting_id").to_pylist(), sims.tolist(), strict=True))
+                sims_by_id.update(zip(vec_rows.column("sighting_id").to_pylist(), sims.tolist(), strict=True))
         union["raw_clip"] = np.array([sims_by_id.get(s, math.nan) for s in union["ids"]], dtype=np.float32)
         return self._finish(q, union, k)
 
@@ -596,6 +604,13 @@ class SearchEngine:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+
+
+def _narrows(f: SearchFilters) -> bool:
+    """Whether the filters can leave few rows: place, time or chosen rows. Direction, track length and
+    exclusions alone keep most of the index, and reading it up to the exact-scoring limit only to find
+    that out cost ~80 ms at 10M rows; those searches count first."""
+    return bool(f.time_from is not None or f.time_to is not None or f.districts or f.cameras or f.only_ids)
 
 
 def _compass_deg(name: str) -> float:
