@@ -365,24 +365,22 @@ class SearchEngine:
             raise SearchInputError(f"offset {offset!r}: expected a whole number >= 0")
         return offset, limit
 
-    def _score_columns(self, q: ScoringQuery, *, with_vectors: bool = False) -> list[str]:
+    def _score_columns(self, q: ScoringQuery) -> list[str]:
         cols = list(BASE_COLUMNS)
         if q.uses_colours or q.uses_appearance:
             cols += ["upper_colour", "lower_colour"]
         if q.uses_appearance:
             cols.append("colour_layout")
         cols += columns_for(q.parsed, self._table_columns())
-        if with_vectors:
-            cols += ["vector", "has_vector"]
         return cols
 
     def _score(self, q: ScoringQuery, where: str | None, n: int, k: int, timer: StageTimer,
                pre: pa.Table | None = None) -> _Scored:
         cols = self._score_columns(q)
         prefilter = self._colour_prefilter(q, self._table_columns())
-        if pre is not None and not q.browse:  # already read: every filtered row, scored exactly
+        if pre is not None and not q.browse:  # already read (only without CLIP): every filtered row, scored exactly
             with timer.stage("score"):
-                return self._scan(q, where, cols, keep=n, key="evidence", with_vectors=q.uses_clip, k_clip=k,
+                return self._scan(q, where, cols, keep=n, key="evidence", with_vectors=False, k_clip=k,
                                   batches=pre.to_batches())
         if q.browse:
             with timer.stage("scan"):
