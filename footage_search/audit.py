@@ -25,7 +25,6 @@ import hashlib
 import hmac
 import json
 import os
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock
 
+from footage_search.atomic_file import write_atomic
 from footage_search.config import Config, ConfigError, expand
 from footage_search.state_paths import beside_index
 
@@ -149,16 +149,7 @@ class AuditLog:
         head: dict[str, Any] = {"seq": seq, "sha256": digest}
         if self.key is not None:
             head["mac"] = _mac(self.key, canonical(head))
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".audit-head-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(canonical(head) + b"\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.head_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self.head_path, canonical(head) + b"\n", prefix=".audit-head-")
 
 
 def _last_record(fh, size: int) -> tuple[int, str, bool]:

@@ -21,7 +21,6 @@ import json
 import os
 import re
 import secrets
-import tempfile
 import threading
 import time
 from collections import deque
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from filelock import FileLock
 
+from footage_search.atomic_file import write_atomic
 from footage_search.config import Config
 from footage_search.state_paths import beside_index
 
@@ -220,18 +220,8 @@ class UserStore:
         doc = {"format": USERS_FORMAT, "version": USERS_VERSION,
                "users": [{"name": u.name, "role": u.role.value, "password": u.password_hash, "created": u.created,
                           "created_by": u.created_by} for u in sorted(users, key=lambda u: u.name)]}
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".users-", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o600)  # hashes are still worth protecting from offline guessing
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(doc, fh, indent=2)
-                fh.write("\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # 0600: hashes are still worth protecting from offline guessing
+        write_atomic(self.path, (json.dumps(doc, indent=2) + "\n").encode("utf-8"), prefix=".users-", mode=0o600)
 
     def _locked(self) -> FileLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,9 +8,7 @@ shows, so a reindex that changes a sighting never serves a stale picture under t
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from footage_search.atomic_file import write_atomic
 from footage_search.video_frames import FrameReadError, read_frames_at
 
 Box = tuple[float, float, float, float]
@@ -63,14 +62,7 @@ def _write_once(path: Path, data: bytes) -> Path:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write-then-rename: two sessions rendering the same picture never serve a half-written file.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data, durable=False)  # a cache: a lost picture is rendered again
     return path
 
 
