@@ -197,6 +197,22 @@ def without_attributes(parsed):
     return replace(parsed, objects=(), hair=(), patterns=())
 
 
+def ranked_search(engine) -> Callable[[str, bool], list]:
+    """``retrieval_gain``'s search on a ``SearchEngine``: every sighting, weak ones too, ranked with or
+    without the description's attribute terms (structured matching only, no CLIP)."""
+    from search.request import SearchRequest
+
+    def ranked(text: str, attributes: bool) -> list:
+        query = engine.compile(text, use_clip=False)
+        if not attributes:
+            query.scoring.parsed = without_attributes(query.scoring.parsed)
+            query.parsed = query.scoring.parsed
+        return engine.find(query, engine.filters_for(SearchRequest(text=text)), limit=1000,
+                           include_weak=True).sightings
+
+    return ranked
+
+
 # ------------------------------------------------------------------------------------------ main
 
 
@@ -366,16 +382,8 @@ def main() -> None:
         def plausible(text: str) -> list:
             return engine.search(SearchRequest(text=text, limit=1000)).sightings
 
-        def ranked(text: str, attributes: bool) -> list:
-            query = engine.compile(text, use_clip=False)
-            if not attributes:
-                query.scoring.parsed = without_attributes(query.scoring.parsed)
-                query.parsed = query.scoring.parsed
-            return engine.find(query, engine.filters_for(SearchRequest(text=text)), limit=1000,
-                               include_weak=True).sightings
-
         figures = attribute_figures(plausible, who, people)
-        gain = retrieval_gain(ranked, who)
+        gain = retrieval_gain(ranked_search(engine), who)
 
         models = Models(detector=load_detector(cfg), colours=load_colours(cfg), embedder=None, clip_dim=32)
         videos, _ = discover(archive, registry, cfg.index.timezone)

@@ -23,8 +23,8 @@ from bench.attributes_eval import (
     attribute_figures,
     label_rows,
     load_labels,
+    ranked_search,
     retrieval_gain,
-    without_attributes,
 )
 from footage_search.registry import load_registry
 from search.engine import SearchEngine
@@ -104,15 +104,7 @@ def test_korean_attribute_queries_find_the_same(real):
 def test_attribute_evidence_improves_retrieval(real):
     engine, who = real
 
-    def ranked(text: str, attributes: bool) -> list:
-        query = engine.compile(text, use_clip=False)
-        if not attributes:
-            query.scoring.parsed = without_attributes(query.scoring.parsed)
-            query.parsed = query.scoring.parsed
-        return engine.find(query, engine.filters_for(SearchRequest(text=text)), limit=1000,
-                           include_weak=True).sightings
-
-    gain = retrieval_gain(ranked, who)
+    gain = retrieval_gain(ranked_search(engine), who)
     METRICS["retrieval"] = gain
     better = 0
     for q in RETRIEVAL_QUERIES:
