@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+import time
 from pathlib import Path
 
+import lancedb
 import pytest
 
 from footage_search.config import Config, load_config
+from footage_search.schema import VIDEOS
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -22,6 +27,10 @@ FOOTAGE = SHARED / "footage"
 TINY_CLIP_CONFIG = Path(__file__).parent / "data" / "fs-tiny-test.json"
 TINY_CLIP = "fs-tiny-test"
 ARTIFACTS = REPO / "tests" / "artifacts"
+# Debian's chromium for the Playwright tests (tests/test_ui_browser*.py), with flags for a headless CI box.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 DETECTOR = MODELS / "yolox_nano_coco" / "yolox_nano_dynamic.onnx"
 COLOUR_TABLE = MODELS / "colour_names_w2c" / "w2c.npy"
@@ -139,3 +148,29 @@ def copy_tree(tmp_path: Path):
         shutil.copytree(src, dst, symlinks=False)
         return dst
     return _copy
+
+
+def kill_when_done(proc: subprocess.Popen, index: Path, at_least: int, timeout_s: float) -> int | None:
+    """SIGKILL the indexer ``proc`` as soon as ``index`` holds ``at_least`` videos done; how many it held
+    then, or None if the run ended or the time ran out first."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            done = lancedb.connect(str(index)).open_table(VIDEOS).count_rows("status = 'done'")
+        except Exception:  # tables not created yet
+            done = 0
+        if done >= at_least:
+            proc.send_signal(signal.SIGKILL)
+            return done
+        time.sleep(0.2)
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless chromium per browser-test module."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from indexer import batch
 from indexer.batch import BatchOptions, run_index
 from indexer.embed_fill import fill_embeddings
 from indexer.lock import IndexBusyError, indexer_lock
-from tests.conftest import FOOTAGE, REPO, TINY_CLIP_CONFIG, make_config, requires
+from tests.conftest import FOOTAGE, REPO, TINY_CLIP_CONFIG, kill_when_done, make_config, requires
 from tests.videos import truncate
 
 CLIPS = {  # short real clips: camera -> files
@@ -240,18 +239,7 @@ def test_kill_9_mid_run_then_resume(archive: Path, tmp_path: Path):
     cmd = [sys.executable, "-m", "footage_search.cli", "index", str(archive), "--index", str(index),
            "--workers", "1", "--no-progress", *sets]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 240
-    killed = False
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            done = lancedb.connect(str(index)).open_table(VIDEOS).count_rows("status = 'done'")
-        except Exception:  # tables not created yet
-            done = 0
-        if done >= 1:
-            proc.send_signal(signal.SIGKILL)
-            killed = True
-            break
-        time.sleep(0.2)
+    killed = kill_when_done(proc, index, 1, timeout_s=240) is not None
     proc.wait(timeout=30)
     assert killed, proc.stdout.read().decode()[-2000:] if proc.stdout else "not killed"
     partial = _consistent(cfg) if (index / "sightings.lance").exists() else []

@@ -27,7 +27,7 @@ from indexer.batch import BatchOptions, run_index
 from indexer.ray_commit import FragmentTarget, sweep_stray_files
 from indexer.ray_engine import plan_resources
 from indexer.store import SightingStore
-from tests.conftest import REPO, TINY_CLIP_CONFIG, make_config
+from tests.conftest import REPO, TINY_CLIP_CONFIG, kill_when_done, make_config
 
 pytestmark = pytest.mark.slow
 
@@ -120,25 +120,14 @@ def test_killed_ray_driver_resumes(sample_city, sample_index, tmp_path: Path):
     cmd = _cli(sample_city.archive, sample_city.registry, index, "--engine", "ray", "--commit-every", "2")
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     n_videos = len(list(sample_city.archive.rglob("*.mp4")))
-    killed, done = False, 0
-    deadline = time.time() + 300
     try:
-        while time.time() < deadline and proc.poll() is None:
-            try:
-                done = lancedb.connect(str(index)).open_table(VIDEOS).count_rows("status = 'done'")
-            except Exception:  # tables not created yet
-                done = 0
-            if done >= 2:
-                proc.send_signal(signal.SIGKILL)
-                killed = True
-                break
-            time.sleep(0.2)
+        done = kill_when_done(proc, index, 2, timeout_s=300)
         proc.wait(timeout=30)
     finally:
         time.sleep(2)  # Ray's daemons share the driver's fate; end any straggler of that session
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-    assert killed, proc.stdout.read().decode()[-3000:] if proc.stdout else "not killed"
+    assert done is not None, proc.stdout.read().decode()[-3000:] if proc.stdout else "not killed"
     cfg = make_config(index)
     assert done < n_videos
     assert_consistent(cfg, orphans_allowed=True)  # only whole batches are visible

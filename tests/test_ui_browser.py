@@ -21,15 +21,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import ARTIFACTS
+from tests.conftest import ARTIFACTS, CHROMIUM
 
-CHROMIUM = Path("/usr/bin/chromium")
 # Skip before any fixture runs: without a browser there is no point generating and indexing the city.
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not CHROMIUM.exists(),
                                  reason=f"Debian chromium not installed at {CHROMIUM} (apt-get install -y chromium)")]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 TZ = ZoneInfo("Asia/Seoul")
 TIMEOUT_MS = 90_000  # the first search loads models; the CI machine has 2 cores
 VIEWPORT = {"width": 1600, "height": 1000}
@@ -54,15 +51,6 @@ def _free_port() -> int:
 
 def _clock(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, TZ).strftime("%H:%M:%S")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ARTIFACTS
+from tests.conftest import ARTIFACTS, CHROMIUM
 from tests.test_ui_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     TIMEOUT_MS,
     VIEWPORT,
     _free_port,
@@ -34,15 +32,6 @@ pytestmark = [pytest.mark.browser,
 USERS = {"kim": ("admin", "kim's long password"), "lee": ("operator", "lee's long password"),
          "park": ("operator", "park's long password")}
 MAX_FAILURES = 3
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
