@@ -30,13 +30,15 @@ import statistics
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import lancedb
 import numpy as np
 import pyarrow as pa
 
 from bench.machine import machine_info
+
+# the same synthetic city as the latency benchmark: 8 Seoul districts x 50 cameras, 30 days from 1 March
+from bench.search_latency import CAMERAS_PER_DISTRICT, DATA, DAYS, DISTRICTS, RESULTS, START, _du, _fixed
 from footage_search.config import load_config
 from footage_search.registry import Camera, CameraRegistry, write_registry
 from footage_search.schema import (
@@ -51,15 +53,6 @@ from footage_search.vision.colours import LAYOUT_DIM, N_COLOURS
 from indexer.store import SightingStore
 from search.engine import ANN_EXACT_MAX, EVIDENCE_SCAN_MAX
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "bench" / "data"
-RESULTS = REPO / "bench" / "results"
-TZ = ZoneInfo("Asia/Seoul")
-START = datetime(2026, 3, 1, tzinfo=TZ)
-DAYS = 30
-DISTRICTS = ["Jongno-gu", "Jung-gu", "Yongsan-gu", "Mapo-gu", "Seodaemun-gu", "Seongdong-gu", "Gangnam-gu",
-             "Songpa-gu"]
-CAMERAS_PER_DISTRICT = 50
 LOOKS = 2000
 # Compaction rewrites the whole table before it drops the old files: at 10M x 768-d (~37 GB) that needs
 # twice the table's size free, which filled this machine's disk once. The 200k-row fragments the build
@@ -79,10 +72,6 @@ def registry() -> CameraRegistry:
             cams[cid] = Camera(cid, district, cid, lat0 + rng.uniform(0, 0.015), lon0 + rng.uniform(0, 0.03),
                                float(rng.uniform(0, 359)), 30.0)
     return CameraRegistry(cams, source="bench")
-
-
-def _fixed(values: np.ndarray, width: int) -> pa.FixedSizeListArray:
-    return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1).astype(np.float32)), width)
 
 
 class Generator:
@@ -210,10 +199,6 @@ def _index_db(path: Path):
     from footage_search.index_db import IndexDB
 
     return IndexDB(uri=str(path), storage_options={})
-
-
-def _du(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 def pct(xs: list[float], q: float) -> float:
