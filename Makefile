@@ -39,6 +39,7 @@ chromium:
 
 test: $(STAMP) chromium
 	$(BIN)/python -m ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

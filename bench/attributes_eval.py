@@ -300,7 +300,7 @@ def pushchair_alternatives(results, states, who: dict[str, str], people: dict[st
 def indexing_cost(archive: Path, registry, cfg, clips: dict[str, tuple[str, str]], repeats: int = 2) -> dict:
     """ms per sampled frame of the attribute stage, and what objects add to detection (same frames, the
     network's output decoded for people only vs people, objects and weak people), interleaved runs."""
-    from footage_search.loading import load_colours, load_detector
+    from core.loading import load_colours, load_detector
     from indexer.archive import discover
     from indexer.decode import PyAVDecoder
     from indexer.pipeline import Models, index_video
@@ -353,8 +353,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from bench.machine import machine_info
-    from footage_search.loading import load_colours, load_detector
-    from footage_search.registry import load_registry
+    from core.loading import load_colours, load_detector
+    from core.registry import load_registry
     from indexer.archive import discover
     from indexer.batch import BatchOptions, run_index
     from indexer.pipeline import Models, index_video

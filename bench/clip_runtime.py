@@ -61,8 +61,8 @@ def main() -> None:
 
     import torch
 
-    from footage_search.vision.clip_embedder import RANDOM_INIT, ClipEmbedder, ClipSpec
-    from footage_search.vision.clip_onnx import OnnxClipVision, ensure_vision_onnx
+    from core.vision.clip_embedder import RANDOM_INIT, ClipEmbedder, ClipSpec
+    from core.vision.clip_onnx import OnnxClipVision, ensure_vision_onnx
 
     torch.set_num_threads(1)
     spec = ClipSpec(model=args.model, pretrained=RANDOM_INIT)

@@ -27,8 +27,8 @@ from pathlib import Path
 import psutil
 
 from bench.machine import machine_info
-from footage_search.config import Config, load_config
-from footage_search.registry import load_registry
+from core.config import Config, load_config
+from core.registry import load_registry
 from indexer.archive import discover
 from indexer.batch import BatchOptions, run_index
 from indexer.decode import probe
@@ -118,7 +118,7 @@ _BASE: dict = {}
 def _base_init(clip_model: str, clip_pretrained: str, device: str) -> None:
     import torch
 
-    from footage_search.vision.clip_embedder import ClipEmbedder, ClipSpec
+    from core.vision.clip_embedder import ClipEmbedder, ClipSpec
 
     torch.set_num_threads(1)
     _BASE["emb"] = ClipEmbedder(ClipSpec(clip_model, clip_pretrained), device=device, vision_only=True)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import lancedb
 
-from footage_search.schema import SIGHTINGS, VIDEO_STATUS_DONE, VIDEOS
+from core.schema import SIGHTINGS, VIDEO_STATUS_DONE, VIDEOS
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -246,10 +246,10 @@ def write_toml(values: dict[str, Any], path: Path) -> None:
 
 def demo_city_index(rebuild: bool = False) -> tuple[Path, Path, Path]:
     """(index, registry, archive) of the demo city under bench/data/, indexed with the current code."""
-    from footage_search.config import load_config
-    from footage_search.index_db import IndexDB
-    from footage_search.registry import load_registry
-    from footage_search.schema import META_SCHEMA_VERSION, SCHEMA_VERSION
+    from core.config import load_config
+    from core.index_db import IndexDB
+    from core.registry import load_registry
+    from core.schema import META_SCHEMA_VERSION, SCHEMA_VERSION
     from indexer.batch import BatchOptions, run_index
     from sample_footage import generate_city
 
@@ -279,10 +279,10 @@ def run_load(index: Path, registry: Path, archive: Path, *, clients: int = 8, id
              load_s: float = 60.0, reindex_workers: int | None = None, reindex_nice: int = 0,
              work_dir: Path | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Measure idle, then under reindex, on a working copy of ``index``; returns the results."""
-    from footage_search.audit import verify_log
-    from footage_search.auth import UserStore
-    from footage_search.config import load_config
-    from footage_search.registry import load_registry
+    from core.audit import verify_log
+    from core.auth import UserStore
+    from core.config import load_config
+    from core.registry import load_registry
     from ui.app import launch
 
     reindex_workers = reindex_workers or max(1, (os.cpu_count() or 2) // 2)

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bench.cctv_like import reencode_cctv
-from footage_search.registry import load_registry, write_registry
+from core.registry import load_registry, write_registry
 
 REPO = Path(__file__).resolve().parents[1]
 

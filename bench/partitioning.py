@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.partitioning --rows 500000    # quicker
 
 Three layouts of the same synthetic sightings (``bench.search_latency.synth_batch``: realistic columns
-of ``footage_search.schema.sightings_schema``, 32-d vectors and 600-byte thumbnails to keep the disk
+of ``core.schema.sightings_schema``, 32-d vectors and 600-byte thumbnails to keep the disk
 small), appended a day at a time in the order the indexer appends them (video by video in time order:
 one video's rows together, all districts interleaved hour by hour), then compacted as
 ``SightingStore.optimize`` does:
@@ -47,8 +47,8 @@ os.environ.setdefault("LANCE_LOG", "error")  # one deprecation warning per vecto
 
 from bench.machine import machine_info
 from bench.search_latency import DAYS, START, pct, synth_batch
-from footage_search.index_db import sql_in
-from footage_search.schema import SIGHTINGS
+from core.index_db import sql_in
+from core.schema import SIGHTINGS
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "bench" / "data"

@@ -43,9 +43,9 @@ import pyarrow as pa
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from footage_search.config import load_config  # noqa: E402
-from footage_search.registry import Camera, CameraRegistry, write_registry  # noqa: E402
-from footage_search.schema import (  # noqa: E402
+from core.config import load_config  # noqa: E402
+from core.registry import Camera, CameraRegistry, write_registry  # noqa: E402
+from core.schema import (  # noqa: E402
     META,
     SIGHTINGS,
     VIDEOS,
@@ -54,7 +54,7 @@ from footage_search.schema import (  # noqa: E402
     sightings_schema,
     unmeasured_attributes,
 )
-from footage_search.vision.colours import COLOUR_NAMES, LAYOUT_DIM, N_COLOURS  # noqa: E402
+from core.vision.colours import COLOUR_NAMES, LAYOUT_DIM, N_COLOURS  # noqa: E402
 
 DATA = REPO / "bench" / "data"
 RESULTS = REPO / "bench" / "results"
@@ -240,7 +240,7 @@ def time_queries(engine, scenarios: list[dict], modes: list[str], repeats: int, 
                     v = rng.standard_normal(dim).astype(np.float32)
                     q.scoring.vectors.append(v / np.linalg.norm(v))
                     if q.parsed is not None and q.parsed.direction:
-                        from footage_search.compass import COMPASS_DEG
+                        from core.compass import COMPASS_DEG
 
                         filters = replace(filters, direction_deg=COMPASS_DEG[q.parsed.direction])
                     r = engine.find(q, filters, limit=50)
@@ -272,7 +272,7 @@ def synthetic_scenarios(repeats_heavy: int) -> list[dict]:
 
 
 def run_synthetic(rows: int, dim: int, repeats: int, ann: bool, rebuild: bool) -> tuple[list[dict], dict]:
-    from footage_search.registry import load_registry
+    from core.registry import load_registry
     from search.engine import SearchEngine
     from search.search_models import SearchModels
 
@@ -296,7 +296,7 @@ def _du(path: Path) -> int:
 
 
 def run_sample(index: Path | None, registry: Path | None, repeats: int) -> tuple[list[dict], dict]:
-    from footage_search.registry import load_registry
+    from core.registry import load_registry
     from search.engine import SearchEngine
     from search.search_models import SearchModels
 
@@ -327,7 +327,7 @@ def _sample_config(index: Path):
 
 
 def _build_sample(cfg) -> tuple[Path, Path]:
-    from footage_search.registry import load_registry
+    from core.registry import load_registry
     from indexer.batch import BatchOptions, run_index
     from sample_footage import generate_city
 

@@ -39,9 +39,9 @@ from bench.machine import machine_info
 
 # the same synthetic city as the latency benchmark: 8 Seoul districts x 50 cameras, 30 days from 1 March
 from bench.search_latency import CAMERAS_PER_DISTRICT, DATA, DAYS, DISTRICTS, RESULTS, START, _du, _fixed
-from footage_search.config import load_config
-from footage_search.registry import Camera, CameraRegistry, write_registry
-from footage_search.schema import (
+from core.config import load_config
+from core.registry import Camera, CameraRegistry, write_registry
+from core.schema import (
     META,
     SIGHTINGS,
     VIDEOS,
@@ -49,7 +49,7 @@ from footage_search.schema import (
     meta_table,
     sightings_schema,
 )
-from footage_search.vision.colours import LAYOUT_DIM, N_COLOURS
+from core.vision.colours import LAYOUT_DIM, N_COLOURS
 from indexer.store import SightingStore
 from search.engine import ANN_EXACT_MAX, EVIDENCE_SCAN_MAX
 
@@ -196,7 +196,7 @@ def build(rows: int, dim: int) -> tuple[Path, dict]:
 
 
 def _index_db(path: Path):
-    from footage_search.index_db import IndexDB
+    from core.index_db import IndexDB
 
     return IndexDB(uri=str(path), storage_options={})
 

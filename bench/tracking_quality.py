@@ -25,10 +25,10 @@ import numpy as np
 import supervision as sv
 
 from bench.machine import machine_info
-from footage_search.compass import angle_diff_deg
-from footage_search.config import load_config
-from footage_search.loading import load_colours, load_detector
-from footage_search.registry import load_registry
+from core.compass import angle_diff_deg
+from core.config import load_config
+from core.loading import load_colours, load_detector
+from core.registry import load_registry
 from indexer.decode import PyAVDecoder
 from indexer.motion import estimate_motion
 from indexer.tracking import PersonTracker, giou_floor

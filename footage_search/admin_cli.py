@@ -11,7 +11,7 @@ import getpass
 import sys
 from pathlib import Path
 
-from footage_search.config import Config
+from core.config import Config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,27 +56,27 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="wait this long for a running indexer to finish")
     p.set_defaults(handler=run_purge)
 
-    from footage_search.cli import _add_global_options
+    from footage_search.cli_options import add_global_options
 
     # the nested actions take the global options after them too (`users add kim --set ...`)
     for parser in (add, ls, rm, v):
-        _add_global_options(parser, suppress=True)
+        add_global_options(parser, suppress=True)
 
 
 def _store(args: argparse.Namespace, cfg: Config):
-    from footage_search.auth import UserStore, users_file_for
+    from core.auth import UserStore, users_file_for
 
     return UserStore(args.file if args.file else users_file_for(cfg))
 
 
 def _audit(cfg: Config):
-    from footage_search.audit import AuditLog
+    from core.audit import AuditLog
 
     return AuditLog.for_config(cfg)
 
 
 def _read_password(args: argparse.Namespace) -> str:
-    from footage_search.cli import UserError
+    from core.errors import UserError
 
     if args.password_stdin:
         line = sys.stdin.readline()
@@ -92,17 +92,12 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def run_users_add(args: argparse.Namespace, cfg: Config) -> int:
-    from footage_search.auth import UserError as BadUser
-    from footage_search.auth import check_name, cli_identity
-    from footage_search.cli import UserError
+    from core.auth import check_name, cli_identity
 
-    try:
-        check_name(args.name)  # before asking for a password
-        store = _store(args, cfg)
-        who = cli_identity()
-        user = store.add(args.name, args.role, _read_password(args), created_by=who.name, replace=args.replace)
-    except BadUser as exc:
-        raise UserError(str(exc)) from None
+    check_name(args.name)  # before asking for a password
+    store = _store(args, cfg)
+    who = cli_identity()
+    user = store.add(args.name, args.role, _read_password(args), created_by=who.name, replace=args.replace)
     _audit(cfg).write("user_add", who, details={"name": user.name, "role": user.role.value,
                                                           "replaced": bool(args.replace), "file": str(store.path)})
     print(f"{'updated' if args.replace else 'added'} {user.name} ({user.role.value}) in {store.path}")
@@ -112,14 +107,9 @@ def run_users_add(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def run_users_list(args: argparse.Namespace, cfg: Config) -> int:
-    from footage_search.auth import UserError as BadUser
-    from footage_search.cli import UserError
 
     store = _store(args, cfg)
-    try:
-        users = sorted(store.users().values(), key=lambda u: u.name)
-    except BadUser as exc:
-        raise UserError(str(exc)) from None
+    users = sorted(store.users().values(), key=lambda u: u.name)
     if not users:
         print(f"no users in {store.path}: the console runs open (loopback only)")
         return 0
@@ -130,15 +120,10 @@ def run_users_list(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def run_users_remove(args: argparse.Namespace, cfg: Config) -> int:
-    from footage_search.auth import UserError as BadUser
-    from footage_search.auth import cli_identity
-    from footage_search.cli import UserError
+    from core.auth import cli_identity
 
     store = _store(args, cfg)
-    try:
-        gone = store.remove(args.name)
-    except BadUser as exc:
-        raise UserError(str(exc)) from None
+    gone = store.remove(args.name)
     _audit(cfg).write("user_remove", cli_identity(), details={"name": gone.name, "role": gone.role.value,
                                                                          "file": str(store.path)})
     print(f"removed {gone.name} from {store.path}")
@@ -146,7 +131,7 @@ def run_users_remove(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def run_audit_verify(args: argparse.Namespace, cfg: Config) -> int:
-    from footage_search.audit import audit_key, audit_log_path, verify_log
+    from core.audit import audit_key, audit_log_path, verify_log
 
     path = args.log if args.log else audit_log_path(cfg)
     result = verify_log(path, audit_key(cfg))
@@ -157,10 +142,10 @@ def run_audit_verify(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def run_purge(args: argparse.Namespace, cfg: Config) -> int:
-    from footage_search.auth import cli_identity
-    from footage_search.cli import UserError
+    from core.auth import cli_identity
+    from core.errors import UserError
+    from core.state_paths import default_cache_dir
     from footage_search.retention import purge
-    from ui.handlers import default_cache_dir
 
     if args.index_uri:
         cfg = cfg.with_overrides({"storage.index_uri": args.index_uri}, origin="command line", base_dir=Path.cwd())

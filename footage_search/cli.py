@@ -1,9 +1,9 @@
 """``footage-search``: the one command-line entry point.
 
-Each concern registers its own subcommands (``indexer.cli``, ``search.cli``, ``ui.cli``), so this
-module only wires global options (config file, ``--set`` overrides, verbosity) and error reporting:
-expected problems (bad registry, missing index, model mismatch, ...) print one readable line and
-exit 2, never a traceback.
+The application shell: it sits above ``indexer``, ``search`` and ``ui``, each of which registers its
+own subcommands, so this module only wires global options (config file, ``--set`` overrides,
+verbosity) and error reporting: every :class:`~core.errors.FootageSearchError` (bad registry, missing
+index, model mismatch, ...) prints one readable line and exits 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -13,32 +13,15 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from footage_search.config import Config, ConfigError, load_config, parse_set_args
+import indexer.cli as indexer_cli
+import search.cli as search_cli
+import ui.cli as ui_cli
+from core.config import Config, load_config, parse_set_args
+from core.errors import FootageSearchError
+from footage_search import admin_cli, demo
+from footage_search.cli_options import add_global_options
 
 Handler = Callable[[argparse.Namespace, Config], int]
-
-
-class UserError(Exception):
-    """An error the user can fix; printed without a traceback."""
-
-
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    from footage_search.index_db import IndexNotFoundError, ModelMismatchError
-    from footage_search.model_files import ModelFileError
-    from footage_search.registry import RegistryError, UnknownCameraError
-    from indexer.lock import IndexBusyError
-
-    errors: list[type[BaseException]] = [
-        UserError, ConfigError, RegistryError, UnknownCameraError, IndexNotFoundError,
-        ModelMismatchError, ModelFileError, IndexBusyError, FileNotFoundError,
-    ]
-    try:
-        from search.errors import SearchInputError
-
-        errors.append(SearchInputError)
-    except ImportError:
-        pass
-    return tuple(errors)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,33 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find a missing person in archived CCTV footage: index archives, search by "
                     "description or photo, and chain sightings into a route across districts.",
     )
-    _add_global_options(parser)
+    add_global_options(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    from indexer.cli import register as register_indexer
-
-    register_indexer(sub)
-    for module in ("search.cli", "ui.cli", "footage_search.demo", "footage_search.admin_cli"):
-        try:
-            mod = __import__(module, fromlist=["register"])
-        except ImportError as exc:  # pragma: no cover - only while a part is being built
-            logging.getLogger(__name__).debug("no subcommands from %s: %s", module, exc)
-            continue
-        mod.register(sub)
+    for register in (indexer_cli.register, search_cli.register, ui_cli.register, demo.register, admin_cli.register):
+        register(sub)
     for subparser in sub.choices.values():
-        _add_global_options(subparser, suppress=True)
+        add_global_options(subparser, suppress=True)
     return parser
-
-
-def _add_global_options(parser: argparse.ArgumentParser, suppress: bool = False) -> None:
-    """The global options, accepted before or after the subcommand (``index --set k=v`` works too)."""
-    default = {"default": argparse.SUPPRESS} if suppress else {}
-    parser.add_argument("--config", metavar="FILE", help="TOML config file (default ./footage-search.toml)",
-                        **default)
-    parser.add_argument("--set", dest="overrides", action="append", metavar="SECTION.KEY=VALUE",
-                        help="override one config value; repeatable (e.g. --set index.sample_fps=2)", **default)
-    parser.add_argument("-v", "--verbose", action="count",
-                        help="more logging (-vv for debug)", **(default or {"default": 0}))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,12 +46,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "urllib3", "huggingface_hub", "root"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
-    expected = _expected_errors()
     try:
         cfg = load_config(args.config, parse_set_args(args.overrides))
         handler: Handler = args.handler
         return handler(args, cfg)
-    except expected as exc:
+    # A missing file the user named is theirs to fix, whichever library raised it.
+    except (FootageSearchError, FileNotFoundError) as exc:
         print(f"footage-search {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

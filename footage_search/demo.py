@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from footage_search.config import Config
+from core.config import Config
 
 DEFAULT_OUT = Path("sample_footage/generated")
 DEFAULT_INDEX = Path("data/demo-index")
@@ -26,8 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_demo(args: argparse.Namespace, cfg: Config) -> int:
-    from footage_search.index_db import ModelMismatchError
-    from footage_search.registry import load_registry
+    from core.index_db import ModelMismatchError
+    from core.registry import load_registry
     from indexer.batch import BatchOptions, run_index
     from sample_footage import generate_city
 

@@ -29,17 +29,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from footage_search.config import Config
-from footage_search.index_db import IndexDB, sql_in
-from footage_search.schema import FRAMES, SIGHTINGS, VIDEO_STATUS_FAILED, VIDEOS
+from core.config import Config
+from core.index_db import IndexDB, sql_in
+from core.schema import FRAMES, PURGED_PREFIX, SIGHTINGS, VIDEO_STATUS_FAILED, VIDEOS
 
 if TYPE_CHECKING:
-    from footage_search.audit import AuditLog
-    from footage_search.auth import Identity
+    from core.audit import AuditLog
+    from core.auth import Identity
 
 log = logging.getLogger(__name__)
 
-PURGED_PREFIX = "purged "
 DAY_S = 86_400.0
 
 

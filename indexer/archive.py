@@ -29,7 +29,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from footage_search.registry import CameraRegistry
+from core.errors import MissingFileError
+from core.registry import CameraRegistry
 
 VIDEO_EXTENSIONS = frozenset({
     ".mp4", ".m4v", ".mkv", ".avi", ".mov", ".ts", ".mts", ".mpg", ".mpeg", ".webm", ".flv", ".h264", ".264",
@@ -136,7 +137,7 @@ def discover(root: str | Path, registry: CameraRegistry, tz_name: str) -> tuple[
     """All indexable videos under ``root`` (sorted by camera, then start) and the skipped ones."""
     root = Path(root).resolve()
     if not root.is_dir():
-        raise FileNotFoundError(f"archive folder not found: {root}")
+        raise MissingFileError(f"archive folder not found: {root}")
     tz = ZoneInfo(tz_name)
     videos: list[VideoFile] = []
     skipped: list[SkippedFile] = []

@@ -3,15 +3,15 @@ colour, garment pattern, and whether the footage shows colour at all (night/IR).
 
 Per sampled frame (:func:`observe_person`, called for every tracked person), cheap measurements only:
 
-* **objects**: the detector's own COCO boxes (:data:`footage_search.vision.detector.CARRIED_OBJECTS`)
+* **objects**: the detector's own COCO boxes (:data:`core.vision.detector.CARRIED_OBJECTS`)
   are given to the person whose *zone* for that class they fall in (a backpack on the back, a handbag
   at the side down to the knees, a bicycle beside and below, a dog at the feet...), one person per
   object, the one it sits best with (:func:`associate`). Each gets the colour names of its middle.
 * **pushchair** (no COCO class): a child seated in front of the adult is usually detected as a small
   person, often below the tracking threshold, so the detector returns weak people too. A small person
   box (20-70 % of the adult's height) in the adult's lower front counts as a pushchair sighting.
-* **hair** and **garment texture**: :mod:`footage_search.vision.attributes`;
-* **colour reliability** of the frame: :mod:`footage_search.vision.night`.
+* **hair** and **garment texture**: :mod:`core.vision.attributes`;
+* **colour reliability** of the frame: :mod:`core.vision.night`.
 
 Per sighting (:func:`summarise`), over all its frames: an object is trusted for recurring with the
 same person (presence across the frames where the person is seen) and for moving with them (its
@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import supervision as sv
 
-from footage_search.vision.attributes import HeadColour, Texture
-from footage_search.vision.colours import N_COLOURS
-from footage_search.vision.detector import CARRIED_OBJECTS, PERSON_CLASS
-from footage_search.vision.night import NIGHT_RELIABILITY
+from core.vision.attributes import HeadColour, Texture
+from core.vision.colours import N_COLOURS
+from core.vision.detector import CARRIED_OBJECTS, PERSON_CLASS
+from core.vision.night import NIGHT_RELIABILITY
 
 PUSHCHAIR = "pushchair"
 OBJECT_NAMES: tuple[str, ...] = (*CARRIED_OBJECTS.values(), PUSHCHAIR)

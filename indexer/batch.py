@@ -23,18 +23,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from footage_search.config import Config
-from footage_search.index_db import IndexDB
-from footage_search.loading import (
+from core.config import Config
+from core.index_db import IndexDB
+from core.loading import (
     ImageEmbedderPlan,
     load_colours,
     load_detector,
     load_image_embedder,
     plan_image_embedder,
 )
-from footage_search.registry import CameraRegistry
-from footage_search.schema import VIDEO_STATUS_DONE, VIDEO_STATUS_FAILED
-from footage_search.vision.clip_embedder import ClipSpec, ClipUnavailableError
+from core.registry import CameraRegistry
+from core.schema import VIDEO_STATUS_DONE, VIDEO_STATUS_FAILED
+from core.vision.clip_embedder import ClipSpec, ClipUnavailableError
 from indexer.archive import SkippedFile, VideoFile, content_hash, discover
 from indexer.lock import indexer_lock
 from indexer.pipeline import STAGES, Models, VideoResult, index_video
@@ -145,7 +145,7 @@ class BatchSummary:
 @dataclass(frozen=True)
 class Job:
     video: VideoFile
-    camera: object  # footage_search.registry.Camera (kept loose for pickling simplicity)
+    camera: object  # core.registry.Camera (kept loose for pickling simplicity)
 
 
 @dataclass

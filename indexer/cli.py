@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from footage_search.config import Config
+from core.config import Config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,8 +63,8 @@ def _apply(cfg: Config, args: argparse.Namespace) -> Config:
 
 
 def run_index_command(args: argparse.Namespace, cfg: Config) -> int:
-    from footage_search.cli import UserError
-    from footage_search.registry import load_registry
+    from core.errors import UserError
+    from core.registry import load_registry
     from indexer.batch import BatchOptions, run_index
     from indexer.embed_fill import fill_embeddings
 
@@ -96,7 +96,7 @@ def run_index_command(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def run_status_command(args: argparse.Namespace, cfg: Config) -> int:
-    from footage_search.index_status import index_status
+    from core.index_status import index_status
 
     cfg = _apply(cfg, args)
     status = index_status(cfg)

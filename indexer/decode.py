@@ -24,7 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
-from footage_search.video_frames import upright_bgr
+from core.video_frames import upright_bgr
 
 log = logging.getLogger(__name__)
 

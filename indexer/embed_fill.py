@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from footage_search.config import Config
-from footage_search.index_db import IndexDB, sql_str
-from footage_search.loading import load_clip
-from footage_search.schema import META_CLIP_MODEL, SIGHTINGS, VIDEO_STATUS_DONE
-from footage_search.video_frames import FrameReadError, read_frames_at
+from core.config import Config
+from core.index_db import IndexDB, sql_str
+from core.loading import load_clip
+from core.schema import META_CLIP_MODEL, SIGHTINGS, VIDEO_STATUS_DONE
+from core.video_frames import FrameReadError, read_frames_at
 from indexer.lock import indexer_lock
 from indexer.pipeline import _crop
 

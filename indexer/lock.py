@@ -24,12 +24,13 @@ from contextlib import contextmanager
 
 from filelock import FileLock, Timeout
 
-from footage_search.index_db import is_local, local_path
+from core.errors import FootageSearchError
+from core.index_db import is_local, local_path
 
 log = logging.getLogger(__name__)
 
 
-class IndexBusyError(RuntimeError):
+class IndexBusyError(FootageSearchError, RuntimeError):
     pass
 
 

@@ -22,14 +22,14 @@ import numpy as np
 import pyarrow as pa
 import supervision as sv
 
-from footage_search.config import Config
-from footage_search.loading import ImageEmbedder
-from footage_search.registry import Camera
-from footage_search.schema import frames_schema, sightings_schema
-from footage_search.vision.attributes import garment_texture, head_colour, object_colour
-from footage_search.vision.colours import LAYOUT_DIM, N_COLOURS, ColourNamer
-from footage_search.vision.detector import Detector, detect_frame
-from footage_search.vision.night import colour_reliability
+from core.config import Config
+from core.loading import ImageEmbedder
+from core.registry import Camera
+from core.schema import frames_schema, sightings_schema
+from core.vision.attributes import garment_texture, head_colour, object_colour
+from core.vision.colours import LAYOUT_DIM, N_COLOURS, ColourNamer
+from core.vision.detector import Detector, detect_frame
+from core.vision.night import colour_reliability
 from indexer.archive import VideoFile
 from indexer.attributes import NO_HEAD, ObjectSeen, PointAttributes, associate, summarise
 from indexer.decode import VideoInfo, choose_decoder, probe

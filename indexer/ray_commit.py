@@ -33,8 +33,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from footage_search.config import StorageConfig
-from footage_search.schema import FRAMES, SIGHTINGS
+from core.config import StorageConfig
+from core.schema import FRAMES, SIGHTINGS
 from indexer.batch import keeps_previous_version
 from indexer.pipeline import VideoResult
 from indexer.store import SightingStore, VideoOutcome, VideoRecord

@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from footage_search.config import Config
-from footage_search.loading import ImageEmbedderPlan, plan_image_embedder
-from footage_search.registry import CameraRegistry
-from footage_search.schema import FRAMES, frames_schema
+from core.config import Config
+from core.loading import ImageEmbedderPlan, plan_image_embedder
+from core.registry import CameraRegistry
+from core.schema import FRAMES, frames_schema
 from indexer.batch import (
     BatchOptions,
     BatchSummary,

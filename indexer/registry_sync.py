@@ -25,9 +25,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from footage_search.index_db import IndexDB, sql_str
-from footage_search.registry import CameraRegistry
-from footage_search.schema import SIGHTINGS
+from core.index_db import IndexDB, sql_str
+from core.registry import CameraRegistry
+from core.schema import SIGHTINGS
 from indexer.motion import estimate_motion
 
 log = logging.getLogger(__name__)

@@ -25,8 +25,8 @@ from datetime import timedelta
 
 import pyarrow as pa
 
-from footage_search.index_db import IndexDB, sql_in, sql_str
-from footage_search.schema import (
+from core.index_db import IndexDB, sql_in, sql_str
+from core.schema import (
     FRAMES,
     META_CLIP_DIM,
     META_CLIP_MODEL,

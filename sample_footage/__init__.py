@@ -124,7 +124,7 @@ def generate_city(out_dir: Path, *, force: bool = False, workers: int | None = N
     Skips the work when ``out_dir`` already holds a complete city made by this generator version and
     scenario; ``force=True`` always regenerates. ``workers`` defaults to min(2, CPU count).
     """
-    from footage_search.registry import write_registry
+    from core.registry import write_registry
 
     from . import ground_truth
     from .scenario import build_city

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from footage_search.registry import Camera, CameraRegistry, load_registry
+from core.registry import Camera, CameraRegistry, load_registry
 
 from .figure import Look
 from .geometry import PinholeCamera, bearing_vector, inside_fractions

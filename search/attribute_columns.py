@@ -1,6 +1,6 @@
 """Reading the sightings table's appearance-attribute columns into arrays for scoring.
 
-The columns (``footage_search.schema``) are nullable - a synthetic table may leave them out - and an
+The columns (``core.schema``) are nullable - a synthetic table may leave them out - and an
 index built before them (schema version 1) has none; either way a row then reads as "nothing seen,
 colours reliable", which scores attribute terms as unknown and leaves colour evidence as it was.
 """
@@ -11,8 +11,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from footage_search.schema import ATTRIBUTE_FIELDS
-from footage_search.vision.colours import N_COLOURS
+from core.schema import ATTRIBUTE_FIELDS
+from core.vision.colours import N_COLOURS
 from search.evidence import AttributeColumns
 from search.query_parser import ParsedQuery
 

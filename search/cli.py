@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from footage_search.config import Config
+from core.config import Config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -76,9 +76,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _engine(args: argparse.Namespace, cfg: Config):
-    from footage_search.cli import UserError
-    from footage_search.index_db import IndexDB
-    from footage_search.registry import load_registry
+    from core.errors import UserError
+    from core.index_db import IndexDB
+    from core.registry import load_registry
     from search.engine import SearchEngine
     from search.index_info import indexed_archive_registry
     from search.search_models import SearchModels

@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from footage_search.config import Config
-from footage_search.index_db import IndexDB
-from footage_search.registry import CameraRegistry
-from footage_search.schema import META_CLIP_MODEL
-from footage_search.vision.colours import LAYOUT_DIM, N_COLOURS
+from core.config import Config
+from core.index_db import IndexDB
+from core.registry import CameraRegistry
+from core.schema import META_CLIP_MODEL
+from core.vision.colours import LAYOUT_DIM, N_COLOURS
 from search import evidence as ev
 from search.attribute_columns import ATTRIBUTE_COLUMNS, columns_for, read_attribute_columns
 from search.errors import SearchInputError
@@ -612,7 +612,7 @@ def _narrows(f: SearchFilters) -> bool:
 
 
 def _compass_deg(name: str) -> float:
-    from footage_search.compass import COMPASS_DEG
+    from core.compass import COMPASS_DEG
 
     return COMPASS_DEG[name]
 

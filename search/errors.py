@@ -6,6 +6,8 @@ message next to the field that caused it, so every message says what was wrong a
 
 from __future__ import annotations
 
+from core.errors import FootageSearchError
 
-class SearchInputError(ValueError):
+
+class SearchInputError(FootageSearchError, ValueError):
     """Bad search or route input: empty query, unknown camera/district, bad time window, unusable photo..."""

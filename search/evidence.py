@@ -67,7 +67,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from footage_search.vision.colours import COLOUR_NAMES, N_COLOURS
+from core.vision.colours import COLOUR_NAMES, N_COLOURS
 from search import vocabulary as V
 from search.query_parser import ColourTerm, HairTerm, ObjectTerm, ParsedQuery, PatternTerm
 

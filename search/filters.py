@@ -2,7 +2,7 @@
 
 Filters are applied before any similarity (LanceDB prefilter), so a narrow filter never loses a match
 to a vector-search cut-off. Every string that reaches SQL is a registry value quoted by
-:func:`footage_search.index_db.sql_str`; every number is formatted here. Nothing an operator types is
+:func:`core.index_db.sql_str`; every number is formatted here. Nothing an operator types is
 pasted into SQL: unknown cameras and districts are refused before a clause is built.
 """
 
@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from footage_search.compass import COMPASS_8, COMPASS_DEG
-from footage_search.index_db import sql_in, sql_str
-from footage_search.registry import CameraRegistry
+from core.compass import COMPASS_8, COMPASS_DEG
+from core.index_db import sql_in, sql_str
+from core.registry import CameraRegistry
 from search import vocabulary as V
 from search.errors import SearchInputError
 from search.timeutil import local_days

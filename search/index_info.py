@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from footage_search.index_db import IndexDB
-from footage_search.schema import SIGHTINGS, VIDEOS
+from core.index_db import IndexDB
+from core.schema import SIGHTINGS, VIDEOS
 
 REGISTRY_NAME = "cameras.csv"
 

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 import numpy as np
 import pyarrow as pa
 
-from footage_search.index_db import IndexDB
-from footage_search.schema import SIGHTINGS
+from core.index_db import IndexDB
+from core.schema import SIGHTINGS
 from search.filters import and_where, ids_where
 
 FETCH_CHUNK = 400  # ids per IN (...) list

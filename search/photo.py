@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from footage_search.vision.colours import ColourNamer
+from core.vision.colours import ColourNamer
 from search.errors import SearchInputError
 
 MAX_PHOTO_BYTES = 20 * 1024 * 1024
@@ -55,7 +55,7 @@ class PhotoPerson:
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        from footage_search.vision.colours import dominant
+        from core.vision.colours import dominant
 
         out: dict = {"box": [round(v, 1) for v in self.box], "photo_size": list(self.photo_size),
                      "source": self.source, "people_found": self.people_found,

@@ -35,7 +35,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from footage_search.compass import COMPASS_8
+from core.compass import COMPASS_8
 from search import vocabulary as V
 from search.errors import SearchInputError
 

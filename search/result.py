@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from footage_search.compass import compass_name
-from footage_search.vision.colours import dominant
+from core.compass import compass_name
+from core.vision.colours import dominant
 from search.photo import PhotoPerson
 from search.query_parser import ParsedQuery
 from search.timeutil import iso

@@ -34,8 +34,8 @@ from datetime import datetime
 
 import numpy as np
 
-from footage_search.compass import COMPASS_DEG, angle_diff_deg
-from footage_search.schema import VIDEO_STATUS_DONE, VIDEOS
+from core.compass import COMPASS_DEG, angle_diff_deg
+from core.schema import VIDEO_STATUS_DONE, VIDEOS
 from search import evidence as ev
 from search.engine import SearchEngine, StageTimer
 from search.errors import SearchInputError

@@ -10,10 +10,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from footage_search.config import Config
-from footage_search.loading import ClipLoad, load_clip, load_colours, load_detector
-from footage_search.vision.clip_embedder import ClipEmbedder
-from footage_search.vision.colours import ColourNamer
+from core.config import Config
+from core.loading import ClipLoad, load_clip, load_colours, load_detector
+from core.vision.clip_embedder import ClipEmbedder
+from core.vision.colours import ColourNamer
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The words the query parser understands, in English and Korean.
 
 Colour words map to weights over the indexer's 11 basic colour names (see
-:mod:`footage_search.vision.colours`). The first name of each entry has weight 1; the others are
+:mod:`core.vision.colours`). The first name of each entry has weight 1; the others are
 what the same cloth often looks like to the colour namer (navy reads partly black, cream partly
 brown), so a witness's "navy" still matches a jacket the camera saw as blue-black.
 

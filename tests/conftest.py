@@ -17,8 +17,8 @@ from pathlib import Path
 import lancedb
 import pytest
 
-from footage_search.config import Config, load_config
-from footage_search.schema import VIDEOS
+from core.config import Config, load_config
+from core.schema import VIDEOS
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -109,7 +109,7 @@ def real_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def real_index(real_archive: Path, tmp_path_factory: pytest.TempPathFactory,
                detector_path: Path, colour_table_path: Path) -> Config:
     """The real clips indexed once per session with the default pipeline (tiny CLIP)."""
-    from footage_search.registry import load_registry
+    from core.registry import load_registry
     from indexer.batch import BatchOptions, run_index
 
     cfg = make_config(tmp_path_factory.mktemp("real-index") / "index")
@@ -131,7 +131,7 @@ def sample_city(tmp_path_factory: pytest.TempPathFactory):
 def sample_index(sample_city, tmp_path_factory: pytest.TempPathFactory, detector_path: Path,
                  colour_table_path: Path) -> Config:
     """The sample city indexed once per session with the default pipeline (tiny CLIP)."""
-    from footage_search.registry import load_registry
+    from core.registry import load_registry
     from indexer.batch import BatchOptions, run_index
 
     cfg = make_config(tmp_path_factory.mktemp("sample-index") / "index")

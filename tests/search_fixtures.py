@@ -16,8 +16,8 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 
-from footage_search.registry import Camera, CameraRegistry
-from footage_search.schema import (
+from core.registry import Camera, CameraRegistry
+from core.schema import (
     META,
     SIGHTINGS,
     VIDEOS,
@@ -25,7 +25,7 @@ from footage_search.schema import (
     meta_table,
     sightings_schema,
 )
-from footage_search.vision.colours import COLOUR_NAMES, LAYOUT_STRIPES, N_COLOURS
+from core.vision.colours import COLOUR_NAMES, LAYOUT_STRIPES, N_COLOURS
 
 DIM = 32
 T0 = 1_773_450_000.0  # 2026-03-14 10:00:00 KST
@@ -181,7 +181,7 @@ def target_crop_png(gt: dict, root: Path, camera_id: str) -> bytes:
     """The target cropped from one generated frame (largest fully visible ground-truth box), as PNG bytes."""
     import cv2
 
-    from footage_search.video_frames import read_frames_at
+    from core.video_frames import read_frames_at
 
     a = next(a for a in gt["appearances"] if a["person_id"] == "target" and a["camera_id"] == camera_id)
     w, h = gt["video"]["width"], gt["video"]["height"]

@@ -3,7 +3,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from footage_search.registry import parse_registry
+from core.registry import parse_registry
 from indexer.archive import discover, start_from_name
 
 REG = parse_registry(

@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 import pytest
 
-from footage_search.registry import load_registry
-from footage_search.video_frames import read_frames_at
+from core.registry import load_registry
+from core.video_frames import read_frames_at
 from indexer.batch import BatchOptions, run_index
 from search import evidence as ev
 from search.engine import SearchEngine

@@ -26,7 +26,7 @@ from bench.attributes_eval import (
     ranked_search,
     retrieval_gain,
 )
-from footage_search.registry import load_registry
+from core.registry import load_registry
 from search.engine import SearchEngine
 from search.request import SearchRequest
 from search.search_models import SearchModels

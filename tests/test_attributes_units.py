@@ -14,12 +14,12 @@ import pyarrow as pa
 import pytest
 import supervision as sv
 
-from footage_search.index_db import IndexDB, ModelMismatchError
-from footage_search.schema import META, SCHEMA_VERSION, SIGHTINGS, sightings_schema
-from footage_search.vision.attributes import HeadColour, Texture, garment_texture
-from footage_search.vision.colours import COLOUR_NAMES, N_COLOURS
-from footage_search.vision.detector import CARRIED_OBJECTS
-from footage_search.vision.night import colour_reliability
+from core.index_db import IndexDB, ModelMismatchError
+from core.schema import META, SCHEMA_VERSION, SIGHTINGS, sightings_schema
+from core.vision.attributes import HeadColour, Texture, garment_texture
+from core.vision.colours import COLOUR_NAMES, N_COLOURS
+from core.vision.detector import CARRIED_OBJECTS
+from core.vision.night import colour_reliability
 from indexer.attributes import NO_HEAD, ObjectSeen, PointAttributes, associate, summarise
 from search import evidence as ev
 from search import vocabulary as V

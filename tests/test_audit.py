@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from footage_search.audit import GENESIS, AuditLog, canonical, sha256_hex, verify_log
-from footage_search.auth import Identity, Role
+from core.audit import GENESIS, AuditLog, canonical, sha256_hex, verify_log
+from core.auth import Identity, Role
 
 KIM = Identity("kim", Role.OPERATOR, True, "10.0.0.5")
 KEY = b"k" * 32

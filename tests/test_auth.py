@@ -9,20 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from footage_search.audit import AuditLog, verify_log
-from footage_search.auth import (
+from core.audit import AuditLog, verify_log
+from core.auth import (
+    AccountError,
     Authenticator,
     Identity,
     LoginGuard,
     Permission,
     Role,
-    UserError,
     UserStore,
     hash_password,
     users_file_for,
     verify_password,
 )
-from footage_search.config import ConfigError
+from core.config import ConfigError
 from tests.conftest import make_config
 from ui.access import ConsoleAccess, check_bind, check_bind_config, is_loopback
 
@@ -79,7 +79,7 @@ def test_users_file_refuses_bad_changes(tmp_path: Path, call, words):
     store = UserStore(tmp_path / "users.json")
     store.add("kim", "admin", PASSWORD)
     store.add("lee", "operator", PASSWORD)
-    with pytest.raises(UserError, match=words):
+    with pytest.raises(AccountError, match=words):
         call(store)
     assert set(store.users()) == {"kim", "lee"}
 
@@ -98,7 +98,7 @@ def test_replace_and_remove(tmp_path: Path):
 def test_a_broken_users_file_is_an_error_not_an_open_console(tmp_path: Path):
     path = tmp_path / "users.json"
     path.write_text("{not json", encoding="utf-8")
-    with pytest.raises(UserError, match="cannot read"):
+    with pytest.raises(AccountError, match="cannot read"):
         bool(UserStore(path))
 
 

@@ -6,8 +6,8 @@ No similarity here is asserted to mean anything semantic: the weights are random
 import numpy as np
 import pytest
 
-from footage_search.loading import ImageEmbedderPlan, load_image_embedder, plan_image_embedder
-from footage_search.vision.clip_embedder import RANDOM_INIT, ClipEmbedder, ClipSpec, ClipUnavailableError, pad_to_square
+from core.loading import ImageEmbedderPlan, load_image_embedder, plan_image_embedder
+from core.vision.clip_embedder import RANDOM_INIT, ClipEmbedder, ClipSpec, ClipUnavailableError, pad_to_square
 from tests.conftest import TINY_CLIP, TINY_CLIP_CONFIG, make_config
 
 SPEC = ClipSpec(TINY_CLIP, RANDOM_INIT, config_path=str(TINY_CLIP_CONFIG))

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from footage_search.vision.colours import COLOUR_NAMES, LAYOUT_DIM, ColourNamer, ColourTableError, dominant
+from core.vision.colours import COLOUR_NAMES, LAYOUT_DIM, ColourNamer, ColourTableError, dominant
 from tests.conftest import FOOTAGE, requires
 
 PROTOTYPES = {  # RGB

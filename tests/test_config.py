@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from footage_search.config import ConfigError, load_config, parse_set_args
+from core.config import ConfigError, load_config, parse_set_args
 
 
 def test_file_env_and_cli_overrides_in_priority_order(tmp_path: Path):

@@ -9,9 +9,9 @@ from pathlib import Path
 import lancedb
 
 import sample_footage
+from core.index_db import IndexDB
+from core.schema import META_SCHEMA_VERSION, SCHEMA_VERSION, SIGHTINGS
 from footage_search.demo import run_demo
-from footage_search.index_db import IndexDB
-from footage_search.schema import META_SCHEMA_VERSION, SCHEMA_VERSION, SIGHTINGS
 from tests.conftest import make_config
 
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import supervision as sv
 
-from footage_search.model_files import make_dynamic_yolox
-from footage_search.video_frames import read_frames_at
-from footage_search.vision.detector import MotionBlobDetector, YoloxDetector
+from core.model_files import make_dynamic_yolox
+from core.video_frames import read_frames_at
+from core.vision.detector import MotionBlobDetector, YoloxDetector
 from tests.conftest import FOOTAGE, MODELS, requires
 from tests.videos import write_video
 

@@ -13,9 +13,9 @@ import lancedb
 import pyarrow as pa
 import pytest
 
-from footage_search.index_db import IndexDB, ModelMismatchError
-from footage_search.registry import load_registry
-from footage_search.schema import SIGHTINGS, VIDEOS
+from core.index_db import IndexDB, ModelMismatchError
+from core.registry import load_registry
+from core.schema import SIGHTINGS, VIDEOS
 from indexer import batch
 from indexer.batch import BatchOptions, run_index
 from indexer.embed_fill import fill_embeddings

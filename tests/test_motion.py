@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from footage_search.compass import angle_diff_deg, compass_name
+from core.compass import angle_diff_deg, compass_name
 from indexer.motion import estimate_motion
 
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pytest
 
-from footage_search.loading import load_colours, load_detector
-from footage_search.registry import parse_registry
+from core.loading import load_colours, load_detector
+from core.registry import parse_registry
 from indexer.archive import VideoFile
 from indexer.pipeline import Models, index_video
 from tests.conftest import FOOTAGE, make_config, requires

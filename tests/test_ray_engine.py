@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 import ray
 
-from footage_search.index_db import IndexDB
-from footage_search.registry import load_registry
-from footage_search.schema import SIGHTINGS, VIDEOS
+from core.index_db import IndexDB
+from core.registry import load_registry
+from core.schema import SIGHTINGS, VIDEOS
 from indexer.batch import BatchOptions, run_index
 from indexer.ray_commit import FragmentTarget, sweep_stray_files
 from indexer.ray_engine import plan_resources
@@ -100,7 +100,7 @@ def test_local_engine_never_imports_ray(sample_city, tmp_path: Path, detector_pa
     os.symlink(first, archive / first.parent.name / first.name)
     script = textwrap.dedent(f"""
         import sys
-        from footage_search.registry import load_registry
+        from core.registry import load_registry
         from indexer.batch import BatchOptions, run_index
         from tests.conftest import make_config
         s = run_index({str(archive)!r}, make_config({str(tmp_path / "index")!r}),

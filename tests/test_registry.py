@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from footage_search.registry import RegistryError, UnknownCameraError, load_registry, parse_registry, write_registry
+from core.registry import RegistryError, UnknownCameraError, load_registry, parse_registry, write_registry
 
 GOOD = """# demo registry
 camera_id,district,name,lat,lon,heading_deg,tilt_deg,notes

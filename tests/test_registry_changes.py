@@ -8,9 +8,9 @@ import shutil
 import lancedb
 import numpy as np
 
-from footage_search.compass import angle_diff_deg
-from footage_search.registry import load_registry, write_registry
-from footage_search.schema import SIGHTINGS
+from core.compass import angle_diff_deg
+from core.registry import load_registry, write_registry
+from core.schema import SIGHTINGS
 from indexer.batch import BatchOptions, run_index
 from tests.conftest import make_config
 

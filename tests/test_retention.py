@@ -14,8 +14,8 @@ from pathlib import Path
 import lancedb
 import pytest
 
-from footage_search.audit import AuditLog, verify_log
-from footage_search.auth import Identity, Role
+from core.audit import AuditLog, verify_log
+from core.auth import Identity, Role
 from footage_search.retention import DAY_S, is_purged, purge
 from tests.conftest import make_config
 from ui.thumbnails import ThumbnailCache
@@ -45,7 +45,7 @@ def data_files_contain(root: Path, needle: bytes) -> bool:
 
 
 def test_purge_removes_old_sightings_pictures_and_caches(index_copy, sample_city, tmp_path: Path):
-    from footage_search.registry import load_registry
+    from core.registry import load_registry
     from indexer.batch import BatchOptions, run_index
 
     cfg = index_copy
@@ -110,7 +110,7 @@ def test_purge_removes_old_sightings_pictures_and_caches(index_copy, sample_city
     assert again.indexed == 0 and again.previously_failed == 1
     assert len(table(cfg, "sightings")) == len(after)
     # ... and the console's index panel does not list a purge as a failure
-    from footage_search.index_status import index_status
+    from core.index_status import index_status
     from ui.index_panel import status_html
 
     html = status_html(index_status(cfg), registry)

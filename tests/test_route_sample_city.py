@@ -11,8 +11,8 @@ import json
 
 import pytest
 
+from core.registry import load_registry
 from footage_search.cli import main as cli_main
-from footage_search.registry import load_registry
 from search.engine import SearchEngine
 from search.errors import SearchInputError
 from search.route import RouteRequest, build_route

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import supervision as sv
 
-from footage_search.compass import angle_diff_deg
-from footage_search.registry import load_registry
-from footage_search.schema import SIGHTINGS
-from footage_search.vision.colours import COLOUR_NAMES
+from core.compass import angle_diff_deg
+from core.registry import load_registry
+from core.schema import SIGHTINGS
+from core.vision.colours import COLOUR_NAMES
 
 
 @pytest.fixture(scope="module")

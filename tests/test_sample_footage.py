@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from footage_search.registry import load_registry
+from core.registry import load_registry
 from sample_footage import GENERATOR_VERSION, STAMP_NAME, CityPaths, city_digest, generate_city
 
 REPO = Path(__file__).resolve().parents[1]
@@ -264,7 +264,7 @@ def test_real_detector_finds_the_generated_people(city: CityPaths, gt: dict) -> 
         pytest.skip(f"YOLOX-Nano weights not found at {MODEL}")
     import av
 
-    from footage_search.vision.detector import YoloxDetector
+    from core.vision.detector import YoloxDetector
 
     det = YoloxDetector(MODEL, input_long_side=640, score_threshold=0.3)
     boxes: dict[tuple[str, int], list[list[float]]] = {}

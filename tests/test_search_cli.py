@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from core.registry import write_registry
 from footage_search.cli import main
-from footage_search.registry import write_registry
 from tests.search_fixtures import T0, Row, grid_registry, write_index
 
 REG = grid_registry([("A-1", "Alpha-gu", 0, 0), ("B-1", "Beta-gu", 300, 0)])

@@ -7,7 +7,7 @@ import shutil
 import threading
 import time
 
-from footage_search.registry import load_registry
+from core.registry import load_registry
 from indexer.batch import BatchOptions, run_index
 from search.engine import SearchEngine
 from search.request import SearchRequest

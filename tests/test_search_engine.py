@@ -8,7 +8,7 @@ import lancedb
 import numpy as np
 import pytest
 
-from footage_search.schema import SIGHTINGS
+from core.schema import SIGHTINGS
 from search.engine import SearchEngine
 from search.errors import SearchInputError
 from search.request import SearchRequest

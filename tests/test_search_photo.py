@@ -125,7 +125,7 @@ def test_largest_person_wins_and_operator_box_overrides():
 
 
 def test_describe_person_uses_the_real_colour_table(colour_table_path):
-    from footage_search.vision.colours import COLOUR_NAMES, ColourNamer
+    from core.vision.colours import COLOUR_NAMES, ColourNamer
 
     img = np.full((400, 200, 3), 200, np.uint8)
     img[80:200, 50:150] = (40, 40, 200)  # red top (BGR)
@@ -137,7 +137,7 @@ def test_describe_person_uses_the_real_colour_table(colour_table_path):
 
 
 def test_real_detector_finds_the_person_in_reference_photos(detector_path):
-    from footage_search.vision.detector import YoloxDetector
+    from core.vision.detector import YoloxDetector
 
     photos = sorted((FOOTAGE / "reference_photos").glob("*.png"))
     if not photos:

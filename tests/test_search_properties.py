@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from footage_search.compass import COMPASS_8
-from footage_search.registry import CAMERA_ID_RE, Camera, CameraRegistry
-from footage_search.vision.colours import COLOUR_NAMES
+from core.compass import COMPASS_8
+from core.registry import CAMERA_ID_RE, Camera, CameraRegistry
+from core.vision.colours import COLOUR_NAMES
 from search import vocabulary as V
 from search.errors import SearchInputError
 from search.filters import build_where, make_filters, parse_direction

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from footage_search.vision.colours import COLOUR_NAMES
+from core.vision.colours import COLOUR_NAMES
 from search import vocabulary as V
 from search.errors import SearchInputError
 from search.query_parser import MAX_QUERY_CHARS, parse_query

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from bench.attributes_eval import box_at
+from core.registry import load_registry
+from core.schema import SIGHTINGS
 from footage_search.cli import main as cli_main
-from footage_search.registry import load_registry
-from footage_search.schema import SIGHTINGS
 from search.engine import SearchEngine
 from search.errors import SearchInputError
 from search.request import SearchRequest
@@ -220,7 +220,7 @@ def test_scene_photo_and_no_person_photo(real, tmp_path):
     """A whole scene: the detector finds the people and the largest is used; an empty scene is refused."""
     import cv2
 
-    from footage_search.video_frames import read_frames_at
+    from core.video_frames import read_frames_at
 
     engine, who = real
     frame = read_frames_at(FOOTAGE / "intel_one_by_one_person.mp4", [100.0])[0]

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from footage_search.registry import load_registry
+from core.registry import load_registry
 from search.engine import SearchEngine
 from search.request import SearchRequest
 from search.search_models import SearchModels

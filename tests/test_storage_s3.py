@@ -10,10 +10,10 @@ from pathlib import Path
 import lancedb
 import pytest
 
-from footage_search.index_db import IndexDB
-from footage_search.index_status import index_status
-from footage_search.registry import load_registry
-from footage_search.schema import SIGHTINGS, VIDEOS
+from core.index_db import IndexDB
+from core.index_status import index_status
+from core.registry import load_registry
+from core.schema import SIGHTINGS, VIDEOS
 from indexer.batch import BatchOptions, run_index
 from indexer.lock import indexer_lock
 from tests.conftest import make_config

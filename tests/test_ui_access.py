@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from footage_search.audit import AuditLog, verify_log
-from footage_search.auth import Identity, Role, UserStore
+from core.audit import AuditLog, verify_log
+from core.auth import Identity, Role, UserStore
 from tests.conftest import make_config
 from tests.search_fixtures import T0, Row, grid_registry, write_index
 from ui import handlers as h

@@ -66,7 +66,7 @@ def appearances(ground_truth) -> list[Appearance]:
 
 @pytest.fixture(scope="module")
 def console_url(browser, sample_index, sample_city, tmp_path_factory) -> Iterator[str]:
-    from footage_search.registry import load_registry
+    from core.registry import load_registry
     from ui.app import launch
 
     running = launch(sample_index, load_registry(sample_city.registry), host="127.0.0.1", port=_free_port(),
@@ -291,7 +291,7 @@ def test_describe_pin_route_map_and_export(page, appearances, ground_truth, samp
     assert all(s["video_path"].endswith(".mp4") and s["offset_best_s"] >= 0 for s in report["route"])
 
     # the audit log has the searches, the route and the export, with the case and purpose
-    from footage_search.audit import audit_log_path, verify_log
+    from core.audit import audit_log_path, verify_log
 
     log = audit_log_path(sample_index)
     records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
@@ -310,7 +310,7 @@ def test_describe_pin_route_map_and_export(page, appearances, ground_truth, samp
 def test_reference_photo_finds_the_target(page, appearances, ground_truth, sample_city, tmp_path: Path):
     import cv2
 
-    from footage_search.video_frames import read_frames_at
+    from core.video_frames import read_frames_at
 
     # crop the target out of a generated frame, using the ground-truth box where they are largest
     app = next(a for a in ground_truth["appearances"] if a["role"] == "target" and a["camera_id"] == "YS-02")

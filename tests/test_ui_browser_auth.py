@@ -36,8 +36,8 @@ MAX_FAILURES = 3
 
 @pytest.fixture(scope="module")
 def secured(browser, sample_index, sample_city, tmp_path_factory) -> Iterator:
-    from footage_search.auth import UserStore
-    from footage_search.registry import load_registry
+    from core.auth import UserStore
+    from core.registry import load_registry
     from ui.app import launch
 
     state = tmp_path_factory.mktemp("secured-console")
@@ -213,7 +213,7 @@ def test_the_search_api_needs_a_login_and_a_case(secured):
 
 
 def test_audit_log_verifies_after_all_this(secured):
-    from footage_search.audit import verify_log
+    from core.audit import verify_log
 
     res = verify_log(secured.console.audit.path)
     assert res.ok, res.summary()

@@ -86,7 +86,7 @@ def crowded_target_frame(ground_truth: dict) -> tuple[str, float, tuple, list[tu
 
 
 def test_a_generated_frame_with_several_people(sample_city, detector_path, tmp_path: Path):
-    from footage_search.video_frames import read_frames_at
+    from core.video_frames import read_frames_at
 
     gt = json.loads(Path(sample_city.ground_truth).read_text(encoding="utf-8"))
     video, t, target, others = crowded_target_frame(gt)
@@ -129,7 +129,7 @@ def test_a_missing_video_withholds_the_picture(tmp_path: Path):
 
 @pytest.mark.parametrize("n_people", [1, 3])
 def test_reference_photo(tmp_path: Path, detector_path, sample_city, n_people):
-    from footage_search.video_frames import read_frames_at
+    from core.video_frames import read_frames_at
 
     gt = json.loads(Path(sample_city.ground_truth).read_text(encoding="utf-8"))
     video, t, target, _ = crowded_target_frame(gt)

@@ -20,14 +20,15 @@ import cv2
 import numpy as np
 import pytest
 
-from footage_search.auth import Identity, Role
-from footage_search.registry import parse_registry
+from core.auth import Identity, Role
+from core.registry import parse_registry
 from tests.conftest import make_config
 from tests.search_fixtures import T0, Row, grid_registry, write_index
 from tests.videos import write_video
 from ui import handlers as h
 from ui.formatting import duration, offset
 from ui.handlers import CaseContext, Console, ConsoleError, Session
+from ui.index_panel import ReindexBusyError
 from ui.map_view import (
     MapDataError,
     MapStop,
@@ -487,7 +488,7 @@ def test_only_one_reindex_at_a_time(tmp_path: Path):
     c = Console(cfg=cfg, registry=GRID, cache_dir=tmp_path / "cache", archive=tmp_path / "archive")
     assert c.reindexer._lock.acquire(blocking=False)
     try:
-        with pytest.raises(h.ReindexBusyError, match="already running"):
+        with pytest.raises(ReindexBusyError, match="already running"):
             h.reindex(c, admin())
     finally:
         c.reindexer._lock.release()

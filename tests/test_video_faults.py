@@ -11,9 +11,9 @@ import av
 import numpy as np
 import pytest
 
-from footage_search.loading import load_colours, load_detector
-from footage_search.registry import parse_registry
-from footage_search.video_frames import read_frames_at
+from core.loading import load_colours, load_detector
+from core.registry import parse_registry
+from core.video_frames import read_frames_at
 from indexer.archive import VideoFile
 from indexer.decode import DecodeError, PyAVDecoder, PyAVKeyframeDecoder, probe
 from indexer.pipeline import Models, index_video

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from footage_search.audit import AuditLog
-from footage_search.auth import Authenticator, Identity, Role, users_file_for
-from footage_search.config import Config, ConfigError
+from core.audit import AuditLog
+from core.auth import Authenticator, Identity, Role, users_file_for
+from core.config import Config, ConfigError
+from core.errors import FootageSearchError
 
 OPEN_USER = "local"
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
@@ -33,7 +34,7 @@ LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 _login_client: ContextVar[str] = ContextVar("footage_search_login_client", default="")
 
 
-class AccessDenied(Exception):
+class AccessDenied(FootageSearchError):
     """Not signed in, or the role does not allow the action; shown to the operator as is."""
 
 
@@ -95,7 +96,7 @@ def check_bind_mode(host: str, open_mode: bool, users_file: Path) -> None:
 
 def check_bind_config(host: str, cfg: Config) -> tuple[bool, Path]:
     """:func:`check_bind` before anything is loaded; returns (open mode, users file)."""
-    from footage_search.auth import UserStore
+    from core.auth import UserStore
 
     path = users_file_for(cfg)
     open_mode = not UserStore(path)

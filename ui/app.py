@@ -25,10 +25,10 @@ from typing import Any
 import gradio as gr
 from starlette.middleware import Middleware
 
-from footage_search.auth import Role
-from footage_search.compass import COMPASS_8
-from footage_search.config import Config
-from footage_search.registry import CameraRegistry
+from core.auth import Role
+from core.compass import COMPASS_8
+from core.config import Config
+from core.registry import CameraRegistry
 from ui import handlers as h
 from ui.access import LoginClientMiddleware, check_bind
 from ui.handlers import Console, Session, status_box
@@ -574,7 +574,7 @@ def launch(cfg: Config, registry: CameraRegistry, *, host: str | None = None, po
     """Start the console on ``host:port`` (default ``cfg.ui``: 127.0.0.1:7860).
 
     ``block=False`` returns at once with the server running in a background thread (tests, ``demo``).
-    Raises :class:`~footage_search.config.ConfigError` for a non-loopback host while no users exist.
+    Raises :class:`~core.config.ConfigError` for a non-loopback host while no users exist.
     """
     console = build_console(cfg, registry, **console_options)
     check_bind(host or cfg.ui.host, console.access)  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from footage_search.config import Config
+from core.config import Config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def resolve_registry_path(args: argparse.Namespace, cfg: Config) -> Path:
-    from footage_search.cli import UserError
+    from core.errors import UserError
 
     if args.registry:
         return args.registry
@@ -39,7 +39,7 @@ def resolve_registry_path(args: argparse.Namespace, cfg: Config) -> Path:
         return Path(cfg.storage.registry_path)
     if args.archive and (args.archive / "cameras.csv").is_file():
         return args.archive / "cameras.csv"
-    from footage_search.index_db import IndexDB
+    from core.index_db import IndexDB
     from search.index_info import indexed_archive_registry
 
     found = indexed_archive_registry(IndexDB.open(cfg.storage))
@@ -50,8 +50,8 @@ def resolve_registry_path(args: argparse.Namespace, cfg: Config) -> Path:
 
 
 def run_ui_command(args: argparse.Namespace, cfg: Config) -> int:
-    from footage_search.cli import UserError
-    from footage_search.registry import load_registry
+    from core.errors import UserError
+    from core.registry import load_registry
     from ui.access import check_bind_config
     from ui.app import launch
 

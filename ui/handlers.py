@@ -21,7 +21,6 @@ import hashlib
 import logging
 import math
 import re
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,19 +29,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from footage_search.audit import AuditLog
-from footage_search.auth import Identity, Permission, Role, UserError
-from footage_search.config import Config
-from footage_search.index_db import IndexNotFoundError, ModelMismatchError
-from footage_search.index_status import index_status
-from footage_search.registry import CameraRegistry, RegistryError, UnknownCameraError
-from footage_search.video_frames import FrameReadError
+from core.audit import AuditLog
+from core.auth import Identity, Permission, Role
+from core.config import Config
+from core.errors import FootageSearchError
+from core.index_status import index_status
+from core.registry import CameraRegistry
 from ui import formatting as fmt
 from ui.access import AccessDenied, ConsoleAccess
-from ui.index_panel import ReindexBusyError, Reindexer, status_html
+from ui.index_panel import Reindexer, status_html
 from ui.map_view import (
     DistrictShape,
-    MapDataError,
     MapStop,
     MapSuggestion,
     district_shapes_from_registry,
@@ -64,22 +61,14 @@ PAGE_SIZE = 24
 ANY_DIRECTION = "any"
 
 
-class ConsoleError(Exception):
+class ConsoleError(FootageSearchError):
     """A problem the operator can understand and usually fix; shown as is, never with a traceback."""
-
-
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    from indexer.lock import IndexBusyError
-    from search.errors import SearchInputError
-
-    return (ConsoleError, AccessDenied, UserError, SearchInputError, IndexNotFoundError, ModelMismatchError,
-            RegistryError, UnknownCameraError, IndexBusyError, ReindexBusyError, MapDataError, FrameReadError,
-            FileNotFoundError)
 
 
 def readable_error(exc: BaseException) -> str:
     """One line for the operator. Unexpected errors are logged here with their traceback."""
-    if isinstance(exc, _expected_errors()):
+    # A missing file the operator named is theirs to fix, whichever library raised it.
+    if isinstance(exc, (FootageSearchError, FileNotFoundError)):
         return str(exc) or type(exc).__name__
     log.error("console handler failed", exc_info=exc)
     first = (str(exc).strip().splitlines() or [""])[0][:300]
@@ -134,14 +123,6 @@ class Console:
 
                     self._engine = SearchEngine(self.cfg, self.registry)
             return self._engine
-
-
-def default_cache_dir(cfg: Config) -> Path:
-    """``ui.cache_dir``, else a per-index folder under the system temp dir (which Gradio may serve from)."""
-    if cfg.ui.cache_dir:
-        return Path(cfg.ui.cache_dir).expanduser()
-    digest = hashlib.sha1(cfg.storage.index_uri.encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / "footage-search-console" / digest
 
 
 @dataclass(frozen=True)

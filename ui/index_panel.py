@@ -9,16 +9,17 @@ from html import escape
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from footage_search.config import Config
-from footage_search.index_status import IndexStatus
-from footage_search.registry import CameraRegistry
-from footage_search.retention import PURGED_PREFIX
+from core.config import Config
+from core.errors import FootageSearchError, MissingFileError
+from core.index_status import IndexStatus
+from core.registry import CameraRegistry
+from core.schema import PURGED_PREFIX
 from ui.formatting import date_time
 
 ProgressFn = Callable[[int, int, float], None]
 
 
-class ReindexBusyError(RuntimeError):
+class ReindexBusyError(FootageSearchError, RuntimeError):
     """A reindex started from this console is still running."""
 
 
@@ -86,9 +87,9 @@ class Reindexer:
         from indexer.batch import BatchOptions, run_index
 
         if self.archive is None:
-            raise FileNotFoundError("no archive configured for reindexing: start the console with --archive FOLDER")
+            raise MissingFileError("no archive configured for reindexing: start the console with --archive FOLDER")
         if not self.archive.is_dir():
-            raise FileNotFoundError(f"archive folder not found: {self.archive}")
+            raise MissingFileError(f"archive folder not found: {self.archive}")
         if not self._lock.acquire(blocking=False):
             raise ReindexBusyError("a reindex is already running; wait for it to finish")
         try:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-from footage_search.registry import CameraRegistry
+from core.errors import FootageSearchError
+from core.registry import CameraRegistry
 
 # Colour-blind-friendly and distinct on white and in greyscale print (Okabe-Ito, then Tableau).
 PALETTE = ("#0072B2", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#E69F00", "#8C564B", "#7F7F7F",
@@ -32,7 +33,7 @@ NEAR_SUGGESTION_M = 600.0
 GEOJSON_NAME_KEYS = ("district", "name", "NAME", "name_en", "SIG_ENG_NM")
 
 
-class MapDataError(ValueError):
+class MapDataError(FootageSearchError, ValueError):
     """A district outline file the map cannot use; the message names the file and the problem."""
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from footage_search.config import Config
-from footage_search.video_frames import FrameReadError, read_frames_at
+from core.config import Config
+from core.video_frames import FrameReadError, read_frames_at
 from ui.report import ReportSighting
 from ui.thumbnails import _crop_around, _fit_width, draw_box, encode_jpeg
 
@@ -113,9 +113,9 @@ class ExportRedactor:
 
     def _people(self, image: np.ndarray) -> list[Box] | None:
         """Person boxes in the image, or None when there is no detector to find them."""
-        from footage_search.loading import load_detector
-        from footage_search.model_files import ModelFileError
-        from footage_search.vision.detector import YoloxDetector
+        from core.loading import load_detector
+        from core.model_files import ModelFileError
+        from core.vision.detector import YoloxDetector
 
         with self._lock:  # one export at a time runs the detector; exports are rare
             if not self._loaded:

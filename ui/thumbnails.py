@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from footage_search.atomic_file import write_atomic
-from footage_search.video_frames import FrameReadError, read_frames_at
+from core.atomic_file import write_atomic
+from core.video_frames import FrameReadError, read_frames_at
 
 Box = tuple[float, float, float, float]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from html import escape
 from zoneinfo import ZoneInfo
 
-from footage_search.registry import CameraRegistry
+from core.registry import CameraRegistry
 from ui.formatting import clock, distance, duration
 from ui.map_view import ROUTE_COLOUR, district_colours
 

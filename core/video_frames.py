@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import FootageSearchError
 
-class FrameReadError(RuntimeError):
+
+class FrameReadError(FootageSearchError, RuntimeError):
     pass
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from footage_search.vision.colours import LAYOUT_DIM, N_COLOURS
+from core.vision.colours import LAYOUT_DIM, N_COLOURS
 
 SCHEMA_VERSION = "2"  # 2: appearance attributes (objects, hair, pattern, night)
 
@@ -44,6 +44,8 @@ OBJECT = pa.struct([
 
 VIDEO_STATUS_DONE = "done"
 VIDEO_STATUS_FAILED = "failed"
+# A purged video is marked failed with an error starting with this (footage-search purge).
+PURGED_PREFIX = "purged "
 
 
 def sightings_schema(dim: int) -> pa.Schema:
@@ -73,7 +75,7 @@ def sightings_schema(dim: int) -> pa.Schema:
         pa.field("speed_mps", pa.float32(), nullable=False),
         pa.field("upper_colour", COLOUR, nullable=False),
         pa.field("lower_colour", COLOUR, nullable=False),
-        pa.field("colour_layout", LAYOUT, nullable=False),  # see footage_search.vision.colours
+        pa.field("colour_layout", LAYOUT, nullable=False),  # see core.vision.colours
         # Appearance attributes (indexer.attributes). Nullable: null means "not measured" (a synthetic
         # table, say); search then treats the row as showing no object, no hair, plain, colour reliable.
         pa.field("objects", pa.list_(OBJECT), nullable=True),  # most confident first

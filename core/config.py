@@ -24,12 +24,14 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from core.errors import FootageSearchError
+
 ENV_PREFIX = "FOOTAGE_SEARCH_"
 CONFIG_ENV = "FOOTAGE_SEARCH_CONFIG"
 DEFAULT_CONFIG_FILE = "footage-search.toml"
 
 
-class ConfigError(ValueError):
+class ConfigError(FootageSearchError, ValueError):
     """A bad configuration key or value; the message says which and where it came from."""
 
 
@@ -65,7 +67,7 @@ class ModelConfig:
     allow_download: bool = True
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     # How the indexer runs the CLIP image tower: auto = onnx-int8 on CPU, torch on GPU.
-    # See footage_search/vision/clip_onnx.py for the measured trade-off.
+    # See core/vision/clip_onnx.py for the measured trade-off.
     clip_runtime: str = "auto"  # auto | torch | onnx | onnx-int8
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from footage_search.config import ModelConfig
+from core.config import ModelConfig
 
 log = logging.getLogger(__name__)
 

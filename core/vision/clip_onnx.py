@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from footage_search.vision.clip_embedder import ClipSpec, ClipUnavailableError, pad_to_square
+from core.vision.clip_embedder import ClipSpec, ClipUnavailableError, pad_to_square
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def _export(spec: ClipSpec, fp32_path: str, cache_dir: str | None) -> None:
     """Child-process body: load the PyTorch model, export its image tower."""
     import torch
 
-    from footage_search.vision.clip_embedder import ClipEmbedder
+    from core.vision.clip_embedder import ClipEmbedder
 
     emb = ClipEmbedder(spec, device="cpu", cache_dir=cache_dir, vision_only=True)
     model = emb.torch_model

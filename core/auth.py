@@ -32,12 +32,13 @@ from typing import TYPE_CHECKING
 
 from filelock import FileLock
 
-from footage_search.atomic_file import write_atomic
-from footage_search.config import Config
-from footage_search.state_paths import beside_index
+from core.atomic_file import write_atomic
+from core.config import Config
+from core.errors import FootageSearchError
+from core.state_paths import beside_index
 
 if TYPE_CHECKING:
-    from footage_search.audit import AuditLog
+    from core.audit import AuditLog
 
 USERS_FORMAT = "footage-search-users"
 USERS_VERSION = 1
@@ -68,7 +69,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
-class UserError(ValueError):
+class AccountError(FootageSearchError, ValueError):
     """A bad user name, role, password or users file; the message says which."""
 
 
@@ -127,7 +128,7 @@ def verify_password(password: str, stored: str) -> bool:
 def check_name(name: str) -> str:
     name = (name or "").strip()
     if not NAME_RE.match(name):
-        raise UserError(f"bad user name {name!r}: 1 to 64 letters, digits, '.', '_', '@' or '-', "
+        raise AccountError(f"bad user name {name!r}: 1 to 64 letters, digits, '.', '_', '@' or '-', "
                         "starting with a letter or digit")
     return name
 
@@ -136,14 +137,14 @@ def check_role(role: str) -> Role:
     try:
         return Role((role or "").strip().lower())
     except ValueError:
-        raise UserError(f"bad role {role!r}: {' or '.join(r.value for r in Role)}") from None
+        raise AccountError(f"bad role {role!r}: {' or '.join(r.value for r in Role)}") from None
 
 
 def check_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if password != password.strip() or "\n" in password:
-        raise UserError("the password must not start or end with spaces or contain line breaks")
+        raise AccountError("the password must not start or end with spaces or contain line breaks")
     return password
 
 
@@ -202,16 +203,16 @@ class UserStore:
         try:
             doc = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
-            raise UserError(f"cannot read the users file {self.path}: {exc}") from None
+            raise AccountError(f"cannot read the users file {self.path}: {exc}") from None
         if not isinstance(doc, dict) or doc.get("format") != USERS_FORMAT:
-            raise UserError(f"{self.path} is not a footage-search users file")
+            raise AccountError(f"{self.path} is not a footage-search users file")
         out: dict[str, User] = {}
         for i, u in enumerate(doc.get("users", [])):
             try:
                 user = User(name=check_name(u["name"]), role=check_role(u["role"]), password_hash=u["password"],
                             created=u.get("created", ""), created_by=u.get("created_by", ""))
-            except (KeyError, TypeError, UserError) as exc:
-                raise UserError(f"{self.path}: user entry {i + 1} is invalid ({exc})") from None
+            except (KeyError, TypeError, AccountError) as exc:
+                raise AccountError(f"{self.path}: user entry {i + 1} is invalid ({exc})") from None
             out[user.name] = user
         return out
 
@@ -234,9 +235,9 @@ class UserStore:
             users = self._read() if self.path.exists() else {}
             clash = next((u for u in users if u.lower() == name.lower()), None)
             if clash is not None and not replace:
-                raise UserError(f"user {clash!r} already exists (use --replace to set a new password or role)")
+                raise AccountError(f"user {clash!r} already exists (use --replace to set a new password or role)")
             if clash is not None and clash != name:
-                raise UserError(f"user {clash!r} already exists; names differing only in case are not allowed")
+                raise AccountError(f"user {clash!r} already exists; names differing only in case are not allowed")
             if clash is not None and users[clash].role == Role.ADMIN and role != Role.ADMIN:
                 _keep_an_admin(users, removing=clash)
             user = User(name, role, hash_password(password), time.strftime("%Y-%m-%dT%H:%M:%S%z"), created_by)
@@ -249,7 +250,7 @@ class UserStore:
         with self._locked():
             users = self._read() if self.path.exists() else {}
             if name not in users:
-                raise UserError(f"no user {name!r} in {self.path}")
+                raise AccountError(f"no user {name!r} in {self.path}")
             if users[name].role == Role.ADMIN:
                 _keep_an_admin(users, removing=name)
             gone = users.pop(name)
@@ -260,7 +261,7 @@ class UserStore:
 def _keep_an_admin(users: dict[str, User], removing: str) -> None:
     # Without an admin nobody could reindex or manage accounts from the console any more.
     if not any(u.role == Role.ADMIN for n, u in users.items() if n != removing) and len(users) > 1:
-        raise UserError(f"{removing!r} is the last admin: add another admin first")
+        raise AccountError(f"{removing!r} is the last admin: add another admin first")
 
 
 # ------------------------------------------------------------------------------------- rate limit

@@ -10,8 +10,9 @@ from typing import Any
 import lancedb
 import pyarrow as pa
 
-from footage_search.config import StorageConfig
-from footage_search.schema import (
+from core.config import StorageConfig
+from core.errors import FootageSearchError
+from core.schema import (
     META,
     META_CLIP_DIM,
     META_CLIP_MODEL,
@@ -22,11 +23,11 @@ from footage_search.schema import (
 )
 
 
-class IndexNotFoundError(FileNotFoundError):
+class IndexNotFoundError(FootageSearchError, FileNotFoundError):
     pass
 
 
-class ModelMismatchError(RuntimeError):
+class ModelMismatchError(FootageSearchError, RuntimeError):
     """The index holds vectors from another CLIP model than the one configured."""
 
 

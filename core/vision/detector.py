@@ -26,6 +26,8 @@ import cv2
 import numpy as np
 import supervision as sv
 
+from core.errors import MissingFileError
+
 log = logging.getLogger(__name__)
 
 PERSON_CLASS = 0
@@ -108,7 +110,7 @@ class YoloxDetector:
 
         self.model_path = Path(self.model_path)
         if not self.model_path.is_file():
-            raise FileNotFoundError(f"detector weights not found: {self.model_path}")
+            raise MissingFileError(f"detector weights not found: {self.model_path}")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1

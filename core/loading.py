@@ -14,12 +14,12 @@ from typing import Protocol
 
 import numpy as np
 
-from footage_search.config import Config
-from footage_search.model_files import ModelFileError, resolve_colour_table, resolve_detector
-from footage_search.vision.clip_embedder import ClipEmbedder, ClipSpec, ClipUnavailableError, resolve_device
-from footage_search.vision.clip_onnx import OnnxClipVision, ensure_vision_onnx, resolve_runtime
-from footage_search.vision.colours import ColourNamer
-from footage_search.vision.detector import Detector, MotionBlobDetector, YoloxDetector
+from core.config import Config
+from core.model_files import ModelFileError, resolve_colour_table, resolve_detector
+from core.vision.clip_embedder import ClipEmbedder, ClipSpec, ClipUnavailableError, resolve_device
+from core.vision.clip_onnx import OnnxClipVision, ensure_vision_onnx, resolve_runtime
+from core.vision.colours import ColourNamer
+from core.vision.detector import Detector, MotionBlobDetector, YoloxDetector
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from footage_search.vision.colours import N_COLOURS, ColourNamer
+from core.vision.colours import N_COLOURS, ColourNamer
 
 # (top, bottom, left, right) fractions of a standing person's box. Detector boxes leave a small margin
 # above the head, and the head is about an eighth of the body.

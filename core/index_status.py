@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from footage_search.config import Config
-from footage_search.index_db import IndexDB
-from footage_search.schema import SIGHTINGS, VIDEO_STATUS_DONE, VIDEO_STATUS_FAILED, VIDEOS
+from core.config import Config
+from core.index_db import IndexDB
+from core.schema import SIGHTINGS, VIDEO_STATUS_DONE, VIDEO_STATUS_FAILED, VIDEOS
 
 
 @dataclass

@@ -6,10 +6,12 @@ index rebuilt from the archive must not take the audit trail or the accounts wit
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 from pathlib import Path
 
-from footage_search.config import Config, ConfigError, expand
-from footage_search.index_db import is_local, local_path
+from core.config import Config, ConfigError, expand
+from core.index_db import is_local, local_path
 
 
 def beside_index(cfg: Config, configured: str, default_name: str, setting: str) -> Path:
@@ -22,3 +24,11 @@ def beside_index(cfg: Config, configured: str, default_name: str, setting: str) 
         # the audit trail between machines.
         raise ConfigError(f"the index is on object storage ({uri}): set {setting} to a local file")
     return local_path(uri).resolve().parent / default_name
+
+
+def default_cache_dir(cfg: Config) -> Path:
+    """``ui.cache_dir``, else a per-index folder under the system temp dir (which Gradio may serve from)."""
+    if cfg.ui.cache_dir:
+        return Path(cfg.ui.cache_dir).expanduser()
+    digest = hashlib.sha1(cfg.storage.index_uri.encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / "footage-search-console" / digest

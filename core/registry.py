@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import FootageSearchError
+
 REQUIRED_COLUMNS = ("camera_id", "district", "name", "lat", "lon", "heading_deg")
 OPTIONAL_COLUMNS = ("tilt_deg", "notes")
 DEFAULT_TILT_DEG = 30.0
@@ -32,11 +34,11 @@ CAMERA_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 EARTH_RADIUS_M = 6_371_000.0
 
 
-class RegistryError(ValueError):
+class RegistryError(FootageSearchError, ValueError):
     """A camera registry problem, always naming the file and (where known) the line."""
 
 
-class UnknownCameraError(KeyError):
+class UnknownCameraError(FootageSearchError, KeyError):
     """A camera id that the registry does not list."""
 
     def __str__(self) -> str:  # KeyError quotes its argument; show the message as written

@@ -33,12 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock
 
-from footage_search.atomic_file import write_atomic
-from footage_search.config import Config, ConfigError, expand
-from footage_search.state_paths import beside_index
+from core.atomic_file import write_atomic
+from core.config import Config, ConfigError, expand
+from core.state_paths import beside_index
 
 if TYPE_CHECKING:
-    from footage_search.auth import Identity
+    from core.auth import Identity
 
 GENESIS = "0" * 64
 HEAD_SUFFIX = ".head"

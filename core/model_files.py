@@ -7,7 +7,7 @@ installs copy the files into ``models_dir`` (or point the config at them) and se
 ``allow_download = false``.
 
 CLIP weights are not handled here: open_clip downloads and caches them itself by model name and
-pretrained tag, or loads a local checkpoint file (see :mod:`footage_search.vision.clip_embedder`).
+pretrained tag, or loads a local checkpoint file (see :mod:`core.vision.clip_embedder`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from footage_search.config import ModelConfig
+from core.config import ModelConfig
+from core.errors import FootageSearchError
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ W2C_MAT = RemoteFile(
 W2C_NPY_NAME = "w2c.npy"
 
 
-class ModelFileError(RuntimeError):
+class ModelFileError(FootageSearchError, RuntimeError):
     pass
 
 
