@@ -16,7 +16,7 @@ import grimp
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("footage_search", "ui", "search", "indexer", "sample_footage", "core")
+PACKAGES = ("footage_search", "ui", "case", "search", "indexer", "sample_footage", "core")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
