@@ -37,12 +37,13 @@ import numpy as np
 from core.compass import COMPASS_DEG, angle_diff_deg
 from core.schema import VIDEO_STATUS_DONE, VIDEOS
 from search import evidence as ev
-from search.engine import SearchEngine, StageTimer
+from search.engine import SearchEngine
 from search.errors import SearchInputError
 from search.filters import SearchFilters, check_sighting_id, make_filters
 from search.query_parser import ParsedQuery
 from search.result import Sighting
 from search.timeutil import iso, to_epoch
+from search.timing import StageTimer
 
 VIEW_RADIUS_M = 25.0  # how far from its mast a camera typically sees a person
 W_EMIT, W_BEARING, W_APPEARANCE, W_GAP = 2.0, 0.75, 1.0, 0.1
