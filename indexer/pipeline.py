@@ -1,8 +1,9 @@
 """Indexing one video: decode -> detect -> track -> describe -> embed, producing sighting rows.
 
 This module holds no storage code and no process management: :func:`index_video` takes a video,
-its camera and loaded models, and returns Arrow rows plus per-stage timings. The batch runner
-(:mod:`indexer.batch`) decides what to index, runs this in worker processes, and writes the results.
+its camera and loaded models, and returns Arrow rows plus per-stage timings. The run plan
+(:mod:`indexer.run_plan`) decides what to index, an engine (:mod:`indexer.batch`) runs this in worker
+processes, and the results are written by :mod:`indexer.store`.
 """
 
 from __future__ import annotations

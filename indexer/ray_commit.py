@@ -35,8 +35,8 @@ import pyarrow as pa
 
 from core.config import StorageConfig
 from core.schema import FRAMES, SIGHTINGS
-from indexer.batch import keeps_previous_version
 from indexer.pipeline import VideoResult
+from indexer.run_plan import keeps_previous_version
 from indexer.store import SightingStore, VideoOutcome, VideoRecord
 
 log = logging.getLogger(__name__)

@@ -1,9 +1,9 @@
 """``footage-search index ARCHIVE --engine ray``: the local indexer's run as a Ray Data job.
 
-Everything but the execution is shared with :mod:`indexer.batch`: the same lock, orphan cleanup and
-plan (:func:`~indexer.batch.prepare_run`), the same per-video pipeline and model loading
-(:func:`~indexer.batch.run_job`, :func:`~indexer.batch.load_models`), the same ``videos`` rows,
-progress bar, summary and final compaction. What differs:
+Everything but the execution is shared with the local engine (:mod:`indexer.batch`): the same lock,
+orphan cleanup and plan (:func:`~indexer.run_plan.prepare_run`), the same per-video pipeline and model
+loading (:func:`~indexer.run_plan.run_job`, :func:`~indexer.run_plan.load_models`), the same ``videos``
+rows, progress bar and summary (:mod:`indexer.progress`) and final compaction. What differs:
 
 * videos are rows of a Ray dataset, indexed by a pool of stateful actors (:class:`IndexActor`) that
   load the detector and CLIP model once each; each actor decodes its own files, so decoding runs in
@@ -34,19 +34,10 @@ from core.config import Config
 from core.loading import ImageEmbedderPlan, plan_image_embedder
 from core.registry import CameraRegistry
 from core.schema import FRAMES, frames_schema
-from indexer.batch import (
-    BatchOptions,
-    BatchSummary,
-    FootageProgress,
-    Job,
-    finish_run,
-    limit_torch_threads,
-    load_models,
-    prepare_run,
-    run_job,
-)
 from indexer.lock import indexer_lock
+from indexer.progress import BatchSummary, FootageProgress
 from indexer.ray_commit import BatchCommitter, FragmentTarget, VideoReport, write_video_fragments
+from indexer.run_plan import BatchOptions, Job, finish_run, limit_torch_threads, load_models, prepare_run, run_job
 
 log = logging.getLogger(__name__)
 

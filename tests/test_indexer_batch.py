@@ -16,7 +16,7 @@ import pytest
 from core.index_db import IndexDB, ModelMismatchError
 from core.registry import load_registry
 from core.schema import SIGHTINGS, VIDEOS
-from indexer import batch
+from indexer import run_plan
 from indexer.batch import BatchOptions, run_index
 from indexer.embed_fill import fill_embeddings
 from indexer.lock import IndexBusyError, indexer_lock
@@ -139,14 +139,14 @@ def test_unreadable_file_is_reported_and_the_rest_indexed(archive: Path, tmp_pat
     locked = archive / "STREET" / "STREET_20260314T100100+0900.mp4"
     locked.chmod(0)
     if os.geteuid() == 0:  # root reads anything: make the hash step see what any other account would
-        real_hash = batch.content_hash
+        real_hash = run_plan.content_hash
 
         def permission_aware(path: Path) -> str:
             if not Path(path).stat().st_mode & 0o444:
                 raise PermissionError(13, "Permission denied", str(path))
             return real_hash(path)
 
-        monkeypatch.setattr(batch, "content_hash", permission_aware)
+        monkeypatch.setattr(run_plan, "content_hash", permission_aware)
     cfg = make_config(tmp_path / "index")
     s = _index(archive, cfg)
     assert s.indexed == 2 and [Path(f.path).name for f in s.failed] == [locked.name]
@@ -160,7 +160,7 @@ def test_unreadable_file_is_reported_and_the_rest_indexed(archive: Path, tmp_pat
 def test_a_file_changing_while_indexed_is_failed_then_retried(archive: Path, tmp_path: Path, monkeypatch):
     """A recording still being written: fail it for this run, keep any earlier version's sightings."""
     growing = archive / "STREET" / "STREET_20260314T100000+0900.mp4"
-    real_index_video = batch.index_video
+    real_index_video = run_plan.index_video
 
     def written_during_indexing(video, camera, models, cfg):
         result = real_index_video(video, camera, models, cfg)
@@ -168,7 +168,7 @@ def test_a_file_changing_while_indexed_is_failed_then_retried(archive: Path, tmp
             os.utime(growing, (time.time() + 5, time.time() + 5))  # the recorder wrote to it meanwhile
         return result
 
-    monkeypatch.setattr(batch, "index_video", written_during_indexing)
+    monkeypatch.setattr(run_plan, "index_video", written_during_indexing)
     cfg = make_config(tmp_path / "index")
     s = _index(archive, cfg)
     assert s.indexed == 2 and [Path(f.path).name for f in s.failed] == [growing.name]
@@ -176,7 +176,7 @@ def test_a_file_changing_while_indexed_is_failed_then_retried(archive: Path, tmp
     first = _consistent(cfg)
     assert growing.name not in {Path(r["video_path"]).name for r in first}
 
-    monkeypatch.setattr(batch, "index_video", real_index_video)
+    monkeypatch.setattr(run_plan, "index_video", real_index_video)
     s = _index(archive, cfg)  # it stopped changing: indexed now, without --retry-failed
     assert s.indexed == 1 and not s.failed
     done = _consistent(cfg)
@@ -185,25 +185,25 @@ def test_a_file_changing_while_indexed_is_failed_then_retried(archive: Path, tmp
 
     # Replaced by a new recording that changes again while indexed: the old sightings stay, still done.
     shutil.copy(FOOTAGE / "oxford_towncentre_clipB.mp4", growing)
-    monkeypatch.setattr(batch, "index_video", written_during_indexing)
+    monkeypatch.setattr(run_plan, "index_video", written_during_indexing)
     s = _index(archive, cfg)
     assert [f.reason.split(":")[0] for f in s.failed] == ["changed while indexing"]
     assert sorted(r["sighting_id"] for r in _consistent(cfg)) == sorted(r["sighting_id"] for r in done)
-    monkeypatch.setattr(batch, "index_video", real_index_video)
+    monkeypatch.setattr(run_plan, "index_video", real_index_video)
     s = _index(archive, cfg)
     assert s.indexed == 1 and not s.failed
     _consistent(cfg)
 
 
 def test_a_crash_inside_the_pipeline_fails_one_video_not_the_batch(archive: Path, tmp_path: Path, monkeypatch):
-    real_index_video = batch.index_video
+    real_index_video = run_plan.index_video
 
     def buggy(video, camera, models, cfg):
         if video.camera_id == "CARPARK":
             raise ValueError("shape mismatch in a detector output")
         return real_index_video(video, camera, models, cfg)
 
-    monkeypatch.setattr(batch, "index_video", buggy)
+    monkeypatch.setattr(run_plan, "index_video", buggy)
     cfg = make_config(tmp_path / "index")
     s = _index(archive, cfg)
     assert s.indexed == 2 and len(s.failed) == 1
