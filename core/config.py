@@ -127,6 +127,9 @@ class AuditConfig:
     # Prefer hmac_key_file (or FOOTAGE_SEARCH_AUDIT_HMAC_KEY) to a key written in the TOML file.
     hmac_key: str = ""
     hmac_key_file: str = _path("")
+    # Optional second copy of the log's sealed head (<log>.head), in another folder or on another disk:
+    # a cut-off tail then goes unnoticed only if both heads are rolled back. "": no mirror.
+    head_mirror: str = _path("")
 
 
 @dataclass(frozen=True)

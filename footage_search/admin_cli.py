@@ -1,4 +1,4 @@
-"""``footage-search users``, ``footage-search audit verify`` and ``footage-search purge``.
+"""``footage-search users``, ``footage-search audit verify|acknowledge`` and ``footage-search purge``.
 
 Administration from a shell on the server: whoever can run these can read the users file and the
 index anyway, so they need no console login; each is written to the audit log as ``cli:<os user>``.
@@ -34,12 +34,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     rm.add_argument("name")
     rm.set_defaults(handler=run_users_remove)
 
-    a = sub.add_parser("audit", help="check the audit log",
-                       description="Check the audit log's hash chain (and HMACs when audit.hmac_key is set).")
+    a = sub.add_parser("audit", help="check the audit log; acknowledge a refused one",
+                       description="Check the audit log's hash chain and sealed head(s) (and HMACs when "
+                                   "audit.hmac_key is set); record what was found when the log was refused.")
     asub = a.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    v = asub.add_parser("verify", help="verify the hash chain; exit 1 naming the first bad line")
+    v = asub.add_parser("verify", help="verify the hash chain and head(s); exit 1 naming the first bad line")
     v.add_argument("--log", type=Path, help="audit log file (default audit.log_path)")
     v.set_defaults(handler=run_audit_verify)
+    ack = asub.add_parser("acknowledge", help="after a refusal: write a tamper record saying what was found and "
+                                              "why, and seal the log again",
+                          description="When the log no longer matches its head (cut, head deleted, lines added), "
+                                      "every audited action is refused. Check the log (audit verify), then record "
+                                      "it here: a `tamper` record with your name, the reason, and each head's "
+                                      "seal against the file's actual end; numbering goes on after the highest "
+                                      "number ever sealed.")
+    ack.add_argument("--reason", required=True, help="what happened, in a sentence (at least 10 characters)")
+    ack.add_argument("--log", type=Path, help="audit log file (default audit.log_path)")
+    ack.set_defaults(handler=run_audit_acknowledge)
 
     p = sub.add_parser("purge", help="delete sightings and pictures older than N days (retention)",
                        description="Delete sightings, frame vectors and the console's cached pictures of footage "
@@ -59,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     from footage_search.cli_options import add_global_options
 
     # the nested actions take the global options after them too (`users add kim --set ...`)
-    for parser in (add, ls, rm, v):
+    for parser in (add, ls, rm, v, ack):
         add_global_options(parser, suppress=True)
 
 
@@ -130,15 +141,40 @@ def run_users_remove(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def run_audit_verify(args: argparse.Namespace, cfg: Config) -> int:
-    from core.audit import audit_key, audit_log_path, verify_log
+def _audit_files(args: argparse.Namespace, cfg: Config) -> tuple[Path, Path | None]:
+    """The log (``--log`` or audit.log_path) and its mirror head (only for the configured log)."""
+    from core.audit import audit_log_path, head_mirror_path
 
-    path = args.log if args.log else audit_log_path(cfg)
-    result = verify_log(path, audit_key(cfg))
+    configured = audit_log_path(cfg)
+    path = args.log if args.log else configured
+    same = path.resolve() == configured.resolve()
+    return path, head_mirror_path(cfg) if same else None
+
+
+def run_audit_verify(args: argparse.Namespace, cfg: Config) -> int:
+    from core.audit import audit_key, verify_log
+
+    path, mirror = _audit_files(args, cfg)
+    result = verify_log(path, audit_key(cfg), mirror)
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     print(result.summary(), file=sys.stdout if result.ok else sys.stderr)
+    for line in result.acknowledged:
+        print(f"  acknowledged: {line}")
     return 0 if result.ok else 1
+
+
+def run_audit_acknowledge(args: argparse.Namespace, cfg: Config) -> int:
+    from core.audit import AuditLog, audit_key
+    from core.auth import cli_identity
+
+    path, mirror = _audit_files(args, cfg)
+    record = AuditLog(path, audit_key(cfg), mirror).acknowledge(cli_identity(), args.reason)
+    for problem in record["details"]["found"]:
+        print(f"found: {problem}")
+    print(f"tamper record {record['seq']} written to {path} by {record['user']}; the log is sealed again and "
+          "auditing goes on (footage-search audit verify lists the acknowledged gap)")
+    return 0
 
 
 def run_purge(args: argparse.Namespace, cfg: Config) -> int:

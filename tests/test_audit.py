@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.audit import GENESIS, AuditLog, canonical, sha256_hex, verify_log
+from core.audit import GENESIS, AuditLog, AuditTamperedError, canonical, sha256_hex, verify_log
 from core.auth import Identity, Role
 
 KIM = Identity("kim", Role.OPERATOR, True, "10.0.0.5")
@@ -84,32 +84,68 @@ def test_recomputing_the_chain_needs_the_hmac_key(tmp_path: Path):
     assert not res.ok and res.bad_line == 2 and "HMAC" in res.problem
 
 
-def test_a_crash_before_the_head_is_sealed_is_a_warning(tmp_path: Path):
-    log = AuditLog(tmp_path / "audit.jsonl")
+class Crash(Exception):
+    """The process dying at one point of an append."""
+
+
+def _crash_before_line(log, fh, data):
+    raise Crash
+
+
+def _crash_mid_line(log, fh, data):
+    fh.write(data[: len(data) // 2])  # a power cut mid-write: half a line, no newline
+    fh.flush()
+    raise Crash
+
+
+@pytest.mark.parametrize("key", [None, KEY])
+@pytest.mark.parametrize("where", ["before the line", "mid line", "before the final seal"])
+def test_a_crash_at_any_point_of_an_append_is_not_taken_for_tampering(tmp_path: Path, monkeypatch, key, where):
+    log = AuditLog(tmp_path / "audit.jsonl", key=key)
     fill(log, 3)
-    head = log.head_path.read_text(encoding="utf-8")
-    log.write("export", KIM, case="C-1")
-    log.head_path.write_text(head, encoding="utf-8")  # as if the process died between the two writes
-    res = verify_log(log.path)
-    assert res.ok and any("one record behind" in w for w in res.warnings)
-    log2 = AuditLog(log.path)
-    log2.write("export", KIM, case="C-1")
-    log2.write("export", KIM, case="C-1")
-    log.head_path.write_text(head, encoding="utf-8")
-    assert not verify_log(log.path).ok
+    with monkeypatch.context() as m:
+        if where == "before the line":
+            m.setattr(AuditLog, "_write_line", _crash_before_line)
+        elif where == "mid line":
+            m.setattr(AuditLog, "_write_line", _crash_mid_line)
+        else:
+            real_seal, calls = AuditLog._seal, []
+
+            def seal_then_die(self, seal):
+                calls.append(seal)
+                if len(calls) == 2:  # the first seals ahead (pending), the second would seal the record
+                    raise Crash
+                real_seal(self, seal)
+
+            m.setattr(AuditLog, "_seal", seal_then_die)
+        with pytest.raises(Crash):
+            log.write("export", KIM, case="C-1")
+    written = where == "before the final seal"
+    res = verify_log(log.path, key)
+    assert res.ok and res.records == 3 + written, res.summary()
+    assert any("cut short by a crash" in w for w in res.warnings) == (where == "mid line")
+    after = AuditLog(log.path, key=key)  # a restarted console goes on auditing
+    rec = after.write("search", KIM)
+    assert rec["seq"] == 4 + written
+    res = verify_log(log.path, key)
+    assert res.ok and res.records == 4 + written and not res.warnings, res.summary()
+    lines = log.path.read_bytes().splitlines()
+    assert [json.loads(line)["seq"] for line in lines] == list(range(1, 5 + written))
+    head = json.loads(log.head_path.read_bytes())
+    assert (head["records"], head["seq"], head["sha256"], head["size"]) == (
+        4 + written, 4 + written, sha256_hex(lines[-1]), log.path.stat().st_size)
+    assert "pending" not in head and ("mac" in head) == (key is not None)
 
 
-def test_a_torn_last_line_is_reported_and_logging_goes_on(tmp_path: Path):
+def test_bytes_appended_behind_the_heads_back_are_refused(tmp_path: Path):
     log = AuditLog(tmp_path / "audit.jsonl")
     fill(log, 2)
     with open(log.path, "ab") as fh:
-        fh.write(b'{"case":"C-9","cli')  # power cut mid-write
+        fh.write(b'{"case":"C-9","cli')  # not announced in the head: not a crash of ours
+    with pytest.raises(AuditTamperedError, match="18 bytes follow record 2"):
+        AuditLog(log.path).write("search", KIM)
     res = verify_log(log.path)
-    assert not res.ok and res.bad_line == 3 and "incomplete" in res.problem
-    rec = AuditLog(log.path).write("search", KIM)  # a fresh process keeps auditing
-    assert rec["seq"] == 3
-    res = verify_log(log.path)
-    assert not res.ok and res.bad_line == 3  # the damage stays visible
+    assert not res.ok and res.bad_line == 3
 
 
 def _append_from_process(path: str, n: int) -> None:
