@@ -1,4 +1,5 @@
-"""Reading sightings from LanceDB: filtered scans, prefiltered vector search, fetch by id.
+"""Reading sightings from LanceDB: filtered scans, prefiltered vector search, fetch by id; and the footage
+coverage (the ``videos`` table) the route's gaps and next-camera windows check.
 
 The index is opened with ``follow_writes``: every read sees the latest commit, so a console left running
 sees what the indexer added since, and each read is one consistent version of the table.
@@ -14,8 +15,8 @@ from contextlib import contextmanager
 import numpy as np
 import pyarrow as pa
 
-from core.index_db import IndexDB
-from core.schema import SIGHTINGS
+from core.index_db import IndexDB, sql_str
+from core.schema import SIGHTINGS, VIDEO_STATUS_DONE, VIDEOS
 from search.filters import and_where, ids_where
 
 FETCH_CHUNK = 400  # ids per IN (...) list
@@ -55,19 +56,41 @@ class SightingReader:
         return pinned if pinned is not None else self.db.table(SIGHTINGS)
 
     @contextmanager
-    def snapshot(self) -> Iterator[None]:
+    def snapshot(self, *, videos: bool = False) -> Iterator[None]:
         """Pin the current version of the table for the reads inside, so a search that reads several
         times (filter, vectors, the result page) never mixes rows from before and after a concurrent
-        re-index commit. Nested snapshots keep the outer one."""
+        re-index commit. Nested snapshots keep the outer one.
+
+        ``videos=True`` (the route) also pins the ``videos`` table for :meth:`footage_spans`, after the
+        sightings: the indexer marks a video done after committing its rows, so the pinned coverage
+        includes every video whose sightings the pinned table shows. Searches skip it (one more table open)."""
         if getattr(self._pinned, "table", None) is not None:
             yield
             return
         latest = self.db.table(SIGHTINGS)
         self._pinned.table = self.db.db.open_table(SIGHTINGS, version=latest.version)
+        if videos and self.db.has_table(VIDEOS):
+            self._pinned.videos = self.db.db.open_table(VIDEOS, version=self.db.table(VIDEOS).version)
         try:
             yield
         finally:
             self._pinned.table = None
+            self._pinned.videos = None
+
+    def footage_spans(self) -> dict[str, list[tuple[float, float]]]:
+        """Camera id -> ``(start, end)`` epoch spans of its indexed (``done``) videos; failed and purged
+        files hold no footage. Inside ``snapshot(videos=True)`` the pinned version, else the latest."""
+        table = getattr(self._pinned, "videos", None)
+        if table is None:
+            if not self.db.has_table(VIDEOS):
+                return {}
+            table = self.db.table(VIDEOS)
+        rows = (table.search().where(f"status = {sql_str(VIDEO_STATUS_DONE)}")
+                .select(["camera_id", "start_time", "duration_s"]).limit(None).to_arrow())
+        spans: dict[str, list[tuple[float, float]]] = {}
+        for r in rows.to_pylist():
+            spans.setdefault(r["camera_id"], []).append((r["start_time"], r["start_time"] + r["duration_s"]))
+        return spans
 
     def vector_dim(self) -> int:
         return int(self.table().schema.field("vector").type.list_size)

@@ -26,6 +26,7 @@ from core.schema import (
     sightings_schema,
 )
 from core.vision.colours import COLOUR_NAMES, LAYOUT_STRIPES, N_COLOURS
+from search.result import Sighting
 
 DIM = 32
 T0 = 1_773_450_000.0  # 2026-03-14 10:00:00 KST
@@ -115,6 +116,25 @@ def write_index(uri: Path | str, registry: CameraRegistry, rows: list[Row], *, d
             "indexed_at": 0.0})
     db.create_table(VIDEOS, data=pa.Table.from_pylist(vids, schema=VIDEOS_SCHEMA), mode="overwrite")
     return ids
+
+
+def sighting(camera_id: str, t_start: float, t_end: float, *, score: float, track_id: int, district: str = "",
+             upper: str | dict[str, float] = "black", lower: str | dict[str, float] = "black",
+             bearing: float | None = None, video: str = "", vector: np.ndarray | None = None,
+             members: tuple[str, ...] = ()) -> Sighting:
+    """A scored search result made by hand (what the route's path search takes), with the colours and
+    layout a :class:`Row` of the same description would have; its id is ``{video}:{track_id}:0``."""
+    video = video or f"vid-{camera_id}"
+    sid = f"{video}:{track_id}:0"
+    up, lo = colour_dist(upper), colour_dist(lower)
+    return Sighting(
+        sighting_id=sid, member_ids=members or (sid,), video_id=video, camera_id=camera_id, camera_name=camera_id,
+        district=district, t_start=t_start, t_end=t_end, t_best=(t_start + t_end) / 2,
+        video_path=f"/archive/{camera_id}/{video}.mp4", offset_start_s=t_start - T0, offset_end_s=t_end - T0,
+        offset_best_s=(t_start + t_end) / 2 - T0, box=(100.0, 50.0, 140.0, 170.0), frame_size=(640, 360),
+        track_id=track_id, n_detections=10, bearing_deg=bearing, speed_mps=0.0 if bearing is None else 1.2,
+        score=score, evidence={"evidence": score}, upper=up, lower=lo, layout=layout_for(up, lo), vector=vector,
+    )
 
 
 def grid_registry(names: list[tuple[str, str, float, float]], heading: float = 0.0) -> CameraRegistry:
