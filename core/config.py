@@ -100,8 +100,9 @@ class SearchConfig:
 class UIConfig:
     host: str = "127.0.0.1"
     port: int = 7860
-    # Thumbnails, frame strips and exported reports the console writes ("": a per-index folder under
-    # the system temp dir). ``purge`` removes purged people's pictures from here too.
+    # Where consoles keep their thumbnails, frames, exported reports and Gradio uploads ("":
+    # ~/.cache/footage-search/console). Each console gets its own 0700 folder inside, per index and
+    # port (<digest>/port-<port>). ``purge`` removes purged people's pictures from here too.
     cache_dir: str = _path("")
 
 

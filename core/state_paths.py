@@ -7,7 +7,6 @@ index rebuilt from the archive must not take the audit trail or the accounts wit
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from pathlib import Path
 
 from core.config import Config, ConfigError, expand
@@ -26,9 +25,21 @@ def beside_index(cfg: Config, configured: str, default_name: str, setting: str) 
     return local_path(uri).resolve().parent / default_name
 
 
+# Not the system temp dir: Gradio serves files from there (its upload folder is /tmp/gradio by default),
+# so a second console, or any Gradio app on the host, could serve what this one wrote.
+USER_CACHE = "~/.cache/footage-search/console"
+
+
 def default_cache_dir(cfg: Config) -> Path:
-    """``ui.cache_dir``, else a per-index folder under the system temp dir (which Gradio may serve from)."""
-    if cfg.ui.cache_dir:
-        return Path(cfg.ui.cache_dir).expanduser()
-    digest = hashlib.sha1(cfg.storage.index_uri.encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / "footage-search-console" / digest
+    """The folder holding every console's own folder for this index: ``ui.cache_dir`` (or
+    ``~/.cache/footage-search/console``) / a digest of the index location. ``purge`` cleans all of it."""
+    base = expand(cfg.ui.cache_dir or USER_CACHE)
+    uri = cfg.storage.index_uri
+    where = str(local_path(uri).resolve()) if is_local(uri) else uri
+    return base / hashlib.sha1(where.encode()).hexdigest()[:12]
+
+
+def console_cache_dir(cfg: Config, port: int | None = None) -> Path:
+    """One console's own folder (thumbnails, frames, exports, Gradio's uploads): per index and port, so
+    two consoles on one host never share a file."""
+    return default_cache_dir(cfg) / f"port-{port or cfg.ui.port}"

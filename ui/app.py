@@ -16,6 +16,7 @@ cache::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
@@ -29,6 +30,8 @@ from core.auth import Role
 from core.compass import COMPASS_8
 from core.config import Config
 from core.registry import CameraRegistry
+from core.state_paths import console_cache_dir
+from ui import case_files
 from ui import handlers as h
 from ui.access import LoginClientMiddleware, check_bind
 from ui.handlers import Console, Session, status_box
@@ -86,9 +89,11 @@ def _theme() -> gr.themes.Base:
 
 def build_console(cfg: Config, registry: CameraRegistry, *, archive: str | Path | None = None,
                   cache_dir: str | Path | None = None, districts_geojson: str | Path | None = None,
-                  engine_factory: Callable[..., Any] | None = None, page_size: int = h.PAGE_SIZE) -> Console:
+                  engine_factory: Callable[..., Any] | None = None, page_size: int = h.PAGE_SIZE,
+                  port: int | None = None) -> Console:
+    """``cache_dir``: this console's own folder (default: per index and ``port``, see ``console_cache_dir``)."""
     shapes = load_district_geojson(districts_geojson) if districts_geojson else None
-    return Console(cfg=cfg, registry=registry, cache_dir=Path(cache_dir) if cache_dir else h.default_cache_dir(cfg),
+    return Console(cfg=cfg, registry=registry, cache_dir=Path(cache_dir) if cache_dir else console_cache_dir(cfg, port),
                    archive=Path(archive) if archive else None, shapes=shapes, engine_factory=engine_factory,
                    page_size=page_size)
 
@@ -114,7 +119,7 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
     cams = sorted(registry, key=lambda c: (c.district, c.camera_id))
     camera_choices = [(f"{c.camera_id} · {c.name} ({c.district})", c.camera_id) for c in cams]
 
-    # delete_cache: Gradio's copies of thumbnails and reports go after a day (a console runs for weeks)
+    # delete_cache: Gradio's copies of pictures and uploads go after a day (a console runs for weeks)
     with gr.Blocks(title=TITLE, analytics_enabled=False, fill_width=True, delete_cache=(3600, 86400)) as app:
         session = gr.State(Session())
         with gr.Row(equal_height=False):
@@ -230,7 +235,8 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
                                                    "offsets, and the map. Everyone but the confirmed person is "
                                                    "blurred in its pictures."),
                                         elem_id="fs-export-status")
-                export_files = gr.File(label="Report files", file_count="multiple", interactive=False,
+                # links to ui.case_files's route (permission-checked, audited), never Gradio's file route
+                export_files = gr.HTML("", label="Report files",
                                        elem_id="fs-export-files")
             # ----------------------------------------------------------------------------- index
             with gr.Tab("Index", id="index", elem_id="fs-tab-index"):
@@ -454,7 +460,7 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
                 files, msg = h.export_case(console, sess, operator_v, notes_v)
             except Exception as exc:
                 return _error(exc), gr.skip()
-            return msg, [str(p) for p in files.paths()]
+            return msg, console.case_files.links_html(files.paths())
 
         export_btn.click(on_export, [session, case_number, purpose, operator, notes], [export_status, export_files],
                          **opts)
@@ -563,10 +569,15 @@ def launch_options(console: Console) -> dict[str, Any]:
     """What ``gr.Blocks.launch`` needs besides host/port: the login (unless the console is open), the
     image cache to serve, no telemetry, no SSR. Call :func:`ui.access.check_bind` before serving."""
     assert console.access is not None
-    return {"allowed_paths": [str(console.cache_dir)], "css": CSS, "theme": _theme(), "footer_links": [],
-            "ssr_mode": False, "show_error": False, "max_file_size": MAX_UPLOAD, "share": False,
-            "inbrowser": False, "auth": None if console.access.open_mode else console.access.gradio_auth,
-            "auth_message": AUTH_MESSAGE, "app_kwargs": {"middleware": [Middleware(LoginClientMiddleware)]}}
+    # allowed_paths: the picture folders only; case files go through ui.case_files's route alone, and
+    # num_workers 0 keeps every file request in this app (Gradio's static workers check no login)
+    return {"allowed_paths": [str(p) for p in console.thumbs.folders()], "num_workers": 0, "css": CSS,
+            "theme": _theme(), "footer_links": [], "ssr_mode": False, "show_error": False,
+            "max_file_size": MAX_UPLOAD, "share": False, "inbrowser": False,
+            "auth": None if console.access.open_mode else console.access.gradio_auth,
+            "auth_message": AUTH_MESSAGE, "app_kwargs": {"middleware": [Middleware(LoginClientMiddleware),
+                                                           Middleware(case_files.CaseFileGuard, console=console)],
+                                            "routes": case_files.routes(console)}}
 
 
 def launch(cfg: Config, registry: CameraRegistry, *, host: str | None = None, port: int | None = None,
@@ -576,8 +587,12 @@ def launch(cfg: Config, registry: CameraRegistry, *, host: str | None = None, po
     ``block=False`` returns at once with the server running in a background thread (tests, ``demo``).
     Raises :class:`~core.config.ConfigError` for a non-loopback host while no users exist.
     """
-    console = build_console(cfg, registry, **console_options)
+    console = build_console(cfg, registry, port=port, **console_options)
     check_bind(host or cfg.ui.host, console.access)  # type: ignore[arg-type]
+    # Gradio's upload/cache folder is per process (read from the environment when its components and app
+    # are made, and when an upload is checked): this console's, inside its own 0700 folder, never the
+    # host-wide /tmp/gradio another console could serve. One console per process (footage-search ui).
+    os.environ["GRADIO_TEMP_DIR"] = str(case_files.gradio_folder(console))
     app = create_app(cfg, registry, console=console)
     _, url, _ = app.launch(server_name=host or cfg.ui.host, server_port=port or cfg.ui.port,
                            prevent_thread_lock=not block, quiet=quiet, **launch_options(console))

@@ -37,6 +37,7 @@ from core.index_status import index_status
 from core.registry import CameraRegistry
 from ui import formatting as fmt
 from ui.access import AccessDenied, ConsoleAccess
+from ui.case_files import CaseFileStore
 from ui.index_panel import Reindexer, status_html
 from ui.map_view import (
     DistrictShape,
@@ -97,8 +98,10 @@ class Console:
 
     def __post_init__(self) -> None:
         self.cache_dir = Path(self.cache_dir)
-        self.thumbs = ThumbnailCache(self.cache_dir)
-        self.exports_dir = self.cache_dir / "exports"
+        self.thumbs = ThumbnailCache(self.cache_dir)  # makes the folder 0700: this console's own
+        # exports/<token>/: served only by ui.case_files's route, to the exporting user and admins
+        self.case_files = CaseFileStore(self.cache_dir / "exports")
+        self.exports_dir = self.case_files.root
         self.reindexer = Reindexer(self.cfg, self.registry, self.archive)
         if self.shapes is None:
             self.shapes = district_shapes_from_registry(self.registry)
@@ -866,10 +869,13 @@ def export_case(console: Console, session: Session, operator: str, notes: str) -
         raise ConsoleError("Nothing to export yet: pin sightings and build the route first.")
     operator = (operator or "").strip() or (who.name if who.authenticated else "")
     report = build_report(console, session, case.number, operator, notes or "")
-    files = write_report(report, console.exports_dir)
+    # a fresh unguessable folder per export, and a record of who may download it (ui.case_files)
+    folder = console.case_files.new_folder()
+    files = write_report(report, folder)
+    console.case_files.register(folder, who, case.number, case.purpose, files.paths())
     pictures = [*report.route, *report.pinned]
     audit(console, session, "export", route=[s.sighting_id for s in report.route],
-          pinned=[s.sighting_id for s in report.pinned], operator=operator,
+          pinned=[s.sighting_id for s in report.pinned], operator=operator, folder=folder.name,
           files={p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files.paths()},
           people_blurred=sum(s.people_blurred for s in pictures),
           pictures_withheld=sum(1 for s in pictures if not s.thumbnail))

@@ -22,6 +22,7 @@ from html import escape
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from core.atomic_file import write_atomic
 from ui.formatting import clock, date_time, distance, duration, local, offset
 
 REPORT_FORMAT = "footage-search-case-report"
@@ -310,12 +311,15 @@ def report_stem(r: CaseReport) -> str:
 
 
 def write_report(r: CaseReport, out_dir: str | Path) -> ReportFiles:
+    """Write the three files into ``out_dir`` (the console gives a fresh unguessable folder per export,
+    see ``ui.case_files``), readable by the console's account only: folder 0700, files 0600."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    out.chmod(0o700)
     stem = report_stem(r)
     files = ReportFiles(out / f"{stem}.html", out / f"{stem}.json", out / f"{stem}.csv")
-    files.html.write_text(to_html(r), encoding="utf-8")
-    files.json.write_text(to_json(r), encoding="utf-8")
+    write_atomic(files.html, to_html(r).encode("utf-8"), mode=0o600)
+    write_atomic(files.json, to_json(r).encode("utf-8"), mode=0o600)
     # BOM: Excel then opens Korean camera names correctly.
-    files.csv.write_text("\ufeff" + to_csv(r), encoding="utf-8")
+    write_atomic(files.csv, ("\ufeff" + to_csv(r)).encode("utf-8"), mode=0o600)
     return files

@@ -3,12 +3,17 @@
 Everything is written once into a cache folder and served as a file, so a results page costs a few
 kilobytes per sighting and a second look costs nothing. File names carry a hash of what the image
 shows, so a reindex that changes a sighting never serves a stale picture under the old name.
+
+They are pictures of people: every folder here is 0700 and every file 0600 (:func:`private_dir`), and
+the folder is one console's own (``core.state_paths.console_cache_dir``), never a shared temp folder.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +22,7 @@ import cv2
 import numpy as np
 
 from core.atomic_file import write_atomic
+from core.config import ConfigError
 from core.video_frames import FrameReadError, read_frames_at
 
 Box = tuple[float, float, float, float]
@@ -49,6 +55,31 @@ class DetailImages:
     message: str = ""  # why an image is missing (source video moved, unreadable...)
 
 
+def private_dir(path: str | Path) -> Path:
+    """``path`` as a folder only this account may enter (0700), made with any missing parents (0700 too).
+
+    An existing folder of another account is refused: whoever owns it could read what the console
+    writes there, or swap files under it.
+    """
+    path = Path(path)
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=0o700, exist_ok=True)
+    st = path.stat()
+    if not stat.S_ISDIR(st.st_mode):
+        raise ConfigError(f"console cache {path} is not a folder")
+    if st.st_uid != os.getuid():
+        raise ConfigError(f"console cache {path} belongs to another account (uid {st.st_uid}): choose a folder "
+                          "of the console's own account (ui.cache_dir)")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        path.chmod(0o700)
+    return path
+
+
 def _safe_stem(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", key)[:80].strip("._") or "item"
 
@@ -60,9 +91,9 @@ def _safe_name(key: str, digest_of: bytes) -> str:
 def _write_once(path: Path, data: bytes) -> Path:
     if path.exists():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     # Write-then-rename: two sessions rendering the same picture never serve a half-written file.
-    write_atomic(path, data, durable=False)  # a cache: a lost picture is rendered again
+    write_atomic(path, data, mode=0o600, durable=False)  # a cache: a lost picture is rendered again
     return path
 
 
@@ -126,9 +157,14 @@ def strip_offsets(track: TrackPath, n: int = STRIP_FRAMES) -> list[float]:
 class ThumbnailCache:
     """Image files under ``root``; safe to share between sessions and processes."""
 
+    # the folders of pictures the console shows (ui.app lets Gradio serve these, and nothing else here)
+    FOLDERS = ("thumbs", "detail", "photos")
+
     def __init__(self, root: str | Path):
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = private_dir(root)
+
+    def folders(self) -> list[Path]:
+        return [private_dir(self.root / name) for name in self.FOLDERS]
 
     def thumbnail(self, sighting_id: str, jpeg: bytes) -> Path | None:
         """The sighting's stored thumbnail as a file (None when the index holds none)."""
@@ -136,7 +172,9 @@ class ThumbnailCache:
             return None
         return _write_once(self.root / "thumbs" / f"{_safe_name(sighting_id, jpeg)}.jpg", jpeg)
 
-    def image(self, key: str, jpeg: bytes, folder: str = "images") -> Path:
+    def image(self, key: str, jpeg: bytes, folder: str = "photos") -> Path:
+        if folder not in self.FOLDERS:
+            raise ValueError(f"pictures go in one of {self.FOLDERS}, not {folder!r}")
         return _write_once(self.root / folder / f"{_safe_name(key, jpeg)}.jpg", jpeg)
 
     def detail(self, sighting_id: str, video_path: str, offset_best_s: float, box: Box, track: TrackPath,
@@ -182,30 +220,47 @@ class ThumbnailCache:
         return DetailImages(frame_path, strip_path)
 
 
-# Files named after a sighting: thumbs/<stem>-<hash>.jpg, detail/<stem>-<hash>-frame.jpg / -strip.jpg.
+# Files named after a sighting: thumbs/<stem>-<hash>.jpg, detail/<stem>-<hash>-frame.jpg / -strip.jpg, and
+# Gradio's copies of them, gradio/<content hash>/<same name>, in each console's folder under the root.
 _PER_SIGHTING = ("thumbs", "detail")
+GRADIO_FOLDER = "gradio"  # a console's Gradio upload/cache folder (ui.case_files.gradio_folder)
+
+
+def _sighting_stem(path: Path) -> str | None:
+    """The sighting stem a picture is named after, or None for files not named after a sighting."""
+    if path.parent.name not in _PER_SIGHTING and path.parent.parent.name != GRADIO_FOLDER:
+        return None
+    name = path.stem.removesuffix("-frame").removesuffix("-strip")
+    return name.rsplit("-", 1)[0] if "-" in name else None
 
 
 def purge_cache(root: Path, sighting_ids: set[str], cutoff: float, *, dry_run: bool = False) -> int:
     """Delete the pictures of these sightings, and every cache file last written before ``cutoff``.
 
-    The second rule covers what is not named after a sighting: exported reports, photo previews, and
-    pictures of sightings purged by an earlier run. Returns the number of files (that would be) removed.
+    ``root`` is one console's folder or the folder holding several (``core.state_paths.default_cache_dir``).
+    The second rule covers what is not named after a sighting: exported reports and their owner records,
+    photo previews, uploads, and pictures of sightings purged by an earlier run. Export folders left
+    empty go too. Returns the number of files (that would be) removed.
     """
     root = Path(root)
     if not root.is_dir():
         return 0
     stems = {_safe_stem(i) for i in sighting_ids}
     removed = 0
+    folders = []
     for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.is_symlink():
+        if path.is_symlink():
             continue
-        doomed = path.stat().st_mtime < cutoff
-        if not doomed and path.parent.name in _PER_SIGHTING and path.parent.parent == root:
-            name = path.stem.removesuffix("-frame").removesuffix("-strip")
-            doomed = name.rsplit("-", 1)[0] in stems
+        if path.is_dir():
+            folders.append(path)
+            continue
+        doomed = path.stat().st_mtime < cutoff or _sighting_stem(path) in stems
         if doomed:
             removed += 1
             if not dry_run:
                 path.unlink(missing_ok=True)
+    if not dry_run:
+        for folder in reversed(folders):  # deepest first
+            if folder.parent.name in ("exports", GRADIO_FOLDER) and not any(folder.iterdir()):
+                folder.rmdir()
     return removed
