@@ -1,6 +1,7 @@
 # The two commands of the README. Both create/reuse .venv in the repo root and install the project.
 #   make demo   generate the sample city, index it, open the console on http://127.0.0.1:7860
 #   make test   install with test extras and run the whole test-suite
+#   make test-fast  the same checks without the tests marked slow or browser (minutes -> under two)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -15,7 +16,7 @@ ifneq ($(wildcard ../shared/models),)
 export FOOTAGE_SEARCH_MODELS_MODELS_DIR := $(abspath ../shared/models)
 endif
 
-.PHONY: demo test install lint clean chromium
+.PHONY: demo test test-fast install lint clean chromium
 
 # The browser tests drive Debian's chromium (never a browser downloaded by Playwright); fonts-nanum
 # renders the Korean text of the console in its screenshots.
@@ -41,6 +42,12 @@ test: $(STAMP) chromium
 	$(BIN)/python -m ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
+
+# No chromium needed: the browser tests are deselected with the slow ones.
+test-fast: $(STAMP)
+	$(BIN)/python -m ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .

@@ -66,6 +66,21 @@ def requires(*paths: Path) -> None:
         pytest.skip(f"shared data absent: {', '.join(missing)}")
 
 
+# Fixtures that index real or generated footage (minutes on 2 cores) or drive a browser: a test that
+# uses one belongs to the slow lane whether or not its module says so (make test-fast skips them).
+SLOW_FIXTURES = {"real_index", "sample_index", "sample_city"}
+BROWSER_FIXTURES = {"browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+        if used & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+
+
 @pytest.fixture(scope="session")
 def detector_path() -> Path:
     requires(DETECTOR)

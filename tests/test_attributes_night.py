@@ -26,6 +26,9 @@ from search.request import SearchRequest
 from search.search_models import SearchModels
 from tests.conftest import FOOTAGE, make_config, requires
 
+# Indexes a real clip and its infrared version.
+pytestmark = pytest.mark.slow
+
 SOURCE = FOOTAGE / "intel_one_by_one_person.mp4"
 SECONDS, FPS = 75, 2
 REGISTRY = """camera_id,district,name,lat,lon,heading_deg,tilt_deg,notes

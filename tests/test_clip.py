@@ -19,6 +19,7 @@ def _crops(n: int = 5) -> list[np.ndarray]:
             for _ in range(n)]
 
 
+@pytest.mark.slow  # builds/exports a CLIP model
 def test_embeds_images_and_text_as_unit_vectors():
     emb = ClipEmbedder(SPEC)
     assert emb.dim == 32 and emb.identity == "fs-tiny-test/random-init"
@@ -38,6 +39,7 @@ def test_random_init_is_the_same_model_in_every_process():
         a.embed_texts(["x"])
 
 
+@pytest.mark.slow  # builds/exports a CLIP model
 def test_onnx_towers_match_pytorch(tmp_path):
     cfg = make_config(tmp_path / "idx", models__cache_dir=str(tmp_path / "cache"), models__clip_runtime="onnx")
     torch_vecs = ClipEmbedder(SPEC, vision_only=True).embed_images(_crops())

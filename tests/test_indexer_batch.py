@@ -23,6 +23,9 @@ from indexer.lock import IndexBusyError, indexer_lock
 from tests.conftest import FOOTAGE, REPO, TINY_CLIP_CONFIG, kill_when_done, make_config, requires
 from tests.videos import truncate
 
+# Every test here indexes real or written videos in worker processes.
+pytestmark = pytest.mark.slow
+
 CLIPS = {  # short real clips: camera -> files
     "CARPARK": ["intel_person_bicycle_car.mp4"],
     "STREET": ["oxford_towncentre_clipA.mp4", "oxford_towncentre_clipB.mp4"],

@@ -14,6 +14,9 @@ from indexer.pipeline import Models, index_video
 from tests.conftest import FOOTAGE, make_config, requires
 from tests.videos import write_video
 
+# Runs the whole one-video pipeline on real clips.
+pytestmark = pytest.mark.slow
+
 CAMERA = parse_registry("camera_id,district,name,lat,lon,heading_deg\nROOM,Jung-gu,room,37.56,126.98,90\n").get("ROOM")
 
 

@@ -19,6 +19,9 @@ import pytest
 from core.registry import load_registry
 from sample_footage import GENERATOR_VERSION, STAMP_NAME, CityPaths, city_digest, generate_city
 
+# Generates the demo city and runs the real detector over it.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 
 MODEL = REPO.parent / "shared" / "models" / "yolox_nano_coco" / "yolox_nano_dynamic.onnx"

@@ -20,6 +20,9 @@ from indexer.pipeline import Models, index_video
 from tests.conftest import FOOTAGE, make_config, requires
 from tests.videos import write_video
 
+# Indexes damaged, rotated and very long videos it writes.
+pytestmark = pytest.mark.slow
+
 CAMERA = parse_registry("camera_id,district,name,lat,lon,heading_deg\nC,Jung-gu,c,37.56,126.98,90\n").get("C")
 # tkhd matrices (16.16 fixed point, last 2.30) that tell a player to turn the picture
 TURN_CLOCKWISE_90 = (0, 0x00010000, 0, 0xFFFF0000, 0, 0, 0, 0, 0x40000000)
