@@ -19,8 +19,8 @@ from core.index_db import IndexDB, sql_str
 from core.loading import load_clip
 from core.schema import META_CLIP_MODEL, SIGHTINGS, VIDEO_STATUS_DONE
 from core.video_frames import FrameReadError, read_frames_at
+from core.vision.crops import crop_with_margin
 from indexer.lock import indexer_lock
-from indexer.pipeline import _crop
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def fill_embeddings(cfg: Config, progress: bool = False) -> FillSummary:
             if not keep:
                 summary.unreadable.append(f"{path}: no frame at the stored offsets")
                 continue
-            crops = [_crop(frames[i], np.asarray(rows.column("box")[i].as_py())) for i in keep]
+            crops = [crop_with_margin(frames[i], np.asarray(rows.column("box")[i].as_py())) for i in keep]
             vecs = clip.embedder.embed_images(crops, batch_size=cfg.index.clip_batch_size)
             updated = rows.take(keep)
             updated = updated.set_column(updated.schema.get_field_index("vector"), "vector",

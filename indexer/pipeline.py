@@ -29,6 +29,7 @@ from core.registry import Camera
 from core.schema import frames_schema, sightings_schema
 from core.vision.attributes import garment_texture, head_colour, object_colour
 from core.vision.colours import LAYOUT_DIM, N_COLOURS, ColourNamer
+from core.vision.crops import crop_with_margin
 from core.vision.detector import Detector, detect_frame
 from core.vision.night import colour_reliability
 from indexer.archive import VideoFile
@@ -40,7 +41,6 @@ from indexer.tracking import PersonTracker, Track, TrackPoint
 log = logging.getLogger(__name__)
 
 STAGES = ("decode", "detect", "track", "describe", "attributes", "embed")
-CROP_MARGIN = 0.08
 CANDIDATES_PER_SEGMENT = 4  # crops kept in memory per track segment while the video streams by
 FOREGROUND_LONG_SIDE = 320
 MIN_CROP_SPACING_S = 2.0  # a second crop should show the person at another moment
@@ -108,15 +108,6 @@ class _PointInfo:
     colours_lower: np.ndarray
     layout: np.ndarray
     colour_weight: float
-
-
-def _crop(frame: np.ndarray, box: np.ndarray, margin: float = CROP_MARGIN) -> np.ndarray:
-    x1, y1, x2, y2 = box
-    mw, mh = (x2 - x1) * margin, (y2 - y1) * margin
-    H, W = frame.shape[:2]
-    xa, ya = max(0, int(x1 - mw)), max(0, int(y1 - mh))
-    xb, yb = min(W, math.ceil(x2 + mw)), min(H, math.ceil(y2 + mh))
-    return frame[ya:yb, xa:xb].copy()
 
 
 def crop_quality(box: np.ndarray, score: float, frame_wh: tuple[int, int], others: np.ndarray) -> float:
@@ -240,7 +231,7 @@ class _VideoState:
                 q = crop_quality(box, score, self.frame_wh, others)
                 pool = self.candidates[(tid, _segment_index(t, self.track_t0[tid], icfg.max_segment_s))]
                 if len(pool) < CANDIDATES_PER_SEGMENT or q > min(c.quality for c in pool):
-                    pool.append(_Candidate(q, t, box.copy(), _crop(frame, box)))
+                    pool.append(_Candidate(q, t, box.copy(), crop_with_margin(frame, box)))
                     if len(pool) > CANDIDATES_PER_SEGMENT:
                         pool.pop(int(np.argmin([c.quality for c in pool])))
 

@@ -27,12 +27,12 @@ import cv2
 import numpy as np
 
 from core.vision.colours import ColourNamer
+from core.vision.crops import crop_with_margin  # the indexer's crop: photo and sighting vectors compare
 from search.errors import SearchInputError
 
 MAX_PHOTO_BYTES = 20 * 1024 * 1024
 MAX_PHOTO_PIXELS = 40_000_000
 WORK_LONG_SIDE = 2048  # larger photos are shrunk before detection: people stay far above detector size
-CROP_MARGIN = 0.08  # as the indexer crops before embedding
 PERSON_ASPECT = (1.2, 5.0)  # height / width of a tight crop of a standing person
 MIN_PERSON_CONFIDENCE = 0.3
 MIN_PHOTO_SIDE = 16
@@ -162,16 +162,6 @@ def find_person(image: np.ndarray, detector, box: tuple[float, float, float, flo
         "or crop it to the person (or draw a box around them)"
         + (" - no person detector weights are installed, so only tight crops work" if blind else "")
     )
-
-
-def crop_with_margin(image: np.ndarray, box: tuple[float, float, float, float], margin: float = CROP_MARGIN
-                     ) -> np.ndarray:
-    x1, y1, x2, y2 = box
-    mw, mh = (x2 - x1) * margin, (y2 - y1) * margin
-    H, W = image.shape[:2]
-    xa, ya = max(0, int(x1 - mw)), max(0, int(y1 - mh))
-    xb, yb = min(W, math.ceil(x2 + mw)), min(H, math.ceil(y2 + mh))
-    return image[ya:yb, xa:xb].copy()
 
 
 def describe_person(image: np.ndarray, detector, colours: ColourNamer | None, embedder,
