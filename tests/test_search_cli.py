@@ -46,7 +46,8 @@ def test_query_table_and_pagination(index, capsys):
     assert rc == 0
     assert "2 sighting(s) found" in out and "A-1" in out and "1 more (use --offset)" in out
     rc, out, _ = run(capsys, index, "query", "--text", "red top", "--limit", "1", "--offset", "1")
-    assert "B-1" in out and "A-1" not in out.split("\n", 2)[-1]
+    assert rc == 0
+    assert "B-1" in out and "A-1" not in out.split("\n", 2)[-1] and "more (use --offset)" not in out
 
 
 def test_no_result_and_input_errors(index, capsys):
@@ -72,6 +73,7 @@ def test_route_human_and_json(index, capsys):
     assert rc == 0 and "across 2 district(s): Alpha-gu -> Beta-gu" in out and "next cameras to check" in out
     rc, out, _ = run(capsys, index, "route", "--text", "red top", "--from", "2026-03-14T09:00", "--to",
                      "2026-03-14T11:00", "--json")
+    assert rc == 0
     d = json.loads(out)
     assert d["cameras"] == ["A-1", "B-1"] and d["stops"][1]["leg"]["gap_s"] == pytest.approx(190)
     rc, _, err = run(capsys, index, "route", "--text", "red", "--pin", "x", "--reject", "x", "--from",

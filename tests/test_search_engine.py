@@ -99,10 +99,15 @@ def test_direction_filter_wraps_around_north(small):
 
 
 def test_min_track_length_filters(small):
-    engine, _ = small
+    engine, ids = small
+    unfiltered = engine.search(SearchRequest(text="blue"))
+    assert "B-1" in {s.camera_id for s in unfiltered.sightings}  # wears blue, but only 3 detections
     r = engine.search(SearchRequest(text="blue", min_detections=5))
-    assert "B-1" not in {s.camera_id for s in r.sightings}
+    assert [(s.camera_id, s.track_id) for s in r.sightings] == [("A-2", 2), ("B-2", 5)]
+    assert all(s.n_detections >= 5 for s in r.sightings)
     r = engine.search(SearchRequest(text="red", min_duration_s=15))
+    # the 10 s segment 3 of track 1 is left out; the adjacent 20 s segments 0 and 1 stay one sighting
+    assert [s.member_ids for s in r.sightings] == [(ids[0], ids[1]), (ids[3],)]
     assert all(s.duration_s >= 15 for s in r.sightings)
 
 
@@ -128,7 +133,7 @@ def test_more_like_excludes_itself_and_finds_the_same_outfit(small):
     assert ids[2] not in {m for s in r.sightings for m in s.member_ids}
     assert r.sightings and set(r.sightings[0].member_ids) == {ids[0], ids[1]}  # the same outfit
     others = [s for s in r.sightings if s.camera_id == "A-2"]  # red top too, but blue trousers: ranks lower
-    assert all(s.score < r.sightings[0].score for s in others)
+    assert others and all(s.score < r.sightings[0].score for s in others)
     assert "B-1" not in {s.camera_id for s in r.sightings}  # blue top: not plausible
     s = engine.get_sighting(ids[3])
     assert s.camera_id == "A-2" and s.upper is not None and s.layout is not None
@@ -163,9 +168,14 @@ def test_unusable_free_text_without_clip_says_so(small):
 
 
 def test_result_json_shape(small):
-    engine, _ = small
+    engine, ids = small
     d = engine.search(SearchRequest(text="red jacket")).to_dict(engine.tz)
+    assert d["total"] == 3 and [s["camera_id"] for s in d["sightings"]] == ["A-1", "A-1", "A-2"]
     s = d["sightings"][0]
+    # the top: track 1's merged segments 0 and 1 (a full colour match, earliest first among equals)
+    assert s["member_ids"] == [ids[0], ids[1]] and s["score"] == 1.0 and s["evidence"]["colour"] == 1.0
+    assert (s["start"], s["end"]) == ("2026-03-14T10:00:00+09:00", "2026-03-14T10:00:40+09:00")
+    assert s["upper_colours"][0][0] == "red" and s["lower_colours"][0][0] == "black"
     for key in ("sighting_id", "score", "camera_id", "district", "time", "start", "end", "video_file", "offset_s",
                 "box", "direction", "bearing_deg"):
         assert key in s
