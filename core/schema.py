@@ -16,6 +16,10 @@ original pixels. Offsets are seconds from the start of the source file.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+from typing import Any, Final
+
+import numpy as np
 import pyarrow as pa
 
 from core.vision.colours import LAYOUT_DIM, N_COLOURS
@@ -94,6 +98,106 @@ def sightings_schema(dim: int) -> pa.Schema:
         pa.field("thumbnail", pa.binary(), nullable=False),  # JPEG
         pa.field("indexed_at", pa.float64(), nullable=False),
     ])
+
+
+class SightingField:
+    """The ``sightings`` column names, for code that refers to a column by name (checked against
+    :func:`sightings_schema` by ``tests/test_sighting_record.py``)."""
+
+    SIGHTING_ID: Final = "sighting_id"
+    VIDEO_ID: Final = "video_id"
+    CAMERA_ID: Final = "camera_id"
+    DISTRICT: Final = "district"
+    DAY: Final = "day"
+    T_START: Final = "t_start"
+    T_END: Final = "t_end"
+    T_BEST: Final = "t_best"
+    VIDEO_PATH: Final = "video_path"
+    OFFSET_START_S: Final = "offset_start_s"
+    OFFSET_END_S: Final = "offset_end_s"
+    OFFSET_BEST_S: Final = "offset_best_s"
+    BOX: Final = "box"
+    FRAME_WIDTH: Final = "frame_width"
+    FRAME_HEIGHT: Final = "frame_height"
+    TRACK_ID: Final = "track_id"
+    SEGMENT: Final = "segment"
+    TRACK_OFFSETS: Final = "track_offsets"
+    TRACK_BOXES: Final = "track_boxes"
+    N_DETECTIONS: Final = "n_detections"
+    DET_SCORE: Final = "det_score"
+    BEARING_DEG: Final = "bearing_deg"
+    SPEED_MPS: Final = "speed_mps"
+    UPPER_COLOUR: Final = "upper_colour"
+    LOWER_COLOUR: Final = "lower_colour"
+    COLOUR_LAYOUT: Final = "colour_layout"
+    OBJECTS: Final = "objects"
+    HAIR_COLOUR: Final = "hair_colour"
+    HAIR_CONFIDENCE: Final = "hair_confidence"
+    PATTERN: Final = "pattern"
+    PATTERN_CONFIDENCE: Final = "pattern_confidence"
+    NIGHT: Final = "night"
+    COLOUR_RELIABILITY: Final = "colour_reliability"
+    VECTOR: Final = "vector"
+    HAS_VECTOR: Final = "has_vector"
+    CLIP_MODEL: Final = "clip_model"
+    DETECTOR: Final = "detector"
+    THUMBNAIL: Final = "thumbnail"
+    INDEXED_AT: Final = "indexed_at"
+
+
+@dataclass
+class SightingRecord:
+    """One ``sightings`` row as the indexer writes it; its fields are the schema's columns, in order.
+
+    The attribute columns default to null ("not measured") and the vector to none yet: the pipeline
+    fills them in its attributes and embed stages.
+    """
+
+    sighting_id: str  # "{video_id}:{track}:{segment}"
+    video_id: str
+    camera_id: str
+    district: str
+    day: str
+    t_start: float
+    t_end: float
+    t_best: float
+    video_path: str
+    offset_start_s: float
+    offset_end_s: float
+    offset_best_s: float
+    box: np.ndarray  # (4,) float32
+    frame_width: int
+    frame_height: int
+    track_id: int
+    segment: int
+    track_offsets: list[float]
+    track_boxes: list[np.ndarray]
+    n_detections: int
+    det_score: float
+    bearing_deg: float | None
+    speed_mps: float
+    upper_colour: np.ndarray  # (N_COLOURS,) float32
+    lower_colour: np.ndarray
+    colour_layout: np.ndarray  # (LAYOUT_DIM,) float32
+    objects: list[dict[str, Any]] | None = None  # OBJECT structs
+    hair_colour: np.ndarray | None = None
+    hair_confidence: float | None = None
+    pattern: str | None = None
+    pattern_confidence: float | None = None
+    night: bool | None = None
+    colour_reliability: float | None = None
+    vector: np.ndarray | None = None  # required by the time the row is written
+    has_vector: bool = False
+    clip_model: str = ""
+    detector: str = ""
+    thumbnail: bytes = b""
+    indexed_at: float = 0.0
+
+    def to_row(self) -> dict[str, Any]:
+        """The row for ``pa.Table.from_pylist(..., schema=sightings_schema(dim))``."""
+        if self.vector is None:  # Arrow would write a null into a non-nullable column without a word
+            raise ValueError(f"sighting {self.sighting_id} has no vector yet (zeros when not embedded)")
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 ATTRIBUTE_FIELDS = ("objects", "hair_colour", "hair_confidence", "pattern", "pattern_confidence", "night",
