@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import stat
 import threading
 from pathlib import Path
 
@@ -198,3 +200,163 @@ def test_keyed_verify_from_config(tmp_path: Path, capsys):
     args = ["audit", "verify", "--log", str(log.path), "--set", f"audit.hmac_key_file={keyfile}"]
     assert main(args) == 0 and "HMACs intact" in capsys.readouterr().out
     assert main(["audit", "verify", "--log", str(log.path), "--set", "audit.hmac_key=another key of 32 bytes!!"]) == 1
+
+
+# ------------------------------------------------------------------------------- the attacks
+
+
+def cut(log: AuditLog, keep: int) -> list[bytes]:
+    lines = log.path.read_bytes().splitlines()
+    rewrite(log.path, lines[:keep])
+    return lines
+
+
+def key_args(tmp_path: Path, key: bytes | None) -> list[str]:
+    if key is None:
+        return []
+    keyfile = tmp_path / "audit.key"
+    keyfile.write_bytes(key + b"\n")
+    return ["--set", f"audit.hmac_key_file={keyfile}"]
+
+
+@pytest.mark.parametrize("key", [None, KEY])
+def test_cut_and_append_is_refused_and_verify_fails(tmp_path: Path, capsys, key):
+    from core.auth import Authenticator, LoginGuard, UserStore
+    from footage_search.cli import main
+
+    log = AuditLog(tmp_path / "audit.jsonl", key=key)
+    fill(log, 5)
+    cut(log, 3)
+    shortened = log.path.read_bytes()
+    with pytest.raises(AuditTamperedError) as exc:
+        AuditLog(log.path, key=key).write("search", KIM)  # the console's next search
+    assert "truncated" in str(exc.value) and "audit acknowledge" in str(exc.value)
+    # a console login is audited through the same log: refused too, so nobody works unaudited
+    store = UserStore(tmp_path / "users.json")
+    store.add("kim", "operator", "a long enough password")
+    with pytest.raises(AuditTamperedError):
+        Authenticator(store, LoginGuard(), log).authenticate("kim", "a long enough password", "10.0.0.5")
+    assert log.path.read_bytes() == shortened  # nothing was appended, the head was not re-sealed
+    assert main(["audit", "verify", "--log", str(log.path), *key_args(tmp_path, key)]) == 1
+    assert "BROKEN at line 4" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("key", [None, KEY])
+@pytest.mark.parametrize("keep", [3, 5, 0])
+def test_a_deleted_head_fails_verify_and_stops_appends(tmp_path: Path, capsys, key, keep):
+    from footage_search.cli import main
+
+    log = AuditLog(tmp_path / "audit.jsonl", key=key)
+    fill(log, 5)
+    cut(log, keep)
+    log.head_path.unlink()
+    assert main(["audit", "verify", "--log", str(log.path), *key_args(tmp_path, key)]) == 1
+    err = capsys.readouterr().err
+    assert "BROKEN" in err and "audit.jsonl.head is missing" in err
+    with pytest.raises(AuditTamperedError, match="is missing"):
+        AuditLog(log.path, key=key).write("search", KIM)
+    assert not log.head_path.exists()
+
+
+def test_a_forged_or_stale_head_is_refused(tmp_path: Path):
+    log = AuditLog(tmp_path / "audit.jsonl", key=KEY)
+    fill(log, 3)
+    good = log.head_path.read_bytes()
+    head = json.loads(good)
+    head["seq"], head["records"] = 2, 2  # claims less than was sealed, without the key
+    log.head_path.write_bytes(canonical(head))
+    with pytest.raises(AuditTamperedError, match="HMAC does not match"):
+        log.write("search", KIM)
+    assert "HMAC" in verify_log(log.path, KEY).problem
+    log.head_path.write_bytes(good)
+    fill(log, 1)
+    log.head_path.write_bytes(good)  # an older head, put back: one record behind is no longer excused
+    with pytest.raises(AuditTamperedError, match="follow record 3"):
+        log.write("search", KIM)
+    assert not verify_log(log.path, KEY).ok
+
+
+def test_acknowledge_records_the_gap_and_numbers_never_repeat(tmp_path: Path, capsys):
+    from footage_search.cli import main
+
+    log = AuditLog(tmp_path / "audit.jsonl", key=KEY)
+    fill(log, 5)
+    cut(log, 3)
+    args = ["--log", str(log.path), *key_args(tmp_path, KEY)]
+    assert main(["audit", "acknowledge", "--reason", "tail cut by a disk repair", *args]) == 0
+    assert "tamper record 6 written" in capsys.readouterr().out
+    rec = json.loads(log.path.read_bytes().splitlines()[-1])
+    assert rec["event"] == "tamper" and rec["seq"] == 6 and rec["user"].startswith("cli:")
+    d = rec["details"]
+    assert d["reason"] == "tail cut by a disk repair" and "truncated" in d["found"][0]
+    sealed = d["expected"][str(log.head_path)]
+    assert (sealed["records"], sealed["seq"]) == (5, 5)
+    assert (d["actual"]["records"], d["actual"]["last_seq"]) == (3, 3)
+    assert main(["audit", "verify", *args]) == 0
+    out = capsys.readouterr().out
+    assert "audit log OK" in out and "1 acknowledged tamper record" in out
+    assert "records 4-5 missing" in out and "tail cut by a disk repair" in out
+    assert log.write("search", KIM)["seq"] == 7  # the console goes on after the acknowledged gap
+    seqs = [json.loads(line)["seq"] for line in log.path.read_bytes().splitlines()]
+    assert seqs == [1, 2, 3, 6, 7] and len(set(seqs)) == len(seqs)
+    res = verify_log(log.path, KEY)
+    assert res.ok and res.records == 5, res.summary()
+    assert main(["audit", "acknowledge", "--reason", "nothing happened at all", *args]) == 2
+    assert "nothing to acknowledge" in capsys.readouterr().err
+    # a forged tamper record (no key) to hide a gap fails the keyed check like any other edit
+    lines = log.path.read_bytes().splitlines()
+    forged = json.loads(lines[3])
+    forged["details"]["reason"] = "routine maintenance"
+    rewrite(log.path, [*lines[:3], canonical(forged), lines[4]])
+    assert not verify_log(log.path, KEY).ok
+
+
+def test_file_modes_are_0600(tmp_path: Path):
+    old = os.umask(0o022)
+    try:
+        log = AuditLog(tmp_path / "audit" / "audit.jsonl", key=KEY, mirror=tmp_path / "elsewhere" / "audit.head")
+        fill(log, 2)
+    finally:
+        os.umask(old)
+    for path in (log.path, log.head_path, log.mirror):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_the_mirror_head_catches_a_cut_with_the_folders_head_replaced(tmp_path: Path, capsys):
+    from footage_search.cli import main
+
+    mirror = tmp_path / "elsewhere" / "audit.head"
+    log = AuditLog(tmp_path / "audit" / "audit.jsonl", key=KEY, mirror=mirror)
+    fill(log, 4)
+    assert mirror.read_bytes() == log.head_path.read_bytes()
+    config = ["--set", f"audit.log_path={log.path}", "--set", f"audit.head_mirror={mirror}", *key_args(tmp_path, KEY)]
+    assert main(["audit", "verify", *config]) == 0
+    assert "mirror head" in capsys.readouterr().out
+    # cut the tail and delete the folder's head: the mirror still says 4
+    stale = log.head_path.read_bytes()
+    cut(log, 2)
+    log.head_path.unlink()
+    with pytest.raises(AuditTamperedError) as exc:
+        AuditLog(log.path, key=KEY, mirror=mirror).write("search", KIM)
+    assert "mirror head" in str(exc.value) and "truncated" in str(exc.value)
+    assert main(["audit", "verify", *config]) == 1
+    assert "BROKEN" in capsys.readouterr().err
+    # acknowledged: numbering goes on after the mirror's 4, and both heads are sealed again
+    assert main(["audit", "acknowledge", "--reason", "tail and head removed by someone", *config]) == 0
+    assert json.loads(log.path.read_bytes().splitlines()[-1])["seq"] == 5
+    assert mirror.read_bytes() == log.head_path.read_bytes() != stale
+    assert main(["audit", "verify", *config]) == 0
+    # deleting only the mirror is refused as well
+    mirror.unlink()
+    with pytest.raises(AuditTamperedError, match=r"mirror head .* is missing"):
+        AuditLog(log.path, key=KEY, mirror=mirror).write("search", KIM)
+
+
+def test_a_head_of_the_first_format_is_accepted_when_it_matches_and_upgraded(tmp_path: Path):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    lines = fill(log, 3)
+    log.head_path.write_bytes(canonical({"seq": 3, "sha256": sha256_hex(lines[-1])}))  # as written before
+    assert verify_log(log.path).ok
+    assert log.write("search", KIM)["seq"] == 4
+    head = json.loads(log.head_path.read_bytes())
+    assert head["v"] == 2 and head["records"] == 4 and verify_log(log.path).ok
