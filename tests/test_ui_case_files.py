@@ -26,12 +26,13 @@ import pytest
 
 from core.audit import verify_log
 from core.auth import Identity, Role, UserStore
+from core.config import ConfigError
 from core.state_paths import console_cache_dir, default_cache_dir
 from tests.conftest import make_config
 from tests.search_fixtures import T0, Row, grid_registry, write_index
 from ui import handlers as h
 from ui.handlers import CaseContext, Session
-from ui.thumbnails import ThumbnailCache, purge_cache
+from ui.thumbnails import ThumbnailCache, private_dir, purge_cache
 
 pytestmark = pytest.mark.slow  # launches consoles
 
@@ -312,3 +313,18 @@ def test_purge_cleans_every_console_folder_of_the_index(tmp_path: Path):
     assert purge_cache(base / "digest", {"vid-a:1:0"}, now - 60, dry_run=True) == 4 and old.exists()
     assert purge_cache(base / "digest", {"vid-a:1:0"}, now - 60) == 4
     assert not old.exists() and not copy.exists() and not report.parent.exists() and kept.exists()
+
+
+def test_a_console_folder_is_private_and_never_a_shared_one(tmp_path: Path):
+    loose = tmp_path / "loose"
+    loose.mkdir(mode=0o755)
+    loose.chmod(0o755)
+    made = private_dir(loose / "a" / "b")
+    assert [oct(stat.S_IMODE(p.stat().st_mode)) for p in (loose, loose / "a", made)] == ["0o755", "0o700", "0o700"]
+    assert oct(stat.S_IMODE(private_dir(loose).stat().st_mode)) == "0o700"  # its own, too open: closed
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    with pytest.raises(ConfigError, match="shared folder"):
+        private_dir(shared)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777  # left as it was

@@ -58,8 +58,8 @@ class DetailImages:
 def private_dir(path: str | Path) -> Path:
     """``path`` as a folder only this account may enter (0700), made with any missing parents (0700 too).
 
-    An existing folder of another account is refused: whoever owns it could read what the console
-    writes there, or swap files under it.
+    An existing folder of another account, or a shared one (world-writable or sticky, like /tmp), is
+    refused: others could read what the console writes there, or swap files under it.
     """
     path = Path(path)
     missing = []
@@ -75,7 +75,11 @@ def private_dir(path: str | Path) -> Path:
     if st.st_uid != os.getuid():
         raise ConfigError(f"console cache {path} belongs to another account (uid {st.st_uid}): choose a folder "
                           "of the console's own account (ui.cache_dir)")
-    if stat.S_IMODE(st.st_mode) != 0o700:
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & (stat.S_ISVTX | stat.S_IWOTH):  # /tmp and the like: closing them would break everyone else
+        raise ConfigError(f"console cache {path} is a shared folder (mode {mode:o}): choose a folder of the "
+                          "console's own (ui.cache_dir or --cache-dir)")
+    if mode != 0o700:
         path.chmod(0o700)
     return path
 
