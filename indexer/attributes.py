@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import supervision as sv
 
+from core.schema import SightingRecord
 from core.vision.attributes import HeadColour, Texture
 from core.vision.colours import N_COLOURS
 from core.vision.detector import CARRIED_OBJECTS, PERSON_CLASS
@@ -115,6 +116,11 @@ class SightingAttributes:
             "night": bool(self.night),
             "colour_reliability": float(self.colour_reliability),
         }
+
+    def fill(self, record: SightingRecord) -> None:
+        """Set the record's attribute columns (null there until now: not measured)."""
+        for name, value in self.row().items():
+            setattr(record, name, value)
 
 
 # ------------------------------------------------------------------------------------------ per frame

@@ -17,7 +17,7 @@ import pyarrow as pa
 from core.config import Config
 from core.index_db import IndexDB, sql_str
 from core.loading import load_clip
-from core.schema import META_CLIP_MODEL, SIGHTINGS, VIDEO_STATUS_DONE
+from core.schema import META_CLIP_MODEL, SIGHTINGS, VIDEO_STATUS_DONE, SightingField
 from core.video_frames import FrameReadError, read_frames_at
 from core.vision.crops import crop_with_margin
 from indexer.lock import indexer_lock
@@ -52,21 +52,22 @@ def fill_embeddings(cfg: Config, progress: bool = False) -> FillSummary:
             return summary
         db.check_compatible(clip.embedder.identity, clip.dim)
         table = db.table(SIGHTINGS)
-        missing = table.search().where("has_vector = false").limit(None).to_arrow()
+        col = SightingField
+        missing = table.search().where(f"{col.HAS_VECTOR} = false").limit(None).to_arrow()
         summary.missing_before = missing.num_rows
         if not missing.num_rows:
             summary.wall_s = time.perf_counter() - t0
             return summary
-        videos = missing.column("video_path").unique().to_pylist()
+        videos = missing.column(col.VIDEO_PATH).unique().to_pylist()
         iterator = videos
         if progress:
             from tqdm import tqdm
 
             iterator = tqdm(videos, desc="embedding", unit="video")
         for path in iterator:
-            rows = missing.filter(pa.compute.equal(missing.column("video_path"), path))
+            rows = missing.filter(pa.compute.equal(missing.column(col.VIDEO_PATH), path))
             try:
-                frames = read_frames_at(path, rows.column("offset_best_s").to_pylist())
+                frames = read_frames_at(path, rows.column(col.OFFSET_BEST_S).to_pylist())
             except FrameReadError as exc:
                 summary.unreadable.append(f"{path}: {exc}")
                 continue
@@ -74,16 +75,16 @@ def fill_embeddings(cfg: Config, progress: bool = False) -> FillSummary:
             if not keep:
                 summary.unreadable.append(f"{path}: no frame at the stored offsets")
                 continue
-            crops = [crop_with_margin(frames[i], np.asarray(rows.column("box")[i].as_py())) for i in keep]
+            crops = [crop_with_margin(frames[i], np.asarray(rows.column(col.BOX)[i].as_py())) for i in keep]
             vecs = clip.embedder.embed_images(crops, batch_size=cfg.index.clip_batch_size)
             updated = rows.take(keep)
-            updated = updated.set_column(updated.schema.get_field_index("vector"), "vector",
-                                         pa.array(list(vecs), type=updated.schema.field("vector").type))
-            updated = updated.set_column(updated.schema.get_field_index("has_vector"), "has_vector",
+            updated = updated.set_column(updated.schema.get_field_index(col.VECTOR), col.VECTOR,
+                                         pa.array(list(vecs), type=updated.schema.field(col.VECTOR).type))
+            updated = updated.set_column(updated.schema.get_field_index(col.HAS_VECTOR), col.HAS_VECTOR,
                                          pa.array([True] * len(keep)))
-            updated = updated.set_column(updated.schema.get_field_index("clip_model"), "clip_model",
+            updated = updated.set_column(updated.schema.get_field_index(col.CLIP_MODEL), col.CLIP_MODEL,
                                          pa.array([clip.embedder.identity] * len(keep)))
-            (table.merge_insert("sighting_id").when_matched_update_all().execute(updated))
+            (table.merge_insert(col.SIGHTING_ID).when_matched_update_all().execute(updated))
             summary.filled += len(keep)
         if summary.filled:
             db.set_meta({META_CLIP_MODEL: clip.embedder.identity})

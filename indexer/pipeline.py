@@ -26,7 +26,7 @@ import supervision as sv
 from core.config import Config
 from core.loading import ImageEmbedder
 from core.registry import Camera
-from core.schema import frames_schema, sightings_schema
+from core.schema import SightingRecord, frames_schema, sightings_schema
 from core.vision.attributes import garment_texture, head_colour, object_colour
 from core.vision.colours import LAYOUT_DIM, N_COLOURS, ColourNamer
 from core.vision.crops import crop_with_margin
@@ -335,7 +335,7 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -
                            error=f"truncated: frames stop at {last_t:.1f}s of a declared {info.duration_s:.1f}s")
 
     tz = ZoneInfo(icfg.timezone)
-    rows: list[dict] = []
+    rows: list[SightingRecord] = []
     crops_to_embed: list[np.ndarray] = []
     crop_owner: list[int] = []
     row_points: list[list[tuple[int, float]]] = []
@@ -363,7 +363,7 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -
 
     with timer.stage("attributes"):
         for row, keys in zip(rows, row_points, strict=True):
-            row.update(summarise([state.attributes.get(k) for k in keys]).row())
+            summarise([state.attributes.get(k) for k in keys]).fill(row)
 
     with timer.stage("embed"):
         vectors = np.zeros((len(rows), models.clip_dim), dtype=np.float32)
@@ -377,12 +377,12 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -
                 has_vector[r] = True
         identity = models.embedder.identity if models.embedder is not None else ""
         for r, row in enumerate(rows):
-            row["vector"] = vectors[r]
-            row["has_vector"] = bool(has_vector[r])
-            row["clip_model"] = identity if has_vector[r] else ""
+            row.vector = vectors[r]
+            row.has_vector = bool(has_vector[r])
+            row.clip_model = identity if has_vector[r] else ""
         frames_table = _frame_rows(video, camera, scene_frames, models, cfg, tz)
 
-    table = pa.Table.from_pylist(rows, schema=sightings_schema(models.clip_dim)) if rows else \
+    table = pa.Table.from_pylist([r.to_row() for r in rows], schema=sightings_schema(models.clip_dim)) if rows else \
         sightings_schema(models.clip_dim).empty_table()
     return VideoResult(video, info, decoder.name, table, frames_table, timer.seconds, n_sampled,
                        n_gated=state.n_gated)
@@ -396,7 +396,7 @@ def _index_of(boxes: np.ndarray, box: np.ndarray) -> list[int]:
 
 def _sighting_row(video: VideoFile, camera: Camera, points: list[TrackPoint], track: Track, seg: int,
                   best: _Candidate, point_info: dict[tuple[int, float], _PointInfo],
-                  frame_wh: tuple[int, int], tz: ZoneInfo, models: Models, cfg: Config) -> dict:
+                  frame_wh: tuple[int, int], tz: ZoneInfo, models: Models, cfg: Config) -> SightingRecord:
     times = [p.t for p in points]
     boxes = np.stack([p.box for p in points])
     motion = estimate_motion(times, boxes, camera.heading_deg, camera.tilt_deg)
@@ -417,37 +417,37 @@ def _sighting_row(video: VideoFile, camera: Camera, points: list[TrackPoint], tr
     else:  # no colour table: an uninformative distribution, so colour terms neither help nor hurt
         upper[:] = lower[:] = 1.0 / N_COLOURS
     t0 = video.start_time
-    return {
-        "sighting_id": f"{video.video_id}:{track.track_id}:{seg}",
-        "video_id": video.video_id,
-        "camera_id": camera.camera_id,
-        "district": camera.district,
-        "day": local_day(t0 + times[0], tz),
-        "t_start": t0 + times[0],
-        "t_end": t0 + times[-1],
-        "t_best": t0 + best.t,
-        "video_path": str(video.path),
-        "offset_start_s": times[0],
-        "offset_end_s": times[-1],
-        "offset_best_s": best.t,
-        "box": best.box.astype(np.float32),
-        "frame_width": frame_wh[0],
-        "frame_height": frame_wh[1],
-        "track_id": track.track_id,
-        "segment": seg,
-        "track_offsets": times,
-        "track_boxes": [b.astype(np.float32) for b in boxes],
-        "n_detections": len(points),
-        "det_score": float(np.mean([p.score for p in points])),
-        "bearing_deg": None if not motion.moving else motion.bearing_deg,
-        "speed_mps": motion.speed_mps,
-        "upper_colour": upper.astype(np.float32),
-        "lower_colour": lower.astype(np.float32),
-        "colour_layout": layout.astype(np.float32),
-        "detector": models.detector.name,
-        "thumbnail": _thumbnail(best.crop, cfg.index.thumbnail_height),
-        "indexed_at": time.time(),
-    }
+    return SightingRecord(
+        sighting_id=f"{video.video_id}:{track.track_id}:{seg}",
+        video_id=video.video_id,
+        camera_id=camera.camera_id,
+        district=camera.district,
+        day=local_day(t0 + times[0], tz),
+        t_start=t0 + times[0],
+        t_end=t0 + times[-1],
+        t_best=t0 + best.t,
+        video_path=str(video.path),
+        offset_start_s=times[0],
+        offset_end_s=times[-1],
+        offset_best_s=best.t,
+        box=best.box.astype(np.float32),
+        frame_width=frame_wh[0],
+        frame_height=frame_wh[1],
+        track_id=track.track_id,
+        segment=seg,
+        track_offsets=times,
+        track_boxes=[b.astype(np.float32) for b in boxes],
+        n_detections=len(points),
+        det_score=float(np.mean([p.score for p in points])),
+        bearing_deg=None if not motion.moving else motion.bearing_deg,
+        speed_mps=motion.speed_mps,
+        upper_colour=upper.astype(np.float32),
+        lower_colour=lower.astype(np.float32),
+        colour_layout=layout.astype(np.float32),
+        detector=models.detector.name,
+        thumbnail=_thumbnail(best.crop, cfg.index.thumbnail_height),
+        indexed_at=time.time(),
+    )
 
 
 def _frame_rows(video: VideoFile, camera: Camera, scene_frames: list[tuple[float, np.ndarray]],

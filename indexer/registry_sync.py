@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from core.index_db import IndexDB, sql_str
 from core.registry import CameraRegistry
-from core.schema import SIGHTINGS
+from core.schema import SIGHTINGS, SightingField
 from indexer.motion import estimate_motion
 
 log = logging.getLogger(__name__)
@@ -98,10 +98,10 @@ def sync(db: IndexDB, registry: CameraRegistry) -> RegistryChanges:
         return changes
     table = db.table(SIGHTINGS)
     for cid in changes.regrouped:
-        where = f"camera_id = {sql_str(cid)}"
+        where = f"{SightingField.CAMERA_ID} = {sql_str(cid)}"
         n = table.count_rows(where)
         if n:
-            table.update(where=where, values={"district": registry.get(cid).district})
+            table.update(where=where, values={SightingField.DISTRICT: registry.get(cid).district})
         changes.rows_regrouped += n
     for cid in changes.reoriented:
         changes.rows_reoriented += _recompute_motion(table, registry, cid)
@@ -113,20 +113,21 @@ def sync(db: IndexDB, registry: CameraRegistry) -> RegistryChanges:
 
 def _recompute_motion(table, registry: CameraRegistry, camera_id: str) -> int:
     cam = registry.get(camera_id)
-    rows = (table.search().where(f"camera_id = {sql_str(camera_id)}")
-            .select(["sighting_id", "track_offsets", "track_boxes"]).limit(None).to_arrow())
+    col = SightingField
+    rows = (table.search().where(f"{col.CAMERA_ID} = {sql_str(camera_id)}")
+            .select([col.SIGHTING_ID, col.TRACK_OFFSETS, col.TRACK_BOXES]).limit(None).to_arrow())
     if rows.num_rows == 0:
         return 0
     bearings, speeds = [], []
-    for offs, boxes in zip(rows.column("track_offsets").to_pylist(), rows.column("track_boxes").to_pylist(),
+    for offs, boxes in zip(rows.column(col.TRACK_OFFSETS).to_pylist(), rows.column(col.TRACK_BOXES).to_pylist(),
                            strict=True):
         m = estimate_motion(offs, np.asarray(boxes, dtype=np.float64), cam.heading_deg, cam.tilt_deg)
         bearings.append(m.bearing_deg if m.moving else None)
         speeds.append(m.speed_mps)
     update = pa.table({
-        "sighting_id": rows.column("sighting_id"),
-        "bearing_deg": pa.array(bearings, type=pa.float32()),
-        "speed_mps": pa.array(speeds, type=pa.float32()),
+        col.SIGHTING_ID: rows.column(col.SIGHTING_ID),
+        col.BEARING_DEG: pa.array(bearings, type=pa.float32()),
+        col.SPEED_MPS: pa.array(speeds, type=pa.float32()),
     })
-    table.merge_insert("sighting_id").when_matched_update_all().execute(update)
+    table.merge_insert(col.SIGHTING_ID).when_matched_update_all().execute(update)
     return rows.num_rows

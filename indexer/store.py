@@ -37,6 +37,7 @@ from core.schema import (
     VIDEO_STATUS_FAILED,
     VIDEOS,
     VIDEOS_SCHEMA,
+    SightingField,
     frames_schema,
     sightings_schema,
 )
@@ -96,9 +97,9 @@ class VideoOutcome:
                   error=result.error, n_sampled=result.n_sampled, n_gated=result.n_gated)
         rows = result.sightings
         if rows is not None and rows.num_rows:
-            models = [m for m in rows.column("clip_model").to_pylist() if m]
+            models = [m for m in rows.column(SightingField.CLIP_MODEL).to_pylist() if m]
             out.clip_model = models[0] if models else ""
-            out.detector = rows.column("detector")[0].as_py()
+            out.detector = rows.column(SightingField.DETECTOR)[0].as_py()
             out.n_sightings = rows.num_rows
             out.n_without_vectors = rows.num_rows - len(models)
         return out
@@ -187,7 +188,7 @@ class SightingStore:
         seen before only needs an append."""
         video = result.video
         n = result.sightings.num_rows if result.sightings is not None else 0
-        self._put(SIGHTINGS, "sighting_id", video.video_id, result.sightings, replacing)
+        self._put(SIGHTINGS, SightingField.SIGHTING_ID, video.video_id, result.sightings, replacing)
         if result.frames is not None and result.frames.num_rows and not self.db.has_table(FRAMES):
             self.db.db.create_table(FRAMES, schema=frames_schema(self.dim))
         if self.db.has_table(FRAMES):
@@ -243,7 +244,7 @@ class SightingStore:
         if not self.db.has_table(SIGHTINGS):
             return 0
         done = {vid for vid, rec in self.video_records().items() if rec.status == VIDEO_STATUS_DONE}
-        present = set(self.db.table(SIGHTINGS).to_arrow().column("video_id").unique().to_pylist())
+        present = set(self.db.table(SIGHTINGS).to_arrow().column(SightingField.VIDEO_ID).unique().to_pylist())
         if self.db.has_table(FRAMES):
             present |= set(self.db.table(FRAMES).to_arrow().column("video_id").unique().to_pylist())
         orphans = sorted(present - done)
@@ -277,15 +278,16 @@ class SightingStore:
         if n < SCALAR_INDEX_MIN_ROWS:
             return built
         existing = {ix.name for ix in table.list_indices()}
-        for column, kind in (("camera_id", "BITMAP"), ("district", "BITMAP"), ("day", "BITMAP"),
-                             ("t_start", "BTREE"), ("video_id", "BTREE"), ("sighting_id", "BTREE"),
-                             ("has_vector", "BITMAP")):
+        col = SightingField
+        for column, kind in ((col.CAMERA_ID, "BITMAP"), (col.DISTRICT, "BITMAP"), (col.DAY, "BITMAP"),
+                             (col.T_START, "BTREE"), (col.VIDEO_ID, "BTREE"), (col.SIGHTING_ID, "BTREE"),
+                             (col.HAS_VECTOR, "BITMAP")):
             name = f"{column}_idx"
             if name not in existing:
                 table.create_scalar_index(column, index_type=kind, name=name)
                 built.append(name)
         if vector and n >= VECTOR_INDEX_MIN_ROWS and "vector_idx" not in existing:
-            table.create_index(metric="cosine", vector_column_name="vector", index_type="IVF_PQ",
+            table.create_index(metric="cosine", vector_column_name=SightingField.VECTOR, index_type="IVF_PQ",
                                num_partitions=ann_partitions(n), num_sub_vectors=self.dim // 16,
                                name="vector_idx")
             built.append("vector_idx")
