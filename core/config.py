@@ -104,6 +104,9 @@ class UIConfig:
     # ~/.cache/footage-search/console). Each console gets its own 0700 folder inside, per index and
     # port (<digest>/port-<port>). ``purge`` removes purged people's pictures from here too.
     cache_dir: str = _path("")
+    # Reverse proxies whose X-Forwarded-For is believed (IPs or networks, e.g. ["10.0.0.5"]). Empty: the
+    # client address is the connection's peer, whatever the headers say. See docs/SECURITY.md.
+    trusted_proxies: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,10 @@ def _resolve_path(value: str, base_dir: Path) -> str:
 
 
 def _coerce(raw: Any, typ: Any, where: str) -> Any:
+    if typing.get_origin(typ) is list:
+        # a TOML array, or "a, b" from the environment / --set
+        items = raw if isinstance(raw, list) else str(raw).split(",")
+        return [str(v).strip() for v in items if str(v).strip()]
     if typing.get_origin(typ) is dict or typ is dict:
         if isinstance(raw, dict):
             return {str(k): str(v) for k, v in raw.items()}

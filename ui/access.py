@@ -8,8 +8,8 @@
   with the admin role, and the console says so in its header. Only allowed on a loopback address:
   :func:`check_bind` refuses anything else.
 
-Nothing here imports Gradio: the login callable and the small ASGI middleware that tells it the
-client's address are plain Python.
+Nothing here imports Gradio: the login callable is plain Python. The HTTP side (the client address,
+a live session on every request, the one API by name) is :mod:`ui.http_guard`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import ipaddress
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from core.audit import AuditLog
 from core.auth import Authenticator, Identity, Role, users_file_for
@@ -29,9 +28,9 @@ from core.errors import FootageSearchError
 OPEN_USER = "local"
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
-# The login request's client address, set by LoginClientMiddleware for the duration of that request
+# The login request's client address, set by ui.http_guard.HttpGuard for the duration of that request
 # only: Gradio calls the auth function with just a name and a password.
-_login_client: ContextVar[str] = ContextVar("footage_search_login_client", default="")
+login_client: ContextVar[str] = ContextVar("footage_search_login_client", default="")
 
 
 class AccessDenied(FootageSearchError):
@@ -76,7 +75,7 @@ class ConsoleAccess:
 
     async def gradio_auth(self, username: str, password: str) -> bool:
         """``launch(auth=...)``: scrypt runs in a worker thread, not on the server's event loop."""
-        client = _login_client.get()
+        client = login_client.get()
         who = await asyncio.to_thread(self.authenticator.authenticate, username, password, client)
         return who is not None
 
@@ -102,24 +101,3 @@ def check_bind_config(host: str, cfg: Config) -> tuple[bool, Path]:
     open_mode = not UserStore(path)
     check_bind_mode(host, open_mode, path)
     return open_mode, path
-
-
-class LoginClientMiddleware:
-    """Pure ASGI: makes the client address of a ``POST /login`` visible to :meth:`ConsoleAccess.gradio_auth`.
-
-    Behind a reverse proxy this is the proxy's address; the per-user limit still applies.
-    """
-
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope.get("type") == "http" and str(scope.get("path", "")).rstrip("/").endswith("/login"):
-            client = scope.get("client")
-            token = _login_client.set(str(client[0]) if client else "")
-            try:
-                await self.app(scope, receive, send)
-            finally:
-                _login_client.reset(token)
-            return
-        await self.app(scope, receive, send)

@@ -33,14 +33,16 @@ from core.registry import CameraRegistry
 from core.state_paths import console_cache_dir
 from ui import case_files
 from ui import handlers as h
-from ui.access import LoginClientMiddleware, check_bind
+from ui.access import check_bind
 from ui.handlers import Console, Session, status_box
+from ui.http_guard import HttpGuard, TrustedProxies
 from ui.map_view import load_district_geojson
 
 TITLE = "footage-search · operator console"
 # Radio order that the CSS grid lays out as a compass rose: NW N NE / W any E / SW S SE.
 COMPASS_LAYOUT = ["NW", "N", "NE", "W", h.ANY_DIRECTION, "E", "SW", "S", "SE"]
 assert set(COMPASS_LAYOUT) - {h.ANY_DIRECTION} == set(COMPASS_8)
+SEARCH_API = "search"  # the one endpoint callable by name (ui.http_guard refuses every other name)
 MAX_UPLOAD = "25mb"  # a little above search.photo.MAX_PHOTO_BYTES, which then gives the precise message
 
 CSS = """
@@ -550,7 +552,7 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
             except Exception as exc:
                 raise gr.Error(h.readable_error(exc), print_exception=False) from None
 
-        gr.api(search_api, api_name="search", concurrency_limit=api_concurrency, concurrency_id="api-search")
+        gr.api(search_api, api_name=SEARCH_API, concurrency_limit=api_concurrency, concurrency_id="api-search")
     app.queue(default_concurrency_limit=4)
     return app
 
@@ -569,13 +571,16 @@ def launch_options(console: Console) -> dict[str, Any]:
     """What ``gr.Blocks.launch`` needs besides host/port: the login (unless the console is open), the
     image cache to serve, no telemetry, no SSR. Call :func:`ui.access.check_bind` before serving."""
     assert console.access is not None
+    # first: the client address, a live session and the one API by name hold for every route below it
+    guard = Middleware(HttpGuard, access=console.access, api_names=[SEARCH_API],
+                       proxies=TrustedProxies.parse(console.cfg.ui.trusted_proxies))
     # allowed_paths: the picture folders only; case files go through ui.case_files's route alone, and
     # num_workers 0 keeps every file request in this app (Gradio's static workers check no login)
     return {"allowed_paths": [str(p) for p in console.thumbs.folders()], "num_workers": 0, "css": CSS,
             "theme": _theme(), "footer_links": [], "ssr_mode": False, "show_error": False,
             "max_file_size": MAX_UPLOAD, "share": False, "inbrowser": False,
             "auth": None if console.access.open_mode else console.access.gradio_auth,
-            "auth_message": AUTH_MESSAGE, "app_kwargs": {"middleware": [Middleware(LoginClientMiddleware),
+            "auth_message": AUTH_MESSAGE, "app_kwargs": {"middleware": [guard,
                                                            Middleware(case_files.CaseFileGuard, console=console)],
                                             "routes": case_files.routes(console)}}
 
