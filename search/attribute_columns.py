@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.schema import ATTRIBUTE_FIELDS
+from core.schema import ATTRIBUTE_FIELDS, SightingField
 from core.vision.colours import N_COLOURS
 from search.evidence import AttributeColumns
 from search.query_parser import ParsedQuery
@@ -23,13 +23,13 @@ def columns_for(parsed: ParsedQuery | None, available: set[str]) -> list[str]:
     """The attribute columns a description needs to be scored (those the table has)."""
     if parsed is None or not (parsed.has_colours or parsed.has_attributes):
         return []
-    want = ["colour_reliability"]
+    want = [SightingField.COLOUR_RELIABILITY]
     if parsed.objects:
-        want.append("objects")
+        want.append(SightingField.OBJECTS)
     if parsed.hair:
-        want += ["hair_colour", "hair_confidence"]
+        want += [SightingField.HAIR_COLOUR, SightingField.HAIR_CONFIDENCE]
     if parsed.patterns:
-        want += ["pattern", "pattern_confidence"]
+        want += [SightingField.PATTERN, SightingField.PATTERN_CONFIDENCE]
     return [c for c in want if c in available]
 
 
@@ -63,7 +63,7 @@ def read_attribute_columns(batch: pa.RecordBatch | pa.Table, parsed: ParsedQuery
     object_conf: dict[str, np.ndarray] = {}
     object_colour: dict[str, np.ndarray] = {}
     wanted = {name for t in parsed.objects for name in t.names}
-    objects = _array(batch, "objects")
+    objects = _array(batch, SightingField.OBJECTS)
     if wanted:
         for name in wanted:
             object_conf[name] = np.zeros(n, dtype=np.float32)
@@ -81,16 +81,16 @@ def read_attribute_columns(batch: pa.RecordBatch | pa.Table, parsed: ParsedQuery
                         if conf[i] >= object_conf[name][row]:
                             object_conf[name][row] = conf[i]
                             object_colour[name][row] = colours[i]
-    pattern = _array(batch, "pattern")
-    pattern_conf = _floats(_array(batch, "pattern_confidence"), n, 0.0)
+    pattern = _array(batch, SightingField.PATTERN)
+    pattern_conf = _floats(_array(batch, SightingField.PATTERN_CONFIDENCE), n, 0.0)
     labels = (np.asarray(pattern.fill_null("plain").to_numpy(zero_copy_only=False), dtype=object)
               if pattern is not None else np.full(n, "plain", dtype=object))
     striped = np.where(labels == "striped", pattern_conf, 0.0).astype(np.float32)
     plain = np.where(labels == "plain", pattern_conf, 0.0).astype(np.float32)
     return AttributeColumns(
         object_conf=object_conf, object_colour=object_colour,
-        hair_colour=_colours(_array(batch, "hair_colour"), n),
-        hair_confidence=_floats(_array(batch, "hair_confidence"), n, 0.0),
+        hair_colour=_colours(_array(batch, SightingField.HAIR_COLOUR), n),
+        hair_confidence=_floats(_array(batch, SightingField.HAIR_CONFIDENCE), n, 0.0),
         striped=striped, plain=plain,
-        reliability=np.clip(_floats(_array(batch, "colour_reliability"), n, 1.0), 0.0, 1.0),
+        reliability=np.clip(_floats(_array(batch, SightingField.COLOUR_RELIABILITY), n, 1.0), 0.0, 1.0),
     )

@@ -25,11 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from core.schema import SightingField
 from core.vision.colours import LAYOUT_DIM, N_COLOURS
 from search import evidence as ev
 from search.attribute_columns import columns_for, read_attribute_columns
 from search.filters import SearchFilters, and_where
-from search.index_reader import SightingReader, fixed_list
+from search.index_reader import DISTANCE, ROW_ID, SightingReader, fixed_list
 from search.scoring import REPORTED, ScoringQuery, absolute_parts, evidence_score, fused_score, raw_clip_similarity
 from search.timing import StageTimer
 
@@ -44,7 +45,8 @@ ANN_EXACT_MAX = 50_000
 EVIDENCE_SCAN_MAX = 250_000
 VECTOR_LED_K_FACTOR = 2
 BROWSE_MAX = 5_000
-BASE_COLUMNS = ("sighting_id", "video_id", "track_id", "segment", "t_start", "t_end")
+BASE_COLUMNS = (SightingField.SIGHTING_ID, SightingField.VIDEO_ID, SightingField.TRACK_ID, SightingField.SEGMENT,
+                SightingField.T_START, SightingField.T_END)
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,9 @@ def score_columns(q: ScoringQuery, available: set[str]) -> list[str]:
     """The columns scoring ``q`` reads (attribute columns only where the index has them)."""
     cols = list(BASE_COLUMNS)
     if q.uses_colours or q.uses_appearance:
-        cols += ["upper_colour", "lower_colour"]
+        cols += [SightingField.UPPER_COLOUR, SightingField.LOWER_COLOUR]
     if q.uses_appearance:
-        cols.append("colour_layout")
+        cols.append(SightingField.COLOUR_LAYOUT)
     cols += columns_for(q.parsed, available)
     return cols
 
@@ -147,7 +149,7 @@ def colour_prefilter(q: ScoringQuery, available: set[str]) -> str | None:
     if not q.uses_colours or q.uses_appearance or q.uses_attributes:
         return None
     cut = ev.colour_sql_prefilter(q.parsed)  # type: ignore[arg-type]
-    if cut and "colour_reliability" in available:
+    if cut and SightingField.COLOUR_RELIABILITY in available:
         cut = f"({cut} OR colour_reliability < {ev.RELIABLE!r})"
     return cut
 
@@ -164,13 +166,13 @@ def _narrows(f: SearchFilters) -> bool:
 
 def _scan(reader: SightingReader, q: ScoringQuery, where: str | None, cols: list[str], *, keep: int, key: str,
           with_vectors: bool, k_clip: int = CANDIDATE_K, batches: Iterable[pa.RecordBatch] | None = None) -> Scored:
-    read = list(cols) + (["vector", "has_vector"] if with_vectors else [])
+    read = list(cols) + ([SightingField.VECTOR, SightingField.HAS_VECTOR] if with_vectors else [])
     acc: dict[str, list] = {}
     for batch in batches if batches is not None else reader.scan(where, read):
         arrays = _batch_arrays(batch, q)
         if with_vectors:
-            vecs = fixed_list(batch.column("vector"), len(q.vectors[0]))
-            has = np.asarray(batch.column("has_vector").to_numpy(zero_copy_only=False), dtype=bool)
+            vecs = fixed_list(batch.column(SightingField.VECTOR), len(q.vectors[0]))
+            has = np.asarray(batch.column(SightingField.HAS_VECTOR).to_numpy(zero_copy_only=False), dtype=bool)
             arrays["raw_clip"] = raw_clip_similarity(q, vecs, has)
         for name, arr in arrays.items():
             acc.setdefault(name, []).append(arr)
@@ -214,15 +216,16 @@ def _two_pass(reader: SightingReader, q: ScoringQuery, where: str | None, n: int
         sims_by_id: dict[str, float] = {}
         need = np.ones(len(union["ids"]), dtype=bool)
         if len(q.vectors) == 1 and near.num_rows:
-            sims_by_id = dict(zip(near.column("sighting_id").to_pylist(),
-                                  (1.0 - near.column("_distance").to_numpy()).tolist(), strict=True))
+            sims_by_id = dict(zip(near.column(SightingField.SIGHTING_ID).to_pylist(),
+                                  (1.0 - near.column(DISTANCE).to_numpy()).tolist(), strict=True))
             need = np.array([s not in sims_by_id for s in union["ids"]], dtype=bool)
         vec_rows = _vectors(reader, union["ids"][need], union["rowid"][need]) if need.any() else None
         if vec_rows is not None and vec_rows.num_rows:
-            vecs = fixed_list(vec_rows.column("vector"), len(q.vectors[0]))
-            has = np.asarray(vec_rows.column("has_vector").to_numpy(), dtype=bool)
+            vecs = fixed_list(vec_rows.column(SightingField.VECTOR), len(q.vectors[0]))
+            has = np.asarray(vec_rows.column(SightingField.HAS_VECTOR).to_numpy(), dtype=bool)
             sims = raw_clip_similarity(q, vecs, has)
-            sims_by_id.update(zip(vec_rows.column("sighting_id").to_pylist(), sims.tolist(), strict=True))
+            ids = vec_rows.column(SightingField.SIGHTING_ID).to_pylist()
+            sims_by_id.update(zip(ids, sims.tolist(), strict=True))
     union["raw_clip"] = np.array([sims_by_id.get(s, math.nan) for s in union["ids"]], dtype=np.float32)
     return _finish(q, union, k)
 
@@ -255,10 +258,10 @@ def _finish(q: ScoringQuery, arrays: dict[str, np.ndarray], k_clip: int) -> Scor
 
 def _vectors(reader: SightingReader, ids: np.ndarray, rowid: np.ndarray) -> pa.Table:
     """``sighting_id, vector, has_vector`` of candidates, by row id (a direct read) where known."""
-    cols = ["vector", "has_vector"]
+    cols = [SightingField.VECTOR, SightingField.HAS_VECTOR]
     known = rowid >= 0
     parts = [reader.take([int(r) for r in rowid[known]], cols)] if known.any() else []
-    got = set(parts[0].column("sighting_id").to_pylist()) if parts else set()
+    got = set(parts[0].column(SightingField.SIGHTING_ID).to_pylist()) if parts else set()
     missing = [str(x) for x in ids if str(x) not in got]
     if missing:
         parts.append(reader.fetch(missing, cols))
@@ -280,22 +283,22 @@ def _batch_arrays(batch: pa.RecordBatch | pa.Table, q: ScoringQuery) -> dict[str
         return c.to_numpy(zero_copy_only=False) if isinstance(c, pa.Array) else c.to_numpy()
 
     out = {
-        "ids": np.asarray(batch.column("sighting_id").to_pylist(), dtype=object),
-        "rowid": (col("_rowid").astype(np.int64) if "_rowid" in batch.schema.names
+        "ids": np.asarray(batch.column(SightingField.SIGHTING_ID).to_pylist(), dtype=object),
+        "rowid": (col(ROW_ID).astype(np.int64) if ROW_ID in batch.schema.names
                   else np.full(batch.num_rows, -1, dtype=np.int64)),
-        "video_id": np.asarray(batch.column("video_id").to_pylist(), dtype=object),
-        "track_id": col("track_id").astype(np.int64),
-        "segment": col("segment").astype(np.int64),
-        "t_start": col("t_start").astype(np.float64),
-        "t_end": col("t_end").astype(np.float64),
+        "video_id": np.asarray(batch.column(SightingField.VIDEO_ID).to_pylist(), dtype=object),
+        "track_id": col(SightingField.TRACK_ID).astype(np.int64),
+        "segment": col(SightingField.SEGMENT).astype(np.int64),
+        "t_start": col(SightingField.T_START).astype(np.float64),
+        "t_end": col(SightingField.T_END).astype(np.float64),
     }
     upper = lower = layout = None
     names = batch.schema.names
-    if "upper_colour" in names:
-        upper = fixed_list(batch.column("upper_colour"), N_COLOURS)
-        lower = fixed_list(batch.column("lower_colour"), N_COLOURS)
-    if "colour_layout" in names:
-        layout = fixed_list(batch.column("colour_layout"), LAYOUT_DIM)
+    if SightingField.UPPER_COLOUR in names:
+        upper = fixed_list(batch.column(SightingField.UPPER_COLOUR), N_COLOURS)
+        lower = fixed_list(batch.column(SightingField.LOWER_COLOUR), N_COLOURS)
+    if SightingField.COLOUR_LAYOUT in names:
+        layout = fixed_list(batch.column(SightingField.COLOUR_LAYOUT), LAYOUT_DIM)
     attributes = read_attribute_columns(batch, q.parsed) if q.uses_description else None  # type: ignore[arg-type]
     out.update(absolute_parts(q, upper, lower, layout, attributes))
     if any(k in out for k in REPORTED):

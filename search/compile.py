@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from core.schema import SightingField
 from search.errors import SearchInputError
 from search.photo import PhotoPerson, decode_photo, describe_person
 from search.query_parser import ParsedQuery, parse_query
@@ -60,7 +61,7 @@ def compile_query(text: str, *, photo: bytes | None, photo_box: tuple[float, flo
             "upload a photo, or pick a sighting for 'more like this'"
         )
     q = CompiledQuery(scoring=ScoringQuery(parsed=parsed), parsed=parsed)
-    if parsed is not None and parsed.has_attributes and "objects" not in table_columns():
+    if parsed is not None and parsed.has_attributes and SightingField.OBJECTS not in table_columns():
         q.warnings.append("this index was built before appearance attributes (carried objects, hair, "
                           "pattern): those words count as unknown until it is reindexed")
     want_clip = use_clip and models.clip_enabled

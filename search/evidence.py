@@ -67,6 +67,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.schema import SightingField
 from core.vision.colours import COLOUR_NAMES, N_COLOURS
 from search import vocabulary as V
 from search.query_parser import ColourTerm, HairTerm, ObjectTerm, ParsedQuery, PatternTerm
@@ -178,8 +179,8 @@ def colour_sql_prefilter(parsed: ParsedQuery) -> str | None:
     if not parsed.has_colours:
         return None
     ors: list[str] = []
-    for column, terms in (("upper_colour", parsed.upper), ("lower_colour", parsed.lower),
-                          ("upper_colour", parsed.either), ("lower_colour", parsed.either)):
+    upper, lower = SightingField.UPPER_COLOUR, SightingField.LOWER_COLOUR
+    for column, terms in ((upper, parsed.upper), (lower, parsed.lower), (upper, parsed.either), (lower, parsed.either)):
         for t in terms:
             for name, w in t.weights:
                 if w > 0:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from core.compass import COMPASS_8, COMPASS_DEG
 from core.index_db import sql_in, sql_str
 from core.registry import CameraRegistry
+from core.schema import SightingField
 from search import vocabulary as V
 from search.errors import SearchInputError
 from search.timeutil import local_days
@@ -162,12 +163,13 @@ def _num(x: float) -> str:
 
 def direction_clause(bearing: float, tolerance: float) -> str:
     """Bearings within ``tolerance`` of ``bearing``; rows with no bearing (standing still) never match."""
+    col = SightingField.BEARING_DEG
     if tolerance >= 180:
-        return "bearing_deg IS NOT NULL"
+        return f"{col} IS NOT NULL"
     lo, hi = (bearing - tolerance) % 360.0, (bearing + tolerance) % 360.0
     if lo <= hi:
-        return f"(bearing_deg >= {_num(lo)} AND bearing_deg <= {_num(hi)})"
-    return f"(bearing_deg >= {_num(lo)} OR bearing_deg <= {_num(hi)})"
+        return f"({col} >= {_num(lo)} AND {col} <= {_num(hi)})"
+    return f"({col} >= {_num(lo)} OR {col} <= {_num(hi)})"
 
 
 def build_where(f: SearchFilters, *, max_segment_s: float = 30.0, tz: ZoneInfo | None = None) -> str | None:
@@ -175,28 +177,28 @@ def build_where(f: SearchFilters, *, max_segment_s: float = 30.0, tz: ZoneInfo |
     parts: list[str] = []
     if f.time_from is not None:
         # t_end >= from is the exact test; the t_start bound lets the BTREE index on t_start prune.
-        parts.append(f"t_end >= {_num(f.time_from)}")
-        parts.append(f"t_start >= {_num(f.time_from - max(max_segment_s, 0.0) - 1.0)}")
+        parts.append(f"{SightingField.T_END} >= {_num(f.time_from)}")
+        parts.append(f"{SightingField.T_START} >= {_num(f.time_from - max(max_segment_s, 0.0) - 1.0)}")
     if f.time_to is not None:
-        parts.append(f"t_start <= {_num(f.time_to)}")
+        parts.append(f"{SightingField.T_START} <= {_num(f.time_to)}")
     if f.time_from is not None and f.time_to is not None and tz is not None:
         days = local_days(f.time_from - max(max_segment_s, 0.0) - 1.0, f.time_to, tz)
         if days:
-            parts.append(sql_in("day", days))  # BITMAP index on day: touches only those days' rows
+            parts.append(sql_in(SightingField.DAY, days))  # BITMAP index on day: touches only those days' rows
     if f.districts:
-        parts.append(sql_in("district", list(f.districts)))
+        parts.append(sql_in(SightingField.DISTRICT, list(f.districts)))
     if f.cameras:
-        parts.append(sql_in("camera_id", list(f.cameras)))
+        parts.append(sql_in(SightingField.CAMERA_ID, list(f.cameras)))
     if f.direction_deg is not None:
         parts.append(direction_clause(f.direction_deg, f.direction_tolerance_deg))
     if f.min_detections > 0:
-        parts.append(f"n_detections >= {int(f.min_detections)}")
+        parts.append(f"{SightingField.N_DETECTIONS} >= {int(f.min_detections)}")
     if f.min_duration_s > 0:
-        parts.append(f"(t_end - t_start) >= {_num(f.min_duration_s)}")
+        parts.append(f"({SightingField.T_END} - {SightingField.T_START}) >= {_num(f.min_duration_s)}")
     if f.exclude_ids:
-        parts.append(f"NOT ({sql_in('sighting_id', list(f.exclude_ids))})")
+        parts.append(f"NOT ({sql_in(SightingField.SIGHTING_ID, list(f.exclude_ids))})")
     if f.only_ids:
-        parts.append(sql_in("sighting_id", list(f.only_ids)))
+        parts.append(sql_in(SightingField.SIGHTING_ID, list(f.only_ids)))
     return " AND ".join(parts) if parts else None
 
 
@@ -208,8 +210,8 @@ def and_where(*clauses: str | None) -> str | None:
 
 
 def ids_where(ids: Sequence[str]) -> str:
-    return sql_in("sighting_id", list(ids))
+    return sql_in(SightingField.SIGHTING_ID, list(ids))
 
 
 def id_where(sighting_id: str) -> str:
-    return f"sighting_id = {sql_str(sighting_id)}"
+    return f"{SightingField.SIGHTING_ID} = {sql_str(sighting_id)}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.index_db import IndexDB
-from core.schema import SIGHTINGS, VIDEOS
+from core.schema import SIGHTINGS, VIDEOS, SightingField
 
 REGISTRY_NAME = "cameras.csv"
 
@@ -19,10 +19,11 @@ def indexed_archive_registry(db: IndexDB) -> Path | None:
     """
     if not (db.has_table(VIDEOS) and db.has_table(SIGHTINGS)):
         return None
-    rows = db.table(SIGHTINGS).search().select(["video_id", "video_path"]).limit(1).to_arrow().to_pylist()
+    columns = [SightingField.VIDEO_ID, SightingField.VIDEO_PATH]
+    rows = db.table(SIGHTINGS).search().select(columns).limit(1).to_arrow().to_pylist()
     if not rows:
         return None
-    vid, full = rows[0]["video_id"], rows[0]["video_path"]
+    vid, full = rows[0][SightingField.VIDEO_ID], rows[0][SightingField.VIDEO_PATH]
     videos = db.table(VIDEOS).to_arrow().select(["video_id", "path"]).to_pylist()
     rel = next((v["path"] for v in videos if v["video_id"] == vid), None)
     if not rel or not full.replace("\\", "/").endswith(rel):

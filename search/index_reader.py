@@ -16,10 +16,13 @@ import numpy as np
 import pyarrow as pa
 
 from core.index_db import IndexDB, sql_str
-from core.schema import SIGHTINGS, VIDEO_STATUS_DONE, VIDEOS
+from core.schema import SIGHTINGS, VIDEO_STATUS_DONE, VIDEOS, SightingField
 from search.filters import and_where, ids_where
 
 FETCH_CHUNK = 400  # ids per IN (...) list
+# Columns LanceDB adds to a read: the row id (with_row_id) and a vector search's distance.
+ROW_ID = "_rowid"
+DISTANCE = "_distance"
 # Vector search through the IVF_PQ index probes this many partitions and re-ranks at least
 # ANN_REFINE_ROWS candidates (and never fewer than ANN_REFINE_FACTOR x k) with their full vectors; with a
 # prefilter that keeps few rows, search bypasses the index altogether. A small k needs the row floor: people
@@ -93,7 +96,7 @@ class SightingReader:
         return spans
 
     def vector_dim(self) -> int:
-        return int(self.table().schema.field("vector").type.list_size)
+        return int(self.table().schema.field(SightingField.VECTOR).type.list_size)
 
     def count(self, where: str | None) -> int:
         return int(self.table().count_rows(where) if where else self.table().count_rows())
@@ -114,15 +117,15 @@ class SightingReader:
     def nearest(self, vector: np.ndarray, where: str | None, k: int, columns: Sequence[str], *,
                 exact: bool) -> pa.Table:
         """Up to ``k`` rows with a vector, nearest by cosine, among rows passing ``where`` (prefilter)."""
-        q = (self.table().search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
-             .distance_type("cosine").where(and_where(where, "has_vector = true"), prefilter=True)
-             .select([*columns, "_distance"]).with_row_id(True).limit(k))
+        q = (self.table().search(np.asarray(vector, dtype=np.float32), vector_column_name=SightingField.VECTOR)
+             .distance_type("cosine").where(and_where(where, f"{SightingField.HAS_VECTOR} = true"), prefilter=True)
+             .select([*columns, DISTANCE]).with_row_id(True).limit(k))
         q = q.bypass_vector_index() if exact else q.nprobes(ANN_NPROBES).refine_factor(refine_factor(k))
         return q.to_arrow()
 
     def fetch(self, ids: Sequence[str], columns: Sequence[str]) -> pa.Table:
         """Rows by ``sighting_id`` (any order; missing ids are simply absent)."""
-        cols = list(dict.fromkeys(["sighting_id", *columns]))
+        cols = list(dict.fromkeys([SightingField.SIGHTING_ID, *columns]))
         parts = []
         unique = list(dict.fromkeys(ids))
         for lo in range(0, len(unique), FETCH_CHUNK):
@@ -136,7 +139,7 @@ class SightingReader:
         """Rows by Lance row id: a direct read, unlike ``sighting_id IN (...)`` which scans the id column.
         Row ids change when the table is compacted; callers check ``sighting_id`` and fall back to
         :meth:`fetch`."""
-        cols = list(dict.fromkeys(["sighting_id", *columns]))
+        cols = list(dict.fromkeys([SightingField.SIGHTING_ID, *columns]))
         if not row_ids:
             return self.table().schema.empty_table().select(cols)
         return self.table().take_row_ids([int(r) for r in row_ids]).select(cols).to_arrow()

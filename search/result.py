@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from core.compass import compass_name
+from core.schema import SightingField
 from core.vision.colours import dominant
 from search.photo import PhotoPerson
 from search.query_parser import ParsedQuery
@@ -39,14 +40,15 @@ class SightingAttributes:
     @classmethod
     def from_row(cls, row: dict) -> SightingAttributes:
         """From a sightings row; missing or null columns (older index, synthetic table) read as unmeasured."""
+        col = SightingField  # the row's column names
         objects = tuple(CarriedObject(o["name"], float(o["confidence"]), np.asarray(o["colour"], dtype=np.float32))
-                        for o in (row.get("objects") or []))
-        hair = row.get("hair_colour")
-        reliability = row.get("colour_reliability")
+                        for o in (row.get(col.OBJECTS) or []))
+        hair = row.get(col.HAIR_COLOUR)
+        reliability = row.get(col.COLOUR_RELIABILITY)
         return cls(
             objects=objects, hair_colour=None if hair is None else np.asarray(hair, dtype=np.float32),
-            hair_confidence=float(row.get("hair_confidence") or 0.0), pattern=row.get("pattern") or "plain",
-            pattern_confidence=float(row.get("pattern_confidence") or 0.0), night=bool(row.get("night") or False),
+            hair_confidence=float(row.get(col.HAIR_CONFIDENCE) or 0.0), pattern=row.get(col.PATTERN) or "plain",
+            pattern_confidence=float(row.get(col.PATTERN_CONFIDENCE) or 0.0), night=bool(row.get(col.NIGHT) or False),
             colour_reliability=1.0 if reliability is None else float(reliability),
         )
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from core.registry import CameraRegistry
+from core.schema import SightingField
 from search.attribute_columns import ATTRIBUTE_COLUMNS
 from search.candidates import Scored
 from search.compile import CompiledQuery
@@ -27,10 +28,12 @@ from search.timing import StageTimer
 
 MAX_LIMIT = 1_000
 DISPLAY_COLUMNS = (
-    "sighting_id", "video_id", "camera_id", "district", "t_start", "t_end", "t_best", "video_path",
-    "offset_start_s", "offset_end_s", "offset_best_s", "box", "frame_width", "frame_height", "track_id",
-    "n_detections", "bearing_deg", "speed_mps", "upper_colour", "lower_colour", "colour_layout", "has_vector",
-    "vector", "thumbnail",
+    SightingField.SIGHTING_ID, SightingField.VIDEO_ID, SightingField.CAMERA_ID, SightingField.DISTRICT,
+    SightingField.T_START, SightingField.T_END, SightingField.T_BEST, SightingField.VIDEO_PATH,
+    SightingField.OFFSET_START_S, SightingField.OFFSET_END_S, SightingField.OFFSET_BEST_S, SightingField.BOX,
+    SightingField.FRAME_WIDTH, SightingField.FRAME_HEIGHT, SightingField.TRACK_ID, SightingField.N_DETECTIONS,
+    SightingField.BEARING_DEG, SightingField.SPEED_MPS, SightingField.UPPER_COLOUR, SightingField.LOWER_COLOUR,
+    SightingField.COLOUR_LAYOUT, SightingField.HAS_VECTOR, SightingField.VECTOR, SightingField.THUMBNAIL,
 )
 
 
@@ -96,37 +99,38 @@ def describe_filters(f: SearchFilters, tz: ZoneInfo) -> str:
 
 
 def rows_by_id(table) -> dict[str, dict]:
-    return {r["sighting_id"]: r for r in table.to_pylist()}
+    return {r[SightingField.SIGHTING_ID]: r for r in table.to_pylist()}
 
 
 def sighting_from_rows(rows: dict[str, dict], member_ids: list[str], best_id: str,
                        registry: CameraRegistry) -> Sighting:
     """One :class:`Sighting` from its rows' display columns: the best row's picture, box and colours, and
     times, offsets and detections spanning every member."""
+    col = SightingField  # the row's column names
     best = rows[best_id]
     members = [rows[m] for m in member_ids] or [best]
-    bearing = best["bearing_deg"]
+    bearing = best[col.BEARING_DEG]
     if bearing is None:
-        moving = [m for m in members if m["bearing_deg"] is not None]
+        moving = [m for m in members if m[col.BEARING_DEG] is not None]
         if moving:
-            bearing = max(moving, key=lambda m: m["n_detections"])["bearing_deg"]
-    cam = registry.cameras.get(best["camera_id"])
-    vec = np.asarray(best["vector"], dtype=np.float32) if best["has_vector"] else None
+            bearing = max(moving, key=lambda m: m[col.N_DETECTIONS])[col.BEARING_DEG]
+    cam = registry.cameras.get(best[col.CAMERA_ID])
+    vec = np.asarray(best[col.VECTOR], dtype=np.float32) if best[col.HAS_VECTOR] else None
     return Sighting(
-        sighting_id=best_id, member_ids=tuple(member_ids) or (best_id,), video_id=best["video_id"],
-        camera_id=best["camera_id"], camera_name=cam.name if cam else best["camera_id"],
-        district=best["district"], t_start=min(m["t_start"] for m in members),
-        t_end=max(m["t_end"] for m in members), t_best=best["t_best"], video_path=best["video_path"],
-        offset_start_s=min(m["offset_start_s"] for m in members),
-        offset_end_s=max(m["offset_end_s"] for m in members), offset_best_s=best["offset_best_s"],
-        box=tuple(float(v) for v in best["box"]),  # type: ignore[arg-type]
-        frame_size=(int(best["frame_width"]), int(best["frame_height"])), track_id=int(best["track_id"]),
-        n_detections=int(sum(m["n_detections"] for m in members)),
-        bearing_deg=None if bearing is None else float(bearing), speed_mps=float(best["speed_mps"]),
-        thumbnail=best["thumbnail"] or b"",
-        upper=np.asarray(best["upper_colour"], dtype=np.float32),
-        lower=np.asarray(best["lower_colour"], dtype=np.float32),
-        layout=np.asarray(best["colour_layout"], dtype=np.float32), vector=vec,
+        sighting_id=best_id, member_ids=tuple(member_ids) or (best_id,), video_id=best[col.VIDEO_ID],
+        camera_id=best[col.CAMERA_ID], camera_name=cam.name if cam else best[col.CAMERA_ID],
+        district=best[col.DISTRICT], t_start=min(m[col.T_START] for m in members),
+        t_end=max(m[col.T_END] for m in members), t_best=best[col.T_BEST], video_path=best[col.VIDEO_PATH],
+        offset_start_s=min(m[col.OFFSET_START_S] for m in members),
+        offset_end_s=max(m[col.OFFSET_END_S] for m in members), offset_best_s=best[col.OFFSET_BEST_S],
+        box=tuple(float(v) for v in best[col.BOX]),  # type: ignore[arg-type]
+        frame_size=(int(best[col.FRAME_WIDTH]), int(best[col.FRAME_HEIGHT])), track_id=int(best[col.TRACK_ID]),
+        n_detections=int(sum(m[col.N_DETECTIONS] for m in members)),
+        bearing_deg=None if bearing is None else float(bearing), speed_mps=float(best[col.SPEED_MPS]),
+        thumbnail=best[col.THUMBNAIL] or b"",
+        upper=np.asarray(best[col.UPPER_COLOUR], dtype=np.float32),
+        lower=np.asarray(best[col.LOWER_COLOUR], dtype=np.float32),
+        layout=np.asarray(best[col.COLOUR_LAYOUT], dtype=np.float32), vector=vec,
         attributes=SightingAttributes.from_row(best),
     )
 
