@@ -18,10 +18,14 @@ import json
 import multiprocessing
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .scenario import City
 
 GENERATOR_VERSION = "1.0.0"
 STAMP_NAME = ".sample_footage_stamp.json"
@@ -44,8 +48,11 @@ def _paths(root: Path) -> CityPaths:
                      ground_truth=root / "ground_truth.json")
 
 
-def city_digest() -> str:
-    """Hash of everything that decides the output: scenario, generator code, and encoder libraries."""
+def city_digest(city: City | None = None) -> str:
+    """Hash of everything that decides the output: scenario, generator code, and encoder libraries.
+
+    ``city``: an already built scenario (default: the demo city's).
+    """
     import av
     import cv2
     import numpy
@@ -59,7 +66,7 @@ def city_digest() -> str:
     for src in sorted(here.glob("*.py")):
         h.update(src.name.encode() + b"\0" + src.read_bytes())
     h.update(REGISTRY_PATH.read_bytes())
-    h.update(build_city().digest_source().encode())
+    h.update((city or build_city()).digest_source().encode())
     return h.hexdigest()
 
 
@@ -118,11 +125,13 @@ def _clear_previous(root: Path, camera_ids: list[str]) -> None:
                     f.unlink()
 
 
-def generate_city(out_dir: Path, *, force: bool = False, workers: int | None = None) -> CityPaths:
+def generate_city(out_dir: Path, *, force: bool = False, workers: int | None = None,
+                  build: Callable[[], City] | None = None) -> CityPaths:
     """Write the demo city into ``out_dir`` (archive/, cameras.csv, ground_truth.json); return its paths.
 
     Skips the work when ``out_dir`` already holds a complete city made by this generator version and
-    scenario; ``force=True`` always regenerates. ``workers`` defaults to min(2, CPU count).
+    scenario; ``force=True`` always regenerates. ``workers`` defaults to min(2, CPU count). ``build``
+    makes another scenario with the same generator (``sample_footage.large_city`` for the case bench).
     """
     from core.registry import write_registry
 
@@ -133,10 +142,10 @@ def generate_city(out_dir: Path, *, force: bool = False, workers: int | None = N
     root.mkdir(parents=True, exist_ok=True)
     paths = _paths(root)
     with _locked(root):
-        digest = city_digest()
+        city = (build or build_city)()
+        digest = city_digest(city)
         if not force and _complete(root, digest):
             return paths
-        city = build_city()
         _clear_previous(root, list(city.registry.cameras))
         write_registry(city.registry, paths.registry)
 

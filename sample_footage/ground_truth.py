@@ -46,14 +46,15 @@ def build(city: City, rendered: dict[str, list[Appearance]], generator: dict[str
     """``rendered`` maps each clip's relative path to its appearances (walk indices into per-camera lists)."""
     walks_by_cam = {cid: city.walks_at(cid) for cid in city.registry.cameras}
     clips = {c.rel_path: c for c in city.clips}
+    fps = city.clips[0].fps if city.clips else FPS
     appearances: list[dict[str, Any]] = []
     for rel, apps in sorted(rendered.items()):
         clip = clips[rel]
         walks = walks_by_cam[clip.camera_id]
         for app in apps:
             w = walks[app.walk_index]
-            t_start = clip.start + app.first_frame / FPS
-            t_end = clip.start + app.last_frame / FPS
+            t_start = clip.start + app.first_frame / clip.fps
+            t_end = clip.start + app.last_frame / clip.fps
             appearances.append({
                 "person_id": w.person.person_id,
                 "role": w.person.role,
@@ -107,11 +108,11 @@ def build(city: City, rendered: dict[str, list[Appearance]], generator: dict[str
         "date": DEMO_DATE,
         "timezone": "Asia/Seoul",
         "utc_offset": "+09:00",
-        "video": {"fps": FPS, "width": FRAME_W, "height": FRAME_H, "codec": "h264", "gop_frames": FPS},
+        "video": {"fps": fps, "width": FRAME_W, "height": FRAME_H, "codec": "h264", "gop_frames": fps},
         "registry": "cameras.csv",
-        "box_rule": (f"boxes every 0.5 s while the drawn body box is at least {IN_VIEW_FRACTION:.0%} inside "
-                     "the frame; clipped to the frame; visibility = share of the body not hidden by nearer "
-                     "people"),
+        "box_rule": (f"boxes every {max(1, fps // 2) / fps:g} s while the drawn body box is at least "
+                     f"{IN_VIEW_FRACTION:.0%} inside the frame; clipped to the frame; visibility = share of "
+                     "the body not hidden by nearer people"),
         "target": {
             "person_id": "target",
             "upper_colour": TARGET_UPPER,
@@ -127,14 +128,14 @@ def build(city: City, rendered: dict[str, list[Appearance]], generator: dict[str
             "doubles": sorted({a["person_id"] for a in appearances if a["role"] == "double"}),
             "cameras_without_target": sorted(set(city.registry.cameras) - {leg.camera_id
                                                                              for leg in city.route}),
-            "notes": {
+            "notes": city.notes.get("hard_negative_notes", {
                 "lookalike": "same purple upper garment as the target, different lower colour",
                 "double": "the target's exact outfit, walking the opposite way, off the route at a time the "
                           "target could not reach it",
-            },
+            }),
         },
         "clips": [{"camera_id": c.camera_id, "video": c.rel_path,
                    "start": iso(c.start), "start_epoch": c.start, "end": iso(c.end), "end_epoch": c.end,
-                   "duration_s": c.duration_s, "frames": c.duration_s * FPS} for c in city.clips],
+                   "duration_s": c.duration_s, "frames": c.duration_s * c.fps} for c in city.clips],
         "appearances": appearances,
     }

@@ -20,10 +20,9 @@ import numpy as np
 
 from .figure import GAIT_PHASES, render_sprite
 from .geometry import PinholeCamera, box_inside_fraction
-from .scenario import FPS, IN_VIEW_FRACTION, KST, Clip, Rig, Walk, seed_of
+from .scenario import IN_VIEW_FRACTION, KST, Clip, Rig, Walk, seed_of
 from .scene import render_background
 
-GT_EVERY = FPS // 2  # ground-truth boxes every 0.5 s
 YAW_STEP, ELEV_STEP = 20, 10  # sprite cache buckets (degrees)
 NOISE_FRAMES = 7
 CRF = 30
@@ -159,17 +158,17 @@ def _osd(frame: np.ndarray, t: float, label: str) -> None:
 
 
 class _Encoder:
-    def __init__(self, path: Path, width: int, height: int) -> None:
+    def __init__(self, path: Path, width: int, height: int, fps: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._container = av.open(str(path), mode="w")
         # threads=1 and fixed x264 settings keep the bytes identical from run to run and machine to machine.
-        stream = self._container.add_stream("libx264", rate=FPS)
+        stream = self._container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.codec_context.gop_size = FPS
+        stream.codec_context.gop_size = fps  # a keyframe every second
         stream.codec_context.max_b_frames = 0
         stream.codec_context.thread_count = 1
         stream.options = {"crf": str(CRF), "preset": "veryfast",
-                          "x264-params": f"keyint={FPS}:min-keyint={FPS}:scenecut=0:bframes=0:threads=1"}
+                          "x264-params": f"keyint={fps}:min-keyint={fps}:scenecut=0:bframes=0:threads=1"}
         self._stream = stream
         self._n = 0
 
@@ -194,15 +193,19 @@ def render_frames(rig: Rig, walks: list[Walk], clip: Clip, background: np.ndarra
     gain = (*(float(x) for x in g), 0.0)  # per-channel scale for cv2.multiply
     noise = _noise_bank(bg.shape, seed_of("noise", clip.rel_path))
     label = f"{rig.camera.camera_id} {rig.camera.name}"
-    for i in range(clip.duration_s * FPS):
-        t = clip.start + i / FPS
+    gt_every = max(1, clip.fps // 2)  # ground-truth boxes every 0.5 s (every frame below 2 fps)
+    # Only the walks that overlap the clip, in their original order (it breaks depth ties): a long clip of a
+    # busy camera would otherwise test every walk of the day on every frame.
+    here = [(wi, w) for wi, w in enumerate(walks) if w.t1 >= clip.start and w.t0 <= clip.end]
+    for i in range(clip.duration_s * clip.fps):
+        t = clip.start + i / clip.fps
         frame = bg.copy()
-        placed = [p for wi, w in enumerate(walks) if w.t0 <= t <= w.t1
+        placed = [p for wi, w in here if w.t0 <= t <= w.t1
                   if (p := _place(w, wi, cam, t, gain)) is not None]
         placed.sort(key=lambda p: -p.depth)
         for p in placed:
             _shadow(frame, p)
-        owner = np.full(frame.shape[:2], -1, np.int16) if i % GT_EVERY == 0 else None
+        owner = np.full(frame.shape[:2], -1, np.int16) if i % gt_every == 0 else None
         for j, p in enumerate(placed):
             _composite(frame, p, owner, j)
         shares = [_visible_share(p, owner, j) for j, p in enumerate(placed)] if owner is not None else None
@@ -218,7 +221,7 @@ def render_clip(rig: Rig, walks: list[Walk], clip: Clip, out_root: Path, backgro
     """Render and encode one clip; return every person's in-view stretch with boxes, and the file size."""
     cam = rig.pinhole
     path = out_root / clip.rel_path
-    enc = _Encoder(path, cam.width, cam.height)
+    enc = _Encoder(path, cam.width, cam.height, clip.fps)
     apps: dict[int, Appearance] = {}
     try:
         for i, frame, placed, shares in render_frames(rig, walks, clip, background):
@@ -233,7 +236,7 @@ def render_clip(rig: Rig, walks: list[Walk], clip: Clip, out_root: Path, backgro
                 if shares is not None:
                     x1, y1, x2, y2 = p.box
                     w, h = float(cam.width), float(cam.height)
-                    app.boxes.append([round(i / FPS, 2), round(max(0.0, x1), 1), round(max(0.0, y1), 1),
+                    app.boxes.append([round(i / clip.fps, 2), round(max(0.0, x1), 1), round(max(0.0, y1), 1),
                                       round(min(w, x2), 1), round(min(h, y2), 1)])
                     app.visibility.append(round(shares[j], 2))
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -111,6 +111,7 @@ class Clip:
     camera_id: str
     start: int  # epoch seconds
     duration_s: int
+    fps: int = FPS  # the large case city records at a lower rate (bench/case_city.py)
 
     @property
     def end(self) -> int:
@@ -205,9 +206,9 @@ def _street_axis(heading: float, street_bearing: float) -> float:
     return (street_bearing + 180.0) % 360.0
 
 
-def _make_rig(cam: Camera, street_bearing: float) -> tuple[Rig, tuple[float, float]]:
+def _make_rig(cam: Camera, street_bearing: float, style: _Style | None = None) -> tuple[Rig, tuple[float, float]]:
     """The rig and the ground point (east, north) its main walking line passes through."""
-    st = _STYLE[cam.camera_id]
+    st = style or _STYLE[cam.camera_id]
     axis = _street_axis(cam.heading_deg, street_bearing)
     delta = math.radians((cam.heading_deg - axis) % 360.0)
     fwd = bearing_vector(cam.heading_deg)
@@ -325,8 +326,12 @@ def nominal_track(w: Walk, cam: PinholeCamera, times: np.ndarray, min_inside: fl
 
 
 def _crowd(rig: Rig, span: tuple[float, float], fixed: list[Walk], rng: np.random.Generator,
-           prefix: str) -> list[Walk]:
-    """Passers-by: keep 3-6 people in view, walking mostly along the sidewalk, rarely overlapping."""
+           prefix: str, people: tuple[Person, ...] = ()) -> list[Walk]:
+    """Passers-by: keep 3-6 people in view, walking mostly along the sidewalk, rarely overlapping.
+
+    ``people``: outfits to draw passers-by from (the large city reuses a pool per camera, so sprites are
+    drawn once per outfit); empty: a new random person each time, as in the demo city.
+    """
     cam = rig.pinhole
     lay = rig.layout
     lane_lo, lane_hi = lay.facade_w + 1.1, lay.kerb_w - 1.4
@@ -348,7 +353,7 @@ def _crowd(rig: Rig, span: tuple[float, float], fixed: list[Walk], rng: np.rando
         pre_roll = t < t0
         if current < wanted and (t - last_spawn >= 1.5 or pre_roll):
             for _ in range(40):
-                cand = _crowd_candidate(rig, rng, t, lane_lo, lane_hi, f"{prefix}{n:02d}")
+                cand = _crowd_candidate(rig, rng, t, lane_lo, lane_hi, f"{prefix}{n:02d}", people)
                 if cand is None:
                     continue
                 track = nominal_track(cand, cam, grid, 0.3, 0.8)
@@ -364,7 +369,7 @@ def _crowd(rig: Rig, span: tuple[float, float], fixed: list[Walk], rng: np.rando
 
 
 def _crowd_candidate(rig: Rig, rng: np.random.Generator, t_enter: float, lane_lo: float, lane_hi: float,
-                     person_id: str) -> Walk | None:
+                     person_id: str, people: tuple[Person, ...] = ()) -> Walk | None:
     cam = rig.pinhole
     lay = rig.layout
     r = rng.random()
@@ -385,7 +390,10 @@ def _crowd_candidate(rig: Rig, rng: np.random.Generator, t_enter: float, lane_lo
     _u, w = lay.to_street(np.array(from_gp[0]), np.array(from_gp[1]))
     if not lane_lo <= float(w) <= lane_hi:
         return None
-    person = random_person(rng, person_id)
+    if people:
+        person = replace(people[int(rng.integers(len(people)))], person_id=person_id)
+    else:
+        person = random_person(rng, person_id)
     run = visible_run(cam, from_gp, bearing, person.look.height_m, step=0.2)
     if run is None or run[1] - run[0] < 2.0:
         return None
