@@ -3,7 +3,8 @@
 * **Login mode** (the users file has at least one user): Gradio's login page, checked by
   :meth:`ConsoleAccess.gradio_auth` against the scrypt hashes, rate limited and audited; every event
   then knows the signed-in user (``gr.Request.username``), whose role is looked up again on each
-  action, so a removed user or a changed role takes effect at once.
+  action, so a removed user or a changed role takes effect at once (and :mod:`ui.http_guard` checks the
+  session on every other HTTP request too).
 * **Open mode** (no users at all): no login, for the demo on one machine. Everyone acts as ``local``
   with the admin role, and the console says so in its header. Only allowed on a loopback address:
   :func:`check_bind` refuses anything else.

@@ -34,12 +34,12 @@ from ui.access import ConsoleAccess, login_client
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 API_PREFIX = "/gradio_api"
-# What the login page needs before anyone is signed in (found by loading it in a browser). Anything
+# What the login page needs before anyone is signed in (what chromium fetches for it: the page, its
+# theme and its scripts), signing in and out, and the call Gradio's launch() makes to itself. Anything
 # else without a live session is refused here, whatever Gradio itself would allow.
-PUBLIC_PATHS = frozenset({"/", "/login", "/login/", "/logout", "/config", "/config/", "/theme.css", "/favicon.ico",
-                          "/manifest.json", "/robots.txt", f"{API_PREFIX}/login_check", f"{API_PREFIX}/login_check/",
-                          f"{API_PREFIX}/theme.css", f"{API_PREFIX}/startup-events"})
-PUBLIC_PREFIXES = ("/assets/", "/static/", "/svelte/")
+PUBLIC_PATHS = frozenset({"/", "/login", "/login/", "/logout", "/theme.css", "/favicon.ico",
+                          f"{API_PREFIX}/startup-events"})
+PUBLIC_PREFIXES = ("/assets/", "/static/")
 BY_NAME_ROUTES = ("call", "run", "api")  # /gradio_api/call/<name>, call/v2/<name>, run/<name>, api/<name>
 
 
