@@ -152,7 +152,8 @@ def _audit_files(args: argparse.Namespace, cfg: Config) -> tuple[Path, Path | No
 
 
 def run_audit_verify(args: argparse.Namespace, cfg: Config) -> int:
-    from core.audit import audit_key, verify_log
+    from core.audit import audit_key
+    from core.audit_verify import verify_log
 
     path, mirror = _audit_files(args, cfg)
     result = verify_log(path, audit_key(cfg), mirror)
