@@ -52,6 +52,11 @@ MIN_MOTION_FRACTION = 0.001
 GATE_WARMUP_FRAMES = 3  # the background model needs a few frames before "no motion" means anything
 BACKGROUND_RATE = 0.1  # per sampled frame: the background image follows light changes within ~10 s
 RELIABILITY_EVERY_S = 5.0  # day turns to night (and the camera to IR) over minutes: measure every 5 s
+# Per-detection columns of a frame's person ``sv.Detections.data``; the tracker carries them through to
+# each track point (``TrackPoint.data``), so later stages read them there instead of matching boxes.
+ROW = "row"  # the detection's row in this frame's person detections (for "the others" and objects)
+COLOURS = "colours"  # core.vision.colours.BodyColours, or absent without a colour table
+ATTRIBUTES = "attributes"  # indexer.attributes.PointAttributes of a tracked person
 
 
 @dataclass
@@ -100,14 +105,6 @@ class _Candidate:
     t: float
     box: np.ndarray
     crop: np.ndarray
-
-
-@dataclass
-class _PointInfo:
-    colours_upper: np.ndarray
-    colours_lower: np.ndarray
-    layout: np.ndarray
-    colour_weight: float
 
 
 def crop_quality(box: np.ndarray, score: float, frame_wh: tuple[int, int], others: np.ndarray) -> float:
@@ -170,8 +167,6 @@ class _VideoState:
     def __init__(self, models: Models, cfg: Config, tracker: PersonTracker, frame_wh: tuple[int, int]):
         self.models, self.icfg, self.tracker = models, cfg.index, tracker
         self.foreground = _Foreground() if models.colours is not None or cfg.index.motion_gating else None
-        self.point_info: dict[tuple[int, float], _PointInfo] = {}
-        self.attributes: dict[tuple[int, float], PointAttributes] = {}
         self.reliability, self.reliability_t = 1.0, None  # colour reliability of the light, and when measured
         self.candidates: dict[tuple[int, int], list[_Candidate]] = defaultdict(list)
         self.track_t0: dict[int, float] = {}
@@ -211,23 +206,25 @@ class _VideoState:
             fg = self.foreground.mask(frame.shape) if self.foreground is not None and len(persons) else None
             colours = [models.colours.body_colours(frame, box, fg) for box in persons.xyxy] \
                 if models.colours is not None else []
+            persons.data[ROW] = np.arange(len(persons))
+            if colours:
+                persons.data[COLOURS] = _objects_array(colours)
         with timer.stage("track"):
             features = np.stack([c.layout for c in colours]) if colours else None
-            tracked = self.tracker.update(t, index, persons, features)
+            tracked = self.tracker.associate(t, persons, features)
         if len(tracked) == 0:
             return
         with timer.stage("attributes"):
-            self._observe_attributes(t, frame, fg, persons, found.objects, tracked)
+            tracked.data[ATTRIBUTES] = _objects_array(
+                self._observe_attributes(t, frame, fg, persons, found.objects, tracked))
+        with timer.stage("track"):
+            self.tracker.record(t, index, tracked)
         with timer.stage("describe"):
             for i in range(len(tracked)):
                 box, tid = tracked.xyxy[i], int(tracked.tracker_id[i])
                 score = float(tracked.confidence[i])
                 self.track_t0.setdefault(tid, t)
-                own = _index_of(persons.xyxy, box)
-                if colours and own:
-                    bc = colours[own[0]]
-                    self.point_info[(tid, t)] = _PointInfo(bc.upper, bc.lower, bc.layout, bc.weight * score)
-                others = np.delete(persons.xyxy, own, axis=0)
+                others = np.delete(persons.xyxy, int(tracked.data[ROW][i]), axis=0)
                 q = crop_quality(box, score, self.frame_wh, others)
                 pool = self.candidates[(tid, _segment_index(t, self.track_t0[tid], icfg.max_segment_s))]
                 if len(pool) < CANDIDATES_PER_SEGMENT or q > min(c.quality for c in pool):
@@ -237,7 +234,7 @@ class _VideoState:
 
 
     def _observe_attributes(self, t: float, frame: np.ndarray, fg: np.ndarray | None, persons: sv.Detections,
-                            objects: sv.Detections, tracked: sv.Detections) -> None:
+                            objects: sv.Detections, tracked: sv.Detections) -> list[PointAttributes]:
         """Hair, garment texture and carried objects of each tracked person in this frame."""
         namer = self.models.colours
         small = self.foreground.small_frame if self.foreground is not None else None
@@ -245,19 +242,19 @@ class _VideoState:
             self.reliability, self.reliability_t = colour_reliability(small), t
         background = self.foreground.background if self.foreground is not None else None
         carried = associate(persons.xyxy, objects)
+        out = []
         for i in range(len(tracked)):
-            box, tid = tracked.xyxy[i], int(tracked.tracker_id[i])
-            own = _index_of(persons.xyxy, box)
+            box = tracked.xyxy[i]
             seen = []
-            for k, name, affinity in carried[own[0]] if own else []:
+            for k, name, affinity in carried[int(tracked.data[ROW][i])]:
                 obj_box = objects.xyxy[k] if k >= 0 else persons.xyxy[-1 - k]
                 score = float(objects.confidence[k] if k >= 0 else persons.confidence[-1 - k])
                 colour = object_colour(namer, frame, obj_box) if namer is not None and k >= 0 else None
                 seen.append(ObjectSeen(name, score * affinity, obj_box.copy(), colour))
             head = head_colour(namer, frame, box, background) if namer is not None else NO_HEAD
-            self.attributes[(tid, t)] = PointAttributes(
-                box=box.copy(), head=head, texture=garment_texture(frame, box, fg), objects=tuple(seen),
-                reliability=self.reliability)
+            out.append(PointAttributes(box=box.copy(), head=head, texture=garment_texture(frame, box, fg),
+                                       objects=tuple(seen), reliability=self.reliability))
+        return out
 
 
 def _segments(track: Track, max_segment_s: float) -> list[list[TrackPoint]]:
@@ -320,7 +317,7 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -
     except DecodeError as exc:
         return VideoResult(video, info, decoder.name, None, None, timer.seconds, state.n_sampled, error=str(exc))
     n_sampled, last_t, frame_wh = state.n_sampled, state.last_t, state.frame_wh
-    tracker, candidates, point_info = state.tracker, state.candidates, state.point_info
+    tracker, candidates = state.tracker, state.candidates
     scene_frames = state.scene_frames
 
     if n_sampled == 0:
@@ -338,7 +335,7 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -
     rows: list[SightingRecord] = []
     crops_to_embed: list[np.ndarray] = []
     crop_owner: list[int] = []
-    row_points: list[list[tuple[int, float]]] = []
+    row_points: list[list[TrackPoint]] = []
     with timer.stage("describe"):
         for track in tracker.tracks():
             if len(track.points) < icfg.min_track_detections:
@@ -353,17 +350,16 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -
                 n_crops = min(max(1, icfg.crops_per_track), 1 + len(seg_points) // DETECTIONS_PER_EXTRA_CROP)
                 chosen = _pick_crops(pool, n_crops)
                 best = chosen[0]
-                row = _sighting_row(video, camera, seg_points, track, seg, best, point_info, frame_wh,
-                                    tz, models, cfg)
-                row_points.append([(track.track_id, p.t) for p in seg_points])
+                row = _sighting_row(video, camera, seg_points, track, seg, best, frame_wh, tz, models, cfg)
+                row_points.append(seg_points)
                 for c in chosen:
                     crops_to_embed.append(c.crop)
                     crop_owner.append(len(rows))
                 rows.append(row)
 
     with timer.stage("attributes"):
-        for row, keys in zip(rows, row_points, strict=True):
-            summarise([state.attributes.get(k) for k in keys]).fill(row)
+        for row, points in zip(rows, row_points, strict=True):
+            summarise([p.data.get(ATTRIBUTES) for p in points]).fill(row)
 
     with timer.stage("embed"):
         vectors = np.zeros((len(rows), models.clip_dim), dtype=np.float32)
@@ -388,15 +384,16 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -
                        n_gated=state.n_gated)
 
 
-def _index_of(boxes: np.ndarray, box: np.ndarray) -> list[int]:
-    if len(boxes) == 0:
-        return []
-    return [int(np.argmin(np.abs(boxes - box).sum(axis=1)))]
+def _objects_array(items: list) -> np.ndarray:
+    """A 1-d object array (a ``Detections.data`` column) of per-detection Python objects."""
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
 
 
 def _sighting_row(video: VideoFile, camera: Camera, points: list[TrackPoint], track: Track, seg: int,
-                  best: _Candidate, point_info: dict[tuple[int, float], _PointInfo],
-                  frame_wh: tuple[int, int], tz: ZoneInfo, models: Models, cfg: Config) -> SightingRecord:
+                  best: _Candidate, frame_wh: tuple[int, int], tz: ZoneInfo, models: Models,
+                  cfg: Config) -> SightingRecord:
     times = [p.t for p in points]
     boxes = np.stack([p.box for p in points])
     motion = estimate_motion(times, boxes, camera.heading_deg, camera.tilt_deg)
@@ -405,12 +402,13 @@ def _sighting_row(video: VideoFile, camera: Camera, points: list[TrackPoint], tr
     layout = np.zeros(LAYOUT_DIM, dtype=np.float64)
     weight = 0.0
     for p in points:
-        pi = point_info.get((track.track_id, p.t))
-        if pi is not None and pi.colour_weight > 0:
-            upper += pi.colours_upper * pi.colour_weight
-            lower += pi.colours_lower * pi.colour_weight
-            layout += pi.layout * pi.colour_weight
-            weight += pi.colour_weight
+        bc = p.data.get(COLOURS)
+        w = bc.weight * p.score if bc is not None else 0.0
+        if w > 0:
+            upper += bc.upper * w
+            lower += bc.lower * w
+            layout += bc.layout * w
+            weight += w
     if weight > 0:
         upper, lower = upper / upper.sum(), lower / lower.sum()
         layout /= max(np.linalg.norm(layout), 1e-12)

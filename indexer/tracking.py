@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import supervision as sv
@@ -39,6 +40,7 @@ class TrackPoint:
     box: np.ndarray  # (4,) x1, y1, x2, y2
     score: float
     frame_index: int  # index of the sampled frame this point came from
+    data: dict[str, Any] = field(default_factory=dict)  # this detection's row of ``Detections.data``
 
 
 @dataclass
@@ -138,9 +140,19 @@ class PersonTracker:
 
     def update(self, t: float, frame_index: int, detections: sv.Detections,
                features: np.ndarray | None = None) -> sv.Detections:
-        """Track one sampled frame; returns the detections that joined a track, with ``tracker_id``.
+        """Track one sampled frame (:meth:`associate`, then :meth:`record`); returns the detections that
+        joined a track, with ``tracker_id``."""
+        tracked = self.associate(t, detections, features)
+        self.record(t, frame_index, tracked)
+        return tracked
+
+    def associate(self, t: float, detections: sv.Detections, features: np.ndarray | None = None) -> sv.Detections:
+        """Match one sampled frame's detections to tracks; returns those that joined one, with
+        ``tracker_id``, without adding them to the tracks yet (:meth:`record` does).
 
         ``features`` (one unit vector per detection, e.g. colour layouts) let clothes break ties.
+        ByteTrack returns rows of the ``detections`` given, so their ``data`` columns come back with
+        them: a caller that measured something per detection finds it on the tracked row.
         """
         if self._appearance is not None:
             self._appearance.frame_boxes = detections.xyxy if len(detections) else np.zeros((0, 4), np.float32)
@@ -151,15 +163,24 @@ class PersonTracker:
         if len(tracked) == 0:
             return tracked
         tracked = tracked[tracked.tracker_id >= 0]
-        for box, score, tid in zip(tracked.xyxy, tracked.confidence, tracked.tracker_id, strict=True):
-            track = self._tracks.setdefault(int(tid), Track(track_id=int(tid)))
-            track.points.append(TrackPoint(t=t, box=box.astype(np.float32), score=float(score),
-                                           frame_index=frame_index))
-            if self._appearance is not None and features is not None:
+        if self._appearance is not None and features is not None:
+            for box, tid in zip(tracked.xyxy, tracked.tracker_id, strict=True):
                 row = _row_of(detections.xyxy, box)
                 if row is not None:
                     self._remember(int(tid), features[row])
         return tracked
+
+    def record(self, t: float, frame_index: int, tracked: sv.Detections) -> None:
+        """Add the tracked detections of one frame (from :meth:`associate`) to their tracks, each point
+        keeping its row of ``tracked.data``."""
+        if len(tracked) == 0:
+            return
+        for i, (box, score, tid) in enumerate(zip(tracked.xyxy, tracked.confidence, tracked.tracker_id,
+                                                  strict=True)):
+            track = self._tracks.setdefault(int(tid), Track(track_id=int(tid)))
+            track.points.append(TrackPoint(t=t, box=box.astype(np.float32), score=float(score),
+                                           frame_index=frame_index,
+                                           data={k: v[i] for k, v in tracked.data.items()}))
 
     def _remember(self, track_id: int, feature: np.ndarray) -> None:
         store = self._appearance.track_features  # type: ignore[union-attr]
