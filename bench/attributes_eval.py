@@ -230,13 +230,14 @@ def _captured_states() -> Iterator[list]:
             self.foreground_cue: dict[tuple[int, float], float] = {}
             states.append(self)
 
-        def _observe_attributes(self, t, frame, fg, persons, objects, tracked) -> None:
-            super()._observe_attributes(t, frame, fg, persons, objects, tracked)
+        def _observe_attributes(self, t, frame, fg, persons, objects, tracked) -> list:
+            seen = super()._observe_attributes(t, frame, fg, persons, objects, tracked)
             if fg is None:
-                return
+                return seen
             for i in range(len(tracked)):
                 self.foreground_cue[(int(tracked.tracker_id[i]), t)] = _foreground_cue(
                     fg, tracked.xyxy[i], [b for b in persons.xyxy if np.abs(b - tracked.xyxy[i]).sum() > 1e-3])
+            return seen
 
     pipeline._VideoState = Capturing
     try:
