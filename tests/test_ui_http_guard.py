@@ -48,21 +48,23 @@ def _free_port() -> int:
 
 @pytest.fixture
 def serve(small_index: Path, tmp_path: Path) -> Iterator[Callable[..., object]]:
-    """Launch a console with an admin (kim) and an operator (lee); ``serve(**config overrides)``."""
+    """Launch a console with an admin (kim) and an operator (lee), or open (``users=False``);
+    ``serve(**config overrides)``."""
     from search.engine import SearchEngine
     from search.search_models import SearchModels
     from ui.app import launch
 
     running = []
 
-    def start(**overrides: object):
+    def start(users: bool = True, **overrides: object):
         state = tmp_path / f"console-{len(running)}"
         state.mkdir()
         cfg = make_config(small_index, **{"audit__log_path": str(state / "audit.jsonl"),
                                           "auth__users_file": str(state / "users.json"), **overrides})
-        store = UserStore(state / "users.json")
-        store.add("kim", "admin", PASSWORDS["kim"])
-        store.add("lee", "operator", PASSWORDS["lee"])
+        if users:
+            store = UserStore(state / "users.json")
+            store.add("kim", "admin", PASSWORDS["kim"])
+            store.add("lee", "operator", PASSWORDS["lee"])
         (state / "archive").mkdir()
         console = launch(cfg, GRID, host="127.0.0.1", port=_free_port(), block=False, quiet=True,
                          archive=state / "archive", cache_dir=state / "cache",
@@ -137,6 +139,14 @@ def test_forged_x_forwarded_for_neither_bypasses_lockout_nor_reaches_the_audit_l
     assert [r["event"] for r in recs] == ["login_failed"] * 3 + ["login_refused"] * 2
     assert {r["client"] for r in recs} == {"127.0.0.1"}
     assert "203.0.113." not in running.console.audit.path.read_text(encoding="utf-8")
+
+
+def test_an_open_consoles_events_record_the_peer_not_the_header(serve):
+    running = serve(users=False)
+    with client(running) as http:
+        assert call_search(http, {"X-Forwarded-For": FORGED})["sightings"]
+    last = audit(running)[-1]
+    assert (last["event"], last["user"], last["client"]) == ("search", "local", "127.0.0.1")
 
 
 def test_a_trusted_proxys_forwarded_address_is_the_client_everywhere(serve):

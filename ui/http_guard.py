@@ -139,14 +139,13 @@ class HttpGuard:
             await self.app(scope, receive, send)
             return
         gradio_app = scope.get("app")
-        headers = [(k.lower(), v.decode("latin-1")) for k, v in scope.get("headers", [])]
-        forwarded = [v for k, v in headers if k == b"x-forwarded-for"]
+        forwarded = [v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == b"x-forwarded-for"]
         if not self._uvicorn_disarmed:
             self._uvicorn_disarmed = disarm_uvicorn_proxy_headers(_blocks(gradio_app))
             if not self._uvicorn_disarmed and forwarded:
                 # uvicorn may already have replaced the peer with an address from the header
-                await _refuse(scope, send, 503, "the console is still starting (or runs under a server it cannot "
-                                         "secure): X-Forwarded-For is not accepted yet")
+                await _refuse(scope, send, 503, "the console is still starting (or runs under a server it "
+                                                "cannot secure): X-Forwarded-For is not accepted yet")
                 return
         peer, port = (scope.get("client") or ("", 0))[:2]
         client = self.proxies.client(str(peer), forwarded)
@@ -156,9 +155,9 @@ class HttpGuard:
         name = _called_by_name(path)
         if name is not None and name not in self.api_names:
             await _refuse(scope, send, 404, f"there is no API endpoint {name!r}: the console's API is "
-                                     f"{', '.join('/' + n for n in sorted(self.api_names))} only")
+                                            f"{', '.join('/' + n for n in sorted(self.api_names))} only")
             return
-        if self.access.open_mode or gradio_app is None or not hasattr(gradio_app, "tokens"):
+        if self.access.open_mode:
             await self._forward(scope, receive, send, client)
             return
 
@@ -170,12 +169,12 @@ class HttpGuard:
                 await _refuse(scope, send, 503, str(exc))
                 return
             if not live:
-                gradio_app.tokens.pop(token, None)  # for good: re-adding the name does not revive it
+                _tokens(gradio_app).pop(token, None)  # for good: re-adding the name does not revive it
                 self._issued.pop(token, None)
                 user = None
                 if not _public(path):
-                    await _refuse(scope, send, 401, "this session has ended: the account was removed or its password "
-                                             "changed; sign in again")
+                    await _refuse(scope, send, 401, "this session has ended: the account was removed or its "
+                                                    "password changed; sign in again")
                     return
         if user is None and not _public(path):
             await _refuse(scope, send, 401, "Not authenticated: sign in first")
@@ -208,7 +207,7 @@ class HttpGuard:
             login_client.reset(reset)
 
     def _remember(self, gradio_app: Any, headers: list[tuple[bytes, bytes]]) -> None:
-        tokens = getattr(gradio_app, "tokens", {})
+        tokens = _tokens(gradio_app)
         for key, value in headers:
             if key.lower() != b"set-cookie":
                 continue
@@ -250,12 +249,18 @@ def _called_by_name(path: str) -> str | None:
     return parts[1]
 
 
+def _tokens(gradio_app: Any) -> dict[str, str]:
+    # Gradio's session table (token -> user name); none at all means no session is ever valid
+    tokens = getattr(gradio_app, "tokens", None)
+    return tokens if isinstance(tokens, dict) else {}
+
+
 def _session(gradio_app: Any, scope: dict) -> tuple[str, str | None]:
     """Gradio's own mapping (routes.py ``get_current_user``): its cookie, then ``app.tokens``."""
     cookies = HTTPConnection(scope).cookies
     cookie_id = getattr(gradio_app, "cookie_id", "")
     token = cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}") or ""
-    return token, gradio_app.tokens.get(token)
+    return token, _tokens(gradio_app).get(token)
 
 
 async def _refuse(scope: dict, send: Any, status: int, detail: str) -> None:
