@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,8 +23,9 @@ import pytest
 
 from core.auth import Identity, Role
 from core.registry import parse_registry
+from indexer.archive import video_id_for
 from tests.conftest import make_config
-from tests.search_fixtures import T0, Row, grid_registry, write_index
+from tests.search_fixtures import T0, Row, grid_registry, sighting, write_index
 from tests.videos import write_video
 from ui import handlers as h
 from ui.formatting import duration, offset
@@ -175,12 +177,13 @@ def test_timeline_lanes_and_merged_visits():
 
 
 def report_sighting(n: int, camera: str, t: float, role: str = "route") -> ReportSighting:
-    return ReportSighting(role=role, number=n if role == "route" else None, sighting_id=f"vid{n}:3:0",
-                          camera_id=camera, camera_name=REGISTRY.get(camera).name,
-                          district=REGISTRY.get(camera).district, t_start=t, t_end=t + 12, t_best=t + 5,
-                          video_path=f"/archive/{camera}/{camera}_20260314T092000+0900.mp4", offset_start_s=30.0,
-                          offset_end_s=42.0, offset_best_s=35.5, box=(100.0, 50.0, 140.0, 170.0), direction="S",
-                          score=0.87, thumbnail=jpeg())
+    """The search's own Sighting of a video at ``/archive/<camera>/...`` (archive root ``/archive``)."""
+    rel = f"{camera}/{camera}_20260314T092000+0900.mp4"
+    s = replace(sighting(camera, t, t + 12, score=0.87, track_id=3, bearing=180.0, video=video_id_for(rel)),
+                sighting_id=f"vid{n}:3:0", camera_name=REGISTRY.get(camera).name,
+                district=REGISTRY.get(camera).district, t_best=t + 5, video_path=f"/archive/{rel}",
+                offset_start_s=30.0, offset_end_s=42.0, offset_best_s=35.5, thumbnail=b"stored, unredacted")
+    return ReportSighting(sighting=s, role=role, number=n if role == "route" else None, thumbnail=jpeg())
 
 
 def sample_report() -> CaseReport:
@@ -192,7 +195,7 @@ def sample_report() -> CaseReport:
         legs=[ReportLeg(1, 2, 288.0, 510.0)], suggestions=["B-2 Cheongpa-ro (Yongsan-gu), 300 m away: 10:05–10:09"],
         pinned=[report_sighting(9, "C-1", T0 + 900, role="pinned")], rejected_ids=["vid7:1:0"],
         reference_photo=jpeg((0, 0, 255)), map_svg=render_map_svg(REGISTRY, stops=[MapStop(1, "A-1", "x")]),
-        timeline_svg="<svg></svg>", index={"index": "/data/index", "CLIP model": "tiny"}, created_at=T0 + 3600)
+        timeline_svg="<svg></svg>", index={"CLIP model": "tiny"}, created_at=T0 + 3600)
 
 
 def test_report_html_is_self_contained_printable_and_escaped():
@@ -204,7 +207,9 @@ def test_report_html_is_self_contained_printable_and_escaped():
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "Kim &lt;J.&gt;" in html and "Kim <J.>" not in html
     assert "2026/SEO-0142" in html and "보라색 코트" in html
-    assert "/archive/A-1/A-1_20260314T092000+0900.mp4" in html and offset(35.5) in html
+    # the source file as the archive names it (camera folder and file), never the server's absolute path
+    assert "<code>A-1/A-1_20260314T092000+0900.mp4</code>" in html and "/archive" not in html and offset(35.5) in html
+    assert "stored, unredacted" not in html  # only the redacted pictures, never the index's thumbnail
     assert "Confirmed route (2 stops)" in html and "Where to look next" in html and duration(288) in html
 
 
@@ -214,14 +219,16 @@ def test_report_json_and_csv_carry_route_offsets_and_thumbnails(tmp_path: Path):
     assert d["format"] == "footage-search-case-report" and d["case"]["case_number"] == "2026/SEO-0142"
     assert [s["camera_id"] for s in d["route"]] == ["A-1", "B-1"]
     s0 = d["route"][0]
-    assert s0["offset_best_s"] == 35.5 and s0["video_file"] == "A-1_20260314T092000+0900.mp4"
+    assert s0["offset_best_s"] == 35.5 and s0["video_file"] == "A-1/A-1_20260314T092000+0900.mp4"
+    assert "video_path" not in s0 and s0["direction"] == "S" and s0["score"] == 0.87
     assert s0["time_start"].startswith("2026-03-14") and s0["box"] == [100.0, 50.0, 140.0, 170.0]
     assert base64.b64decode(s0["thumbnail_jpeg_base64"]) == r.route[0].thumbnail
     assert d["pinned_not_on_route"][0]["camera_id"] == "C-1" and d["rejected_sighting_ids"] == ["vid7:1:0"]
     rows = list(csv.DictReader(io.StringIO(to_csv(r))))
     assert [row["role"] for row in rows] == ["route", "route", "pinned"]
     assert list(rows[0]) == list(CSV_COLUMNS)
-    assert rows[0]["offset_best_s"] == "35.50" and rows[0]["video_path"].endswith(".mp4")
+    assert rows[0]["offset_best_s"] == "35.50" and rows[0]["video_file"] == "A-1/A-1_20260314T092000+0900.mp4"
+    assert "video_path" not in rows[0]
 
     files = write_report(r, tmp_path)
     assert files.html.name.startswith("case-2026_SEO-0142-") and files.html.suffix == ".html"
@@ -231,7 +238,7 @@ def test_report_json_and_csv_carry_route_offsets_and_thumbnails(tmp_path: Path):
 
 def test_csv_neutralises_formula_cells():
     r = sample_report()
-    r.route[0] = ReportSighting(**{**r.route[0].__dict__, "camera_name": "=HYPERLINK(\"http://x\")"})
+    r.route[0] = replace(r.route[0], sighting=replace(r.route[0].sighting, camera_name="=HYPERLINK(\"http://x\")"))
     rows = list(csv.DictReader(io.StringIO(to_csv(r))))
     assert rows[0]["camera_name"].startswith("'=")
 
@@ -421,6 +428,13 @@ def test_pin_reject_route_and_export(console: Console, small_index, tmp_path: Pa
     assert {st["sighting_id"] for st in data["route"]} >= set(s.pinned)
     html = files.html.read_text(encoding="utf-8")
     assert "CASE-7" in html and 'id="report-map"' in html and "G-3" in html
+    # no server location in any export file: not the index, not the archive (/archive/...), not the cache
+    for p in files.paths():
+        text = p.read_text(encoding="utf-8")
+        for server_path in (console.cfg.storage.index_uri, str(Path(console.cfg.storage.index_uri).parent), "/archive",
+                            str(console.cache_dir)):
+            assert server_path not in text, f"{p.name} names {server_path}"
+    assert data["route"][0]["video_file"].startswith("G-")  # camera folder and file name instead
 
 
 def test_buttons_act_on_the_sighting_on_screen(console: Console):

@@ -782,11 +782,8 @@ def clear_photo(console: Console, session: Session) -> PhotoView:
 
 
 def _report_sighting(s: Sighting, role: str, number: int | None) -> ReportSighting:
-    return ReportSighting(role=role, number=number, sighting_id=s.sighting_id, camera_id=s.camera_id,
-                          camera_name=s.camera_name, district=s.district, t_start=s.t_start, t_end=s.t_end,
-                          t_best=s.t_best, video_path=s.video_path, offset_start_s=s.offset_start_s,
-                          offset_end_s=s.offset_end_s, offset_best_s=s.offset_best_s, box=s.box,
-                          direction=s.direction, score=s.score, thumbnail=s.thumbnail)
+    # no pictures yet: the index's stored thumbnail may show a neighbour; ui.redact cuts new ones
+    return ReportSighting(sighting=s, role=role, number=number)
 
 
 def build_report(console: Console, session: Session, case_number: str, operator: str, notes: str) -> CaseReport:
@@ -819,8 +816,11 @@ def build_report(console: Console, session: Session, case_number: str, operator:
     pinned = [console.redactor.redact_sighting(s) for s in pinned]
     photo = None
     if session.photo_preview is not None and Path(session.photo_preview).is_file():
-        photo = console.redactor.redact_photo(Path(session.photo_preview).read_bytes())
-    index = {"index": console.cfg.storage.index_uri, "timezone": console.cfg.index.timezone}
+        photo = console.redactor.redact_photo(Path(session.photo_preview).read_bytes()) or None
+        if photo is None:
+            route_notes.append("The reference photo is left out: without the person detector the other people in "
+                               "it cannot be blurred.")
+    index = {"timezone": console.cfg.index.timezone}  # never the index's location: reports leave the server
     try:
         clip_model = console.engine().db.clip_model()
         index["CLIP model"] = clip_model or "none"

@@ -2,11 +2,13 @@
 
 The HTML embeds every picture (data: URIs) and the map, so it can be mailed, archived or printed
 without the console. JSON carries the same facts for other systems, CSV one row per sighting for a
-spreadsheet. Each sighting names its source file and the offsets inside it, so an investigator can
-go back to the original footage without this tool.
+spreadsheet. Each sighting names its camera, its source file as the archive knows it (camera folder
+and file name, :func:`source_file`) and the offsets inside it, so an investigator can go back to the
+original footage without this tool. No absolute path of this server (archive root, index, cache)
+goes into a report: the files leave the building.
 
 Pictures arrive here already redacted (:mod:`ui.redact`): everyone but the confirmed person blurred,
-or no picture at all with the reason.
+or no picture at all with the reason. The search's stored thumbnail is never used.
 """
 
 from __future__ import annotations
@@ -19,38 +21,60 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 from html import escape
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from core.atomic_file import write_atomic
+from indexer.archive import video_id_for
 from ui.formatting import clock, date_time, distance, duration, local, offset
 
+if TYPE_CHECKING:  # search is imported lazily by the console; the report only reads a Sighting's fields
+    from search.result import Sighting
+
 REPORT_FORMAT = "footage-search-case-report"
-REPORT_VERSION = 1
+REPORT_VERSION = 2  # 2: no video_path (absolute server path); video_file is archive-relative
+
+
+def source_file(s: Sighting) -> str:
+    """The sighting's video as the archive names it (``<camera folder>/.../<file>``), never the server path.
+
+    The part of the path whose hash is the sighting's ``video_id`` is the archive-relative path the
+    indexer saw; when the file was reached some other way, the part from the camera's folder on, else
+    just the file name.
+    """
+    parts = PurePosixPath(s.video_path.replace("\\", "/")).parts
+    tails = ["/".join(parts[i:]) for i in range(len(parts) - 1, 0, -1)]
+    for rel in tails:
+        if video_id_for(rel) == s.video_id:
+            return rel
+    camera_at = [i for i, part in enumerate(parts[:-1]) if i > 0 and part == s.camera_id]
+    return "/".join(parts[camera_at[-1]:]) if camera_at else (parts[-1] if parts else "")
 
 
 @dataclass(frozen=True)
 class ReportSighting:
+    """One sighting of a report: the search's own :class:`~search.result.Sighting` and what only the report has.
+
+    ``thumbnail`` and ``frame`` are the exported pictures, redacted by :mod:`ui.redact` (empty until then,
+    and when withheld: ``redaction`` says why); the sighting's own ``thumbnail`` from the index is never shown.
+    """
+
+    sighting: Sighting
     role: str  # "route" | "pinned"
     number: int | None  # stop number on the route
-    sighting_id: str
-    camera_id: str
-    camera_name: str
-    district: str
-    t_start: float
-    t_end: float
-    t_best: float
-    video_path: str
-    offset_start_s: float
-    offset_end_s: float
-    offset_best_s: float
-    box: tuple[float, float, float, float]
-    direction: str
-    score: float | None
-    thumbnail: bytes = field(default=b"", repr=False)
-    frame: bytes = field(default=b"", repr=False)  # the whole frame at the best moment, JPEG
+    thumbnail: bytes = field(default=b"", repr=False)  # JPEG of the person, cut from the redacted frame
+    frame: bytes = field(default=b"", repr=False)  # the whole redacted frame at the best moment, JPEG
     people_blurred: int = 0
     redaction: str = ""  # what was done to the pictures, or why there are none
+
+    @property
+    def sighting_id(self) -> str:
+        return self.sighting.sighting_id
+
+    @property
+    def video_file(self) -> str:
+        return source_file(self.sighting)
 
 
 @dataclass(frozen=True)
@@ -106,18 +130,22 @@ class ReportFiles:
 # ---------------------------------------------------------------------------------------------- JSON
 
 
-def _sighting_dict(s: ReportSighting, tz: ZoneInfo) -> dict:
-    d = asdict(s)
-    d.pop("thumbnail")
-    d.pop("frame")
-    d["box"] = [round(v, 1) for v in s.box]
-    d["score"] = None if s.score is None else round(s.score, 4)
-    d["video_file"] = Path(s.video_path).name
-    for key in ("t_start", "t_end", "t_best"):
-        d[key.replace("t_", "time_")] = date_time(getattr(s, key), tz)
-    d["thumbnail_jpeg_base64"] = base64.b64encode(s.thumbnail).decode("ascii") if s.thumbnail else None
-    d["frame_jpeg_base64"] = base64.b64encode(s.frame).decode("ascii") if s.frame else None
-    return d
+def _sighting_dict(e: ReportSighting, tz: ZoneInfo) -> dict:
+    s = e.sighting
+    return {
+        "role": e.role, "number": e.number, "sighting_id": s.sighting_id, "camera_id": s.camera_id,
+        "camera_name": s.camera_name, "district": s.district,
+        "t_start": s.t_start, "t_end": s.t_end, "t_best": s.t_best,
+        "time_start": date_time(s.t_start, tz), "time_end": date_time(s.t_end, tz),
+        "time_best": date_time(s.t_best, tz),
+        "video_file": e.video_file,
+        "offset_start_s": s.offset_start_s, "offset_end_s": s.offset_end_s, "offset_best_s": s.offset_best_s,
+        "box": [round(float(v), 1) for v in s.box], "direction": s.direction,
+        "score": None if s.score is None else round(s.score, 4),
+        "people_blurred": e.people_blurred, "redaction": e.redaction,
+        "thumbnail_jpeg_base64": base64.b64encode(e.thumbnail).decode("ascii") if e.thumbnail else None,
+        "frame_jpeg_base64": base64.b64encode(e.frame).decode("ascii") if e.frame else None,
+    }
 
 
 def report_dict(r: CaseReport) -> dict:
@@ -151,7 +179,7 @@ def to_json(r: CaseReport) -> str:
 # ----------------------------------------------------------------------------------------------- CSV
 
 CSV_COLUMNS = ("case_number", "role", "stop", "sighting_id", "camera_id", "camera_name", "district",
-               "start_local", "end_local", "best_local", "start_epoch", "end_epoch", "video_file", "video_path",
+               "start_local", "end_local", "best_local", "start_epoch", "end_epoch", "video_file",
                "offset_start_s", "offset_best_s", "offset_end_s", "box_x1", "box_y1", "box_x2", "box_y2",
                "direction", "score")
 
@@ -168,11 +196,12 @@ def to_csv(r: CaseReport) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
-    for s in [*r.route, *r.pinned]:
+    for e in [*r.route, *r.pinned]:
+        s = e.sighting
         w.writerow([_cell(v) for v in (
-            r.case_number, s.role, s.number if s.number is not None else "", s.sighting_id, s.camera_id,
+            r.case_number, e.role, e.number if e.number is not None else "", s.sighting_id, s.camera_id,
             s.camera_name, s.district, date_time(s.t_start, tz), date_time(s.t_end, tz), date_time(s.t_best, tz),
-            f"{s.t_start:.3f}", f"{s.t_end:.3f}", Path(s.video_path).name, s.video_path,
+            f"{s.t_start:.3f}", f"{s.t_end:.3f}", e.video_file,
             f"{s.offset_start_s:.2f}", f"{s.offset_best_s:.2f}", f"{s.offset_end_s:.2f}",
             *(f"{v:.0f}" for v in s.box), s.direction, "" if s.score is None else f"{s.score:.3f}",
         )])
@@ -211,17 +240,18 @@ def _img(jpeg: bytes, alt: str, missing: str = "no picture") -> str:
 
 def _sighting_rows(items: list[ReportSighting], tz: ZoneInfo) -> str:
     rows = []
-    for s in items:
+    for e in items:
+        s = e.sighting
         score = "" if s.score is None else f"{s.score:.2f}"
         rows.append(
             "<tr>"
-            f"<td>{s.number if s.number is not None else '–'}</td>"
-            f'<td class="thumb">{_img(s.thumbnail, f"sighting {s.sighting_id}", s.redaction or "no picture")}</td>'
+            f"<td>{e.number if e.number is not None else '–'}</td>"
+            f'<td class="thumb">{_img(e.thumbnail, f"sighting {s.sighting_id}", e.redaction or "no picture")}</td>'
             f"<td><b>{escape(s.camera_id)}</b><br>{escape(s.camera_name)}<br>{escape(s.district)}</td>"
             f"<td>{escape(date_time(s.t_start, tz))}<br>to {escape(clock(s.t_end, tz))}<br>"
             f"<span class=muted>{escape(duration(s.t_end - s.t_start))}</span></td>"
             f"<td>{escape(s.direction)}</td><td>{escape(score)}</td>"
-            f"<td><code>{escape(s.video_path)}</code><br>offsets {escape(offset(s.offset_start_s))} – "
+            f"<td><code>{escape(e.video_file)}</code><br>offsets {escape(offset(s.offset_start_s))} – "
             f"{escape(offset(s.offset_end_s))}, best {escape(offset(s.offset_best_s))} "
             f"({s.offset_best_s:.1f} s)<br>box {', '.join(f'{v:.0f}' for v in s.box)}<br>"
             f"<span class=muted>id {escape(s.sighting_id)}</span></td>"
@@ -232,13 +262,13 @@ def _sighting_rows(items: list[ReportSighting], tz: ZoneInfo) -> str:
 
 
 def _frames(items: list[ReportSighting]) -> str:
-    shown = [s for s in items if s.frame]
+    shown = [e for e in items if e.frame]
     if not shown:
         return ""
-    figs = "".join(f'<figure class="frame"><img alt="frame of stop {s.number}" src="data:image/jpeg;base64,'
-                   f'{base64.b64encode(s.frame).decode("ascii")}"><figcaption>Stop {s.number}: '
-                   f"{escape(s.camera_id)} at {escape(offset(s.offset_best_s))} · {escape(s.redaction)}"
-                   "</figcaption></figure>" for s in shown)
+    figs = "".join(f'<figure class="frame"><img alt="frame of stop {e.number}" src="data:image/jpeg;base64,'
+                   f'{base64.b64encode(e.frame).decode("ascii")}"><figcaption>Stop {e.number}: '
+                   f"{escape(e.sighting.camera_id)} at {escape(offset(e.sighting.offset_best_s))} · "
+                   f"{escape(e.redaction)}</figcaption></figure>" for e in shown)
     return f'<h2>Frames (other people blurred)</h2><div class="frames">{figs}</div>'
 
 
@@ -294,9 +324,9 @@ def to_html(r: CaseReport) -> str:
                      + ", ".join(escape(i) for i in r.rejected_ids) + "</p>")
     index = " · ".join(f"{escape(k)}: {escape(v)}" for k, v in r.index.items())
     parts.append(f'<h2>About this report</h2><p class="muted">Times are local ({escape(r.timezone)}). Offsets are '
-                 "seconds from the start of the source file (hh:mm:ss.s). Boxes are x1, y1, x2, y2 in the source "
-                 "video's pixels. Scores rank candidates; they are not identifications. Everyone but the confirmed "
-                 f"person is blurred in the pictures. {index}</p>")
+                 "seconds from the start of the source file (hh:mm:ss.s), named by its camera folder in the "
+                 "archive. Boxes are x1, y1, x2, y2 in the source video's pixels. Scores rank candidates; they are "
+                 f"not identifications. Everyone but the confirmed person is blurred in the pictures. {index}</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
