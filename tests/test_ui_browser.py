@@ -288,7 +288,8 @@ def test_describe_pin_route_map_and_export(page, appearances, ground_truth, samp
     assert report["query"]["filters"]["Cameras"] == "all"  # the route's search, not the later suggestion search
     route_cams = [s["camera_id"] for s in report["route"]]
     assert route_cams[0] == first[1].camera_id and last[1].camera_id in route_cams
-    assert all(s["video_path"].endswith(".mp4") and s["offset_best_s"] >= 0 for s in report["route"])
+    assert all(s["video_file"].endswith(".mp4") and s["offset_best_s"] >= 0 for s in report["route"])
+    assert not any(str(s["video_file"]).startswith("/") for s in report["route"])  # no server paths
 
     # the audit log has the searches, the route and the export, with the case and purpose
     from core.audit import audit_log_path, verify_log
