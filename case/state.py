@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from core.atomic_file import write_atomic
 from core.config import Config
@@ -23,6 +23,9 @@ from core.state_paths import beside_index
 
 from . import intervals as iv
 from .planner import Anchor, PlanParams, WorkItem
+
+if TYPE_CHECKING:
+    from search.result import Sighting
 
 FORMAT_VERSION = 1
 CASE_FILE = "case.json"
@@ -90,6 +93,11 @@ class Finding:
     member_ids: tuple[str, ...] = ()
     weak: bool = False
     found_at: float = 0.0
+
+    @classmethod
+    def from_sighting(cls, s: Sighting, found_at: float = 0.0) -> Finding:
+        return cls(s.sighting_id, s.camera_id, s.district, s.t_start, s.t_end, s.t_best, s.score, s.bearing_deg,
+                   tuple(s.member_ids), s.weak, found_at)
 
 
 @dataclass

@@ -75,3 +75,14 @@ def test_a_double_too_far_to_walk_to_is_not_followed() -> None:
 def test_ties_go_to_the_later_sighting() -> None:
     hits = [_s("x", "JG-02", T0 + 300, 0.8), _s("y", "YS-01", T0 + 620, 0.8)]
     assert decide(hits, ANCHOR, REG, threshold=0.6).sighting_id == "y"
+
+
+def test_findings_stand_in_for_sightings() -> None:
+    """A case keeps compact findings; they follow the same rules when the case is resumed."""
+    from case.state import Finding
+
+    hits = [Finding.from_sighting(_s("a", "JG-02", T0 + 300, 0.71, members=("a2",)), found_at=5.0),
+            Finding.from_sighting(_s("b", "YS-01", T0 + 600, 0.83))]
+    assert hits[0].member_ids == ("a", "a2") and hits[0].t_end == T0 + 300 and hits[0].found_at == 5.0
+    assert decide(hits, ANCHOR, REG, threshold=0.6).sighting_id == "b"
+    assert decide(hits, ANCHOR, REG, threshold=0.6, rejected=["b"], pinned=["a2"]).sighting_id == "a"
