@@ -106,3 +106,36 @@ def _as_sighting(w):
         t_end, score, weak, bearing_deg = w.t1, 1.0, False, w.bearing_deg
 
     return S()
+
+
+def _ideal_follow(city, window_s: float, with_direction: bool) -> tuple[int, float]:
+    """Follow the route with a perfect detector: analyse the queue in order, re-centre on each stop found."""
+    reg, legs, footage = city.registry, city.route, _footage(city)
+    params = PlanParams(window_s=window_s, horizon_s=2 * 3600)
+    anchor = Anchor.at_camera(reg, legs[0].camera_id, legs[0].t_exit_planned, 90.0 if with_direction else None)
+    covered: dict[str, list[iv.Interval]] = {}
+    found, analysed = {0}, 0.0
+    queue = plan(reg, anchor, params, footage=footage).queue
+    while queue and len(found) < len(legs):
+        w = queue.pop(0)
+        covered[w.camera_id] = iv.merge([*covered.get(w.camera_id, []), (w.t0, w.t1)])
+        analysed += w.duration_s
+        hit = [i for i, leg in enumerate(legs) if i not in found and leg.camera_id == w.camera_id
+               and w.t0 <= leg.t_enter_planned < w.t1 and leg.t_enter_planned > anchor.t]
+        if hit:
+            found.add(max(hit))
+            leg = legs[max(hit)]
+            anchor = Anchor.at_camera(reg, leg.camera_id, leg.t_exit_planned,
+                                      leg.walk.bearing_deg if with_direction else None)
+            queue = plan(reg, anchor, params, footage=footage, covered=covered).queue
+    return len(found), analysed
+
+
+def test_a_perfect_follow_needs_a_small_part_of_the_archive(city) -> None:
+    """The benchmark's goal (< 20 % of the archive) is within reach: with a perfect detector the cone finds
+    every stop after a few percent (measured: 4.1 % with the reported direction, 6.0 % without)."""
+    total = sum(c.duration_s for c in city.clips)
+    n_dir, with_dir = _ideal_follow(city, 600, True)
+    n_plain, without = _ideal_follow(city, 600, False)
+    assert n_dir == n_plain == len(city.route)
+    assert with_dir < without < 0.10 * total
