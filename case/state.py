@@ -21,7 +21,7 @@ from core.config import Config
 from core.errors import FootageSearchError
 from core.state_paths import beside_index
 
-from . import intervals as iv
+from core import intervals as iv
 from .planner import Anchor, PlanParams, WorkItem
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from case import intervals as iv
+from core import intervals as iv
 from case.follow import reachable
 from case.planner import Anchor, PlanParams, plan
 from sample_footage.large_city import LargeCitySpec, build_large_city, camera_crowd

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from case import intervals as iv
+from core import intervals as iv
 from case.planner import Anchor, PlanError, PlanParams, parse_direction, plan
 from core.registry import Camera, CameraRegistry, UnknownCameraError
 

@@ -1,7 +1,9 @@
-"""Half-open time intervals [t0, t1) in epoch seconds: merging, subtracting, intersecting.
+"""Half-open time intervals [t0, t1) in seconds: merging, subtracting, intersecting.
 
-A case's coverage is a list of merged intervals per camera; windows of work are cut out of what is not
-covered and what has footage. Intervals are plain ``(t0, t1)`` tuples so they survive JSON unchanged.
+A case's coverage (epoch seconds) and the index's ``coverage`` table (file offsets) are lists of merged
+intervals; windows of work are cut out of what is not covered and what has footage. Intervals are plain
+``(t0, t1)`` tuples so they survive JSON unchanged. Here in ``core`` because the indexer and case mode
+both use them.
 """
 
 from __future__ import annotations
