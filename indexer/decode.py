@@ -1,6 +1,9 @@
 """Sampled-frame decoding behind one small interface.
 
-Three decoders, all yielding :class:`SampledFrame` (BGR image + seconds from the file's start):
+Three decoders, all yielding :class:`SampledFrame` (BGR image + seconds from the file's start), of the
+whole file or of a window ``[start_s, end_s)`` of it (the PyAV decoders seek to the keyframe before
+``start_s``). Sample times lie on the file's own grid (the first frame at or after each k / sample_fps),
+so the windows of a file together sample exactly the frames one pass over it samples:
 
 * ``pyav-keyframes`` - PyAV with ``skip_frame = NONKEY``: only keyframes are decoded. CCTV recorders
   write a keyframe every 1-2 s, so this gives ~1 frame/s for a fraction of the decode cost.
@@ -16,6 +19,7 @@ and the asked rate is no higher than the keyframe rate allows, else ``pyav``; se
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -57,7 +61,45 @@ class SampledFrame:
 class FrameDecoder(Protocol):
     name: str
 
-    def frames(self, path: str | Path, sample_fps: float) -> Iterator[SampledFrame]: ...
+    def frames(self, path: str | Path, sample_fps: float, start_s: float = 0.0,
+               end_s: float = math.inf) -> Iterator[SampledFrame]: ...
+
+
+def _grid_step(t: float, step: float) -> int:
+    """Which sample period of the file's own grid (k / sample_fps from its start) ``t`` falls in."""
+    return math.floor(t / step + 1e-6)
+
+
+class _GridSampler:
+    """Keeps the first decoded frame at or after each grid time k / sample_fps, and only those in
+    [start_s, end_s).
+
+    The choice depends only on a frame and the one decoded before it, so decoding from any keyframe
+    before ``start_s`` keeps exactly the frames a whole-file pass keeps there: two adjacent windows
+    sample what one pass over both samples.
+    """
+
+    def __init__(self, sample_fps: float, start_s: float, end_s: float):
+        self.step, self.start_s, self.end_s = 1.0 / sample_fps, start_s, end_s
+        self.prev: float | None = None  # the previous decoded frame; None: the file's first frame
+
+    def keep(self, t: float) -> bool:
+        first = self.prev is None or _grid_step(t, self.step) > _grid_step(self.prev, self.step)
+        self.prev = t
+        return first and t + 1e-6 >= self.start_s
+
+    def past_end(self, t: float) -> bool:
+        return t + 1e-6 >= self.end_s
+
+
+def _seek_before(container, stream, start_s: float) -> None:
+    """Seek to the keyframe before ``start_s`` (strictly before, so the frame decoded just ahead of
+    the window is known to :class:`_GridSampler`); from the file's start nothing is sought."""
+    if start_s <= 0:
+        return
+    tb = stream.time_base
+    target = int((start_s - 1e-3) / tb) + (stream.start_time or 0)
+    container.seek(max(target, stream.start_time or 0), stream=stream, backward=True, any_frame=False)
 
 
 def _open(path: str | Path):  # -> av.container.InputContainer
@@ -132,30 +174,15 @@ class PyAVDecoder:
     name: str = "pyav"
     threads: int = 0  # 0 lets FFmpeg choose
 
-    def frames(self, path: str | Path, sample_fps: float) -> Iterator[SampledFrame]:
-        import av
-
+    def frames(self, path: str | Path, sample_fps: float, start_s: float = 0.0,
+               end_s: float = math.inf) -> Iterator[SampledFrame]:
         container = _open(path)
         try:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             if self.threads:
                 stream.codec_context.thread_count = self.threads
-            tb = stream.time_base
-            start = stream.start_time or 0
-            step = 1.0 / sample_fps
-            next_t = 0.0
-            try:
-                for frame in container.decode(stream):
-                    if frame.pts is None:
-                        continue
-                    t = float((frame.pts - start) * tb)
-                    if t + 1e-6 < next_t:
-                        continue
-                    yield SampledFrame(t=t, image=upright_bgr(frame))
-                    next_t = (np.floor(t / step + 1e-6) + 1) * step
-            except av.error.FFmpegError as exc:
-                raise DecodeError(f"decoding failed at {next_t:.1f}s: {exc}") from exc
+            yield from _sampled(container, stream, _GridSampler(sample_fps, start_s, end_s))
         finally:
             container.close()
 
@@ -166,30 +193,36 @@ class PyAVKeyframeDecoder:
 
     name: str = "pyav-keyframes"
 
-    def frames(self, path: str | Path, sample_fps: float) -> Iterator[SampledFrame]:
-        import av
-
+    def frames(self, path: str | Path, sample_fps: float, start_s: float = 0.0,
+               end_s: float = math.inf) -> Iterator[SampledFrame]:
         container = _open(path)
         try:
             stream = container.streams.video[0]
             stream.codec_context.skip_frame = "NONKEY"
-            tb = stream.time_base
-            start = stream.start_time or 0
-            step = 1.0 / sample_fps
-            next_t = 0.0
-            try:
-                for frame in container.decode(stream):
-                    if frame.pts is None:
-                        continue
-                    t = float((frame.pts - start) * tb)
-                    if t + 1e-6 < next_t:
-                        continue
-                    yield SampledFrame(t=t, image=upright_bgr(frame))
-                    next_t = (np.floor(t / step + 1e-6) + 1) * step
-            except av.error.FFmpegError as exc:
-                raise DecodeError(f"decoding failed near {next_t:.1f}s: {exc}") from exc
+            yield from _sampled(container, stream, _GridSampler(sample_fps, start_s, end_s))
         finally:
             container.close()
+
+
+def _sampled(container, stream, sampler: _GridSampler) -> Iterator[SampledFrame]:
+    """The frames ``sampler`` keeps, decoding from the keyframe before its start."""
+    import av
+
+    tb = stream.time_base
+    start = stream.start_time or 0
+    t = sampler.start_s
+    try:
+        _seek_before(container, stream, sampler.start_s)
+        for frame in container.decode(stream):
+            if frame.pts is None:
+                continue
+            t = float((frame.pts - start) * tb)
+            if sampler.past_end(t):
+                return
+            if sampler.keep(t):
+                yield SampledFrame(t=t, image=upright_bgr(frame))
+    except av.error.FFmpegError as exc:
+        raise DecodeError(f"decoding failed near {t:.1f}s: {exc}") from exc
 
 
 @dataclass
@@ -199,7 +232,8 @@ class DecordDecoder:
     name: str = "decord"
     batch: int = 16
 
-    def frames(self, path: str | Path, sample_fps: float) -> Iterator[SampledFrame]:
+    def frames(self, path: str | Path, sample_fps: float, start_s: float = 0.0,
+               end_s: float = math.inf) -> Iterator[SampledFrame]:
         import decord
 
         try:
@@ -211,6 +245,7 @@ class DecordDecoder:
             raise DecodeError("video has no frames")
         fps = vr.get_avg_fps() or 25.0
         times = _sample_times(n / fps, sample_fps)
+        times = times[(times + 1e-6 >= start_s) & (times + 1e-6 < end_s)]  # grid times stay the file's own
         idx = np.unique(np.clip(np.round(times * fps).astype(int), 0, n - 1))
         for lo in range(0, len(idx), self.batch):
             chunk = idx[lo: lo + self.batch]
