@@ -7,6 +7,9 @@ Tables in the LanceDB database at ``storage.index_uri``:
   (carried objects, hair, garment pattern, night/IR), CLIP vector and thumbnail.
 * ``videos`` - one row per indexed (or failed) video file: what was indexed, under which settings.
 * ``frames`` - optional whole-frame CLIP vectors at a low rate (scene search).
+* ``coverage`` - per partly analysed video, the merged spans of it that windowed indexing analysed
+  (``indexer.windows``); a ``done`` video is covered whole. Added after schema 2 without a version bump:
+  an index that lacks the table has no partly analysed video, and the indexer creates it on open.
 * ``meta`` - key/value facts about the index, above all which CLIP model made its vectors.
 
 Times are UTC epoch seconds (float64); ``day`` is the local calendar day (``index.timezone``) as
@@ -29,6 +32,7 @@ SCHEMA_VERSION = "2"  # 2: appearance attributes (objects, hair, pattern, night)
 SIGHTINGS = "sightings"
 VIDEOS = "videos"
 FRAMES = "frames"
+COVERAGE = "coverage"
 META = "meta"
 
 META_CLIP_MODEL = "clip_model"  # identity of the model whose vectors the tables hold
@@ -48,6 +52,9 @@ OBJECT = pa.struct([
 
 VIDEO_STATUS_DONE = "done"
 VIDEO_STATUS_FAILED = "failed"
+# Some windows of the video analysed (case mode); which ones the ``coverage`` table says. Searchable like
+# ``done``; a whole-file ``index`` run analyses the rest and marks it ``done``.
+VIDEO_STATUS_PARTIAL = "partial"
 # A purged video is marked failed with an error starting with this (footage-search purge).
 PURGED_PREFIX = "purged "
 
@@ -222,7 +229,7 @@ VIDEOS_SCHEMA = pa.schema([
     pa.field("fps", pa.float64(), nullable=False),
     pa.field("width", pa.int32(), nullable=False),
     pa.field("height", pa.int32(), nullable=False),
-    pa.field("status", pa.string(), nullable=False),  # done | failed
+    pa.field("status", pa.string(), nullable=False),  # done | partial | failed
     pa.field("error", pa.string(), nullable=False),
     pa.field("n_sightings", pa.int32(), nullable=False),
     pa.field("config_version", pa.string(), nullable=False),
@@ -231,6 +238,24 @@ VIDEOS_SCHEMA = pa.schema([
     pa.field("decoder", pa.string(), nullable=False),
     pa.field("stage_seconds", pa.string(), nullable=False),  # JSON {stage: seconds}
     pa.field("indexed_at", pa.float64(), nullable=False),
+])
+
+
+SPAN = pa.list_(pa.float64(), 2)  # [start, end) seconds from the start of the file
+
+# One row per video with windowed coverage. The spans are valid only for the file and settings named
+# here (size, mtime, config_version); a file that changed or a new config_version means no coverage.
+COVERAGE_SCHEMA = pa.schema([
+    pa.field("video_id", pa.string(), nullable=False),
+    pa.field("camera_id", pa.string(), nullable=False),
+    pa.field("path", pa.string(), nullable=False),  # archive-relative
+    pa.field("start_time", pa.float64(), nullable=False),  # recording start, UTC epoch
+    pa.field("duration_s", pa.float64(), nullable=False),
+    pa.field("size_bytes", pa.int64(), nullable=False),
+    pa.field("mtime", pa.float64(), nullable=False),
+    pa.field("config_version", pa.string(), nullable=False),
+    pa.field("spans", pa.list_(SPAN), nullable=False),  # merged, sorted, disjoint file offsets
+    pa.field("updated_at", pa.float64(), nullable=False),
 ])
 
 

@@ -10,6 +10,19 @@ Per video, each step one atomic Lance commit:
 A run killed between 1 and 2 leaves rows whose video is not ``done``; the next run deletes them
 (:meth:`SightingStore.remove_orphans`) and indexes the video again. Readers see whole commits only.
 
+A window of a video (:meth:`SightingStore.commit_window`, case mode) commits in the same spirit:
+
+1. its sightings (ids ``{video_id}@{t0_ms}:{track}:{segment}``, so rerunning the window replaces them)
+   and frames are merged in, replacing only that window's earlier rows (or, when the video's coverage
+   is stale - another config_version or a changed file - every older row of the video, in the same
+   commit);
+2. the video's ``coverage`` row is upserted with the window merged into its spans;
+3. its ``videos`` row is upserted ``partial``, or ``done`` once the spans cover the whole file.
+
+A run killed between 1 and 2 leaves rows whose window start is not inside the video's coverage; the
+next run deletes exactly those. A window that is analysed is never inside coverage when it starts
+(only uncovered gaps are analysed), so its start being covered is the proof that step 2 happened.
+
 The Ray engine (:mod:`indexer.ray_commit`) keeps the same order for a batch of videos at a time:
 one delete, one append of the fragments its workers wrote, one ``videos`` upsert.
 """
@@ -25,8 +38,11 @@ from datetime import timedelta
 
 import pyarrow as pa
 
+from core import intervals as iv
 from core.index_db import IndexDB, sql_in, sql_str
 from core.schema import (
+    COVERAGE,
+    COVERAGE_SCHEMA,
     FRAMES,
     META_CLIP_DIM,
     META_CLIP_MODEL,
@@ -35,6 +51,7 @@ from core.schema import (
     SIGHTINGS,
     VIDEO_STATUS_DONE,
     VIDEO_STATUS_FAILED,
+    VIDEO_STATUS_PARTIAL,
     VIDEOS,
     VIDEOS_SCHEMA,
     SightingField,
@@ -50,6 +67,50 @@ log = logging.getLogger(__name__)
 SCALAR_INDEX_MIN_ROWS = 1_000
 MAX_ANN_PARTITIONS = 1024
 VECTOR_INDEX_MIN_ROWS = 20_000
+# Coverage this close to the end of the file covers it: containers round their declared duration, and a
+# sliver shorter than a millisecond holds no sample to analyse.
+COVERAGE_SLACK_S = 1e-3
+
+
+def window_prefix(video_id: str, t0: float) -> str:
+    """The sighting-id prefix of the window of ``video_id`` that starts at file offset ``t0``."""
+    return f"{video_id}@{round(t0 * 1000)}"
+
+
+def window_start(sighting_id: str) -> float | None:
+    """The file offset of the window a sighting was found in; None for a whole-file sighting."""
+    head = sighting_id.split(":", 1)[0]
+    if "@" not in head:
+        return None
+    return int(head.rsplit("@", 1)[1]) / 1000.0
+
+
+@dataclass
+class CoverageRecord:
+    """One ``coverage`` row: which spans of a file windowed indexing analysed, for which file and settings."""
+
+    video_id: str
+    camera_id: str
+    path: str
+    start_time: float
+    duration_s: float
+    size_bytes: int
+    mtime: float
+    config_version: str
+    spans: list[tuple[float, float]]
+
+    def valid_for(self, video: VideoFile, config_version: str) -> bool:
+        """Whether these spans still describe ``video`` as it is now, analysed as it would be now."""
+        return (self.config_version == config_version and self.size_bytes == video.size_bytes
+                and abs(self.mtime - video.mtime) < 1e-3)
+
+    def gaps(self, span: tuple[float, float] | None = None) -> list[tuple[float, float]]:
+        """The parts of ``span`` (default: the whole file) not analysed yet, slivers dropped."""
+        span = span or (0.0, self.duration_s)
+        return [g for g in iv.subtract(span, self.spans) if g[1] - g[0] > COVERAGE_SLACK_S]
+
+    def epoch_spans(self) -> list[tuple[float, float]]:
+        return [(self.start_time + a, self.start_time + b) for a, b in self.spans]
 
 
 @dataclass
@@ -149,6 +210,8 @@ class SightingStore:
             self.db.db.create_table(SIGHTINGS, schema=sightings_schema(self.dim))
         if not self.db.has_table(VIDEOS):
             self.db.db.create_table(VIDEOS, schema=VIDEOS_SCHEMA)
+        if not self.db.has_table(COVERAGE):  # indexes made before windowed indexing lack it
+            self.db.db.create_table(COVERAGE, schema=COVERAGE_SCHEMA)
         meta = self.db.meta()
         updates = {}
         if META_SCHEMA_VERSION not in meta:
@@ -170,6 +233,12 @@ class SightingStore:
                 "n_sightings"]
         rows = self.db.table(VIDEOS).to_arrow().select(cols).to_pylist()
         return {r["video_id"]: VideoRecord(**r) for r in rows}
+
+    def coverage_records(self) -> dict[str, CoverageRecord]:
+        if not self.db.has_table(COVERAGE):
+            return {}
+        rows = self.db.table(COVERAGE).to_arrow().drop_columns(["updated_at"]).to_pylist()
+        return {r["video_id"]: CoverageRecord(**{**r, "spans": [tuple(x) for x in r["spans"]]}) for r in rows}
 
     # -- writing -------------------------------------------------------------------------------
     def delete_rows(self, video_ids: list[str]) -> None:
@@ -198,7 +267,62 @@ class SightingStore:
         self.upsert_videos([outcome.video_row(config_version)])
         if clip_model and n:
             self.claim_model(clip_model)
+        if replacing:  # windows analysed before are now part of the whole-file rows just swapped in
+            self.delete_coverage([video.video_id])
         return n
+
+    def commit_window(self, result: VideoResult, config_version: str, clip_model: str) -> int:
+        """Merge one analysed window of a video into the index (see the module doc for the order);
+        returns the sightings it wrote."""
+        video, (t0, t1) = result.video, result.window
+        vid = video.video_id
+        old = self.coverage_records().get(vid)
+        keep = old is not None and old.valid_for(video, config_version)
+        spans = iv.merge([*(old.spans if keep else []), (t0, t1)])
+        everything = f"video_id = {sql_str(vid)}"
+        mine = f"{everything} AND sighting_id LIKE {sql_str(window_prefix(vid, t0) + ':%')}"
+        self._merge(SIGHTINGS, SightingField.SIGHTING_ID, result.sightings, mine if keep else everything)
+        if result.frames is not None and result.frames.num_rows and not self.db.has_table(FRAMES):
+            self.db.db.create_table(FRAMES, schema=frames_schema(self.dim))
+        if self.db.has_table(FRAMES):
+            in_window = f"{everything} AND offset_s >= {float(t0)!r} AND offset_s < {float(t1)!r}"
+            self._merge(FRAMES, "frame_id", result.frames, in_window if keep else everything)
+        duration = float(result.info.duration_s) if result.info else t1
+        cov = CoverageRecord(vid, video.camera_id, video.rel_path, video.start_time, duration, video.size_bytes,
+                             video.mtime, config_version, spans)
+        data = pa.Table.from_pylist([{**cov.__dict__, "spans": [list(x) for x in spans], "updated_at": time.time()}],
+                                    schema=COVERAGE_SCHEMA)
+        (self.db.table(COVERAGE).merge_insert("video_id").when_matched_update_all()
+         .when_not_matched_insert_all().execute(data))
+        outcome = VideoOutcome.of(result, "")
+        outcome.clip_model = clip_model
+        row = outcome.video_row(config_version)
+        row["status"] = VIDEO_STATUS_PARTIAL if cov.gaps() else VIDEO_STATUS_DONE
+        row["n_sightings"] = self.db.table(SIGHTINGS).count_rows(everything)
+        self.upsert_videos([row])
+        n = result.sightings.num_rows if result.sightings is not None else 0
+        if clip_model and n:
+            self.claim_model(clip_model)
+        return n
+
+    def _merge(self, name: str, key: str, rows: pa.Table | None, replaced: str) -> None:
+        """Insert ``rows`` and delete the rows matching ``replaced`` that are not among them, in one commit."""
+        table = self.db.table(name)
+        if rows is None or rows.num_rows == 0:
+            table.delete(replaced)
+            return
+        (table.merge_insert(key).when_matched_update_all().when_not_matched_insert_all()
+         .when_not_matched_by_source_delete(replaced).execute(rows))
+
+    def mark_done(self, video_ids: list[str]) -> None:
+        """Videos whose coverage came to span the whole file (a run killed before saying so)."""
+        if video_ids:
+            self.db.table(VIDEOS).update(where=sql_in("video_id", video_ids),
+                                         values={"status": VIDEO_STATUS_DONE})
+
+    def delete_coverage(self, video_ids: list[str]) -> None:
+        if video_ids and self.db.has_table(COVERAGE):
+            self.db.table(COVERAGE).delete(sql_in("video_id", video_ids))
 
     def _put(self, name: str, key: str, video_id: str, rows: pa.Table | None, replacing: bool) -> None:
         table = self.db.table(name)
@@ -240,21 +364,38 @@ class SightingStore:
                                      values={"mtime": video.mtime, "path": video.rel_path})
 
     def remove_orphans(self) -> int:
-        """Delete sightings/frames of videos that never reached ``done`` (a killed run)."""
+        """Delete sightings/frames a killed run left: those of videos that never reached ``done``, except
+        the windows their coverage records (a window's rows count once its coverage row says so)."""
         if not self.db.has_table(SIGHTINGS):
             return 0
-        done = {vid for vid, rec in self.video_records().items() if rec.status == VIDEO_STATUS_DONE}
+        records = self.video_records()
+        coverage = self.coverage_records()
+        done = {vid for vid, rec in records.items() if rec.status == VIDEO_STATUS_DONE}
         present = set(self.db.table(SIGHTINGS).to_arrow().column(SightingField.VIDEO_ID).unique().to_pylist())
         if self.db.has_table(FRAMES):
             present |= set(self.db.table(FRAMES).to_arrow().column("video_id").unique().to_pylist())
-        orphans = sorted(present - done)
+        before = self.db.table(SIGHTINGS).count_rows()
+        orphans = sorted(present - done - set(coverage))
         if orphans:
-            before = self.db.table(SIGHTINGS).count_rows()
             self.delete_rows(orphans)
-            removed = before - self.db.table(SIGHTINGS).count_rows()
-            log.info("removed %d half-written sightings of %d unfinished videos", removed, len(orphans))
-            return removed
-        return 0
+        for vid in sorted((present - done) & set(coverage)):
+            self._remove_uncovered(vid, coverage[vid].spans)
+        removed = before - self.db.table(SIGHTINGS).count_rows()
+        if removed:
+            log.info("removed %d half-written sightings of unfinished videos or windows", removed)
+        return removed
+
+    def _remove_uncovered(self, video_id: str, spans: list[tuple[float, float]]) -> None:
+        """Delete a partly analysed video's rows from windows its coverage does not record."""
+        where = f"video_id = {sql_str(video_id)}"
+        ids = (self.db.table(SIGHTINGS).search().where(where).select([SightingField.SIGHTING_ID]).limit(None)
+               .to_arrow().column(SightingField.SIGHTING_ID).to_pylist())
+        stray = [i for i in ids if (start := window_start(i)) is None or not iv.covers(spans, (start, start + 1e-3))]
+        if stray:
+            self.db.table(SIGHTINGS).delete(sql_in(SightingField.SIGHTING_ID, stray))
+        if self.db.has_table(FRAMES):
+            inside = " OR ".join(f"(offset_s >= {a!r} AND offset_s < {b!r})" for a, b in spans) or "false"
+            self.db.table(FRAMES).delete(f"{where} AND NOT ({inside})")
 
     def forget_videos(self, video_ids: list[str]) -> None:
         """Remove videos (and their sightings) from the index entirely."""
@@ -262,11 +403,12 @@ class SightingStore:
             return
         self.delete_rows(video_ids)
         self.db.table(VIDEOS).delete(sql_in("video_id", video_ids))
+        self.delete_coverage(video_ids)
 
     # -- maintenance ---------------------------------------------------------------------------
     def optimize(self) -> None:
         """Compact small per-video fragments and fold new rows into existing indexes."""
-        for name in (SIGHTINGS, VIDEOS, FRAMES):
+        for name in (SIGHTINGS, VIDEOS, FRAMES, COVERAGE):
             if self.db.has_table(name):
                 self.db.table(name).optimize(cleanup_older_than=timedelta(minutes=10))
 
