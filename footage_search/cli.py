@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 import indexer.cli as indexer_cli
 import search.cli as search_cli
+import search.eval_cli as eval_cli
 import ui.cli as ui_cli
 from core.config import Config, load_config, parse_set_args
 from core.errors import FootageSearchError
@@ -32,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_global_options(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for register in (indexer_cli.register, search_cli.register, ui_cli.register, demo.register, admin_cli.register):
+    for register in (indexer_cli.register, search_cli.register, eval_cli.register, ui_cli.register, demo.register,
+                     admin_cli.register):
         register(sub)
     for subparser in sub.choices.values():
         add_global_options(subparser, suppress=True)
