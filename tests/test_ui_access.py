@@ -19,9 +19,15 @@ from core.audit import AuditLog, verify_log
 from core.auth import Identity, Role, UserStore
 from tests.conftest import make_config
 from tests.search_fixtures import T0, Row, grid_registry, write_index
-from ui import handlers as h
 from ui.access import AccessDenied, ConsoleAccess
-from ui.handlers import CaseContext, Console, ConsoleError, Session
+from ui.admin_tab import add_user, index_status_view, reindex, remove_user, users_view
+from ui.console import CaseContext, Console, ConsoleError, Session
+from ui.detail import select_sighting
+from ui.export_tab import export_case
+from ui.marks import pin_selected
+from ui.policy import header_html, set_case
+from ui.route_tab import build_route
+from ui.search_tab import api_search, change_page, more_like_this, run_search, upload_photo
 
 GRID = grid_registry([("G-1", "North-gu", 0, 0), ("G-2", "North-gu", 150, 0), ("G-3", "South-gu", 300, -100)])
 OPERATOR = Identity("lee", Role.OPERATOR, True, "10.0.0.21")
@@ -73,18 +79,18 @@ def test_an_operator_cannot_reindex_even_by_calling_the_handler(console: Console
     ran = []
     monkeypatch.setattr(console.reindexer, "run", lambda *a, **k: ran.append(1))
     with pytest.raises(AccessDenied, match=r"operator\) may not start a reindex"):
-        h.reindex(console, session(OPERATOR))
+        reindex(console, session(OPERATOR))
     assert not ran
     denied = audit_records(console)[-1]
     assert denied["event"] == "denied" and denied["user"] == "lee" and denied["details"]["action"] == "start a reindex"
     # nobody signed in at all: refused too
     with pytest.raises(AccessDenied, match="not signed in"):
-        h.reindex(console, Session())
+        reindex(console, Session())
     assert not ran
 
 
 def test_an_admin_reindex_is_audited(console: Console):
-    msg = h.reindex(console, session(ADMIN, None))
+    msg = reindex(console, session(ADMIN, None))
     assert "Reindex finished" in msg
     events = [r["event"] for r in audit_records(console)]
     assert events[-2:] == ["reindex_start", "reindex_end"]
@@ -92,27 +98,27 @@ def test_an_admin_reindex_is_audited(console: Console):
 
 def test_only_admins_manage_users(console: Console):
     with pytest.raises(AccessDenied, match="may not manage users"):
-        h.add_user(console, session(OPERATOR), "park", "admin", "another password")
+        add_user(console, session(OPERATOR), "park", "admin", "another password")
     with pytest.raises(AccessDenied):
-        h.remove_user(console, session(OPERATOR), "kim")
+        remove_user(console, session(OPERATOR), "kim")
     with pytest.raises(AccessDenied):
-        h.users_view(console, session(OPERATOR))
+        users_view(console, session(OPERATOR))
     assert "park" not in console.access.authenticator.store.users()
-    msg = h.add_user(console, session(ADMIN), "park", "operator", "another password")
-    assert "park" in msg and "park" in h.users_view(console, session(ADMIN))
+    msg = add_user(console, session(ADMIN), "park", "operator", "another password")
+    assert "park" in msg and "park" in users_view(console, session(ADMIN))
     with pytest.raises(ConsoleError, match="your own account"):
-        h.remove_user(console, session(ADMIN), "kim")
-    h.remove_user(console, session(ADMIN), "park")
+        remove_user(console, session(ADMIN), "kim")
+    remove_user(console, session(ADMIN), "park")
     events = [(r["event"], r["details"].get("name")) for r in audit_records(console)]
     assert ("user_add", "park") in events and ("user_remove", "park") in events
 
 
 @pytest.mark.parametrize("call", [
-    lambda c, s: h.run_search(c, s, "purple top", "any", None, None, [], []),
-    lambda c, s: h.build_route(c, s),
-    lambda c, s: h.export_case(c, s, "x", ""),
-    lambda c, s: h.select_sighting(c, s, 0),
-    lambda c, s: h.index_status_view(c, s),
+    lambda c, s: run_search(c, s, "purple top", "any", None, None, [], []),
+    lambda c, s: build_route(c, s),
+    lambda c, s: export_case(c, s, "x", ""),
+    lambda c, s: select_sighting(c, s, 0),
+    lambda c, s: index_status_view(c, s),
 ])
 def test_no_identity_no_access(console: Console, call):
     with pytest.raises(AccessDenied, match="not signed in"):
@@ -134,15 +140,15 @@ def test_no_identity_no_access(console: Console, call):
 def test_case_number_and_purpose_are_required_and_checked(console: Console, number, purpose, words):
     s = session(case=None)
     with pytest.raises(ConsoleError, match=words):
-        h.set_case(console, s, number, purpose)
+        set_case(console, s, number, purpose)
     assert s.case is None
     with pytest.raises(ConsoleError, match="case number and purpose first"):
-        h.run_search(console, s, "purple top", "any", None, None, [], [])
+        run_search(console, s, "purple top", "any", None, None, [], [])
 
 
 def test_case_fields_are_normalised(console: Console):
     s = session(case=None)
-    case = h.set_case(console, s, "  2026-SEO-0142 ", "missing   child,\n reported at 09:10")
+    case = set_case(console, s, "  2026-SEO-0142 ", "missing   child,\n reported at 09:10")
     assert case == CaseContext("2026-SEO-0142", "missing child, reported at 09:10") and s.case == case
 
 
@@ -151,12 +157,12 @@ def test_case_fields_are_normalised(console: Console):
 
 def test_searches_are_audited_with_case_query_filters_and_results(console: Console):
     s = session()
-    view = h.run_search(console, s, "purple top, blue jeans", "any", None, None, ["North-gu"], [])
-    h.change_page(console, s, +1)
-    h.select_sighting(console, s, 0)
-    h.more_like_this(console, s)
+    view = run_search(console, s, "purple top, blue jeans", "any", None, None, ["North-gu"], [])
+    change_page(console, s, +1)
+    select_sighting(console, s, 0)
+    more_like_this(console, s)
     with pytest.raises(Exception, match="ISO 8601"):
-        h.run_search(console, s, "red jacket", "N", "half past nine", None, [], [])
+        run_search(console, s, "red jacket", "N", "half past nine", None, [], [])
     recs = [r for r in audit_records(console) if r["event"] == "search"]
     assert [r["details"]["kind"] for r in recs] == ["describe", "page", "like", "describe"]
     first = recs[0]
@@ -177,13 +183,13 @@ def test_photo_uploads_log_a_digest_never_the_image(console: Console, tmp_path: 
     cv2.imwrite(str(photo), img)
     data = photo.read_bytes()
     s = session()
-    h.upload_photo(console, s, str(photo))
+    upload_photo(console, s, str(photo))
     bad = tmp_path / "statement.png"
     bad.write_text("not a photo at all", encoding="utf-8")
     with pytest.raises(ConsoleError):
-        h.upload_photo(console, s, str(bad))
+        upload_photo(console, s, str(bad))
     with pytest.raises(ConsoleError, match="case number"):
-        h.upload_photo(console, session(case=None), str(photo))
+        upload_photo(console, session(case=None), str(photo))
     ups = [r for r in audit_records(console) if r["event"] == "photo_upload"]
     assert ups[0]["details"]["sha256"] == hashlib.sha256(data).hexdigest() and ups[0]["details"]["accepted"]
     assert ups[1]["details"]["accepted"] is False and len(ups) == 2
@@ -193,11 +199,11 @@ def test_photo_uploads_log_a_digest_never_the_image(console: Console, tmp_path: 
 
 def test_route_and_export_are_audited_with_the_files_written(console: Console):
     s = session()
-    h.run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
-    h.select_sighting(console, s, 0)
-    h.pin_selected(console, s)
-    h.build_route(console, s)
-    files, _ = h.export_case(console, s, "", "notes")
+    run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
+    select_sighting(console, s, 0)
+    pin_selected(console, s)
+    build_route(console, s)
+    files, _ = export_case(console, s, "", "notes")
     recs = audit_records(console)
     route = next(r for r in recs if r["event"] == "route")
     assert route["details"]["pinned"] == s.pinned and route["details"]["stops"]
@@ -213,20 +219,20 @@ def test_route_and_export_are_audited_with_the_files_written(console: Console):
 
 
 def test_api_search_goes_through_the_same_checks(console: Console):
-    out = h.api_search(console, Session(user=OPERATOR), "2026-SEO-0142", "missing child near the station",
+    out = api_search(console, Session(user=OPERATOR), "2026-SEO-0142", "missing child near the station",
                        "purple top", limit=2)
     assert out["total"] >= 2 and len(out["sightings"]) == 2 and out["sightings"][0]["camera_id"].startswith("G-")
     json.dumps(out)  # plain JSON
     with pytest.raises(ConsoleError, match="case number"):
-        h.api_search(console, Session(user=OPERATOR), "", "missing child near the station", "purple top")
+        api_search(console, Session(user=OPERATOR), "", "missing child near the station", "purple top")
     with pytest.raises(AccessDenied):
-        h.api_search(console, Session(), "C-1", "missing child near the station", "purple top")
+        api_search(console, Session(), "C-1", "missing child near the station", "purple top")
     assert audit_records(console)[-1]["details"]["query"] == "purple top"
 
 
 def test_header_says_who_or_that_the_console_is_open(console: Console, tmp_path: Path):
-    assert "Signed in as <b>lee</b> (operator)" in h.header_html(console, session())
+    assert "Signed in as <b>lee</b> (operator)" in header_html(console, session())
     open_access = ConsoleAccess.for_config(make_config(tmp_path / "elsewhere" / "index"),
                                            AuditLog(tmp_path / "a.jsonl"))
     local = open_access.identify(None, "127.0.0.1")
-    assert "OPEN CONSOLE" in h.header_html(console, Session(user=local))
+    assert "OPEN CONSOLE" in header_html(console, Session(user=local))

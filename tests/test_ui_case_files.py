@@ -30,8 +30,13 @@ from core.config import ConfigError
 from core.state_paths import console_cache_dir, default_cache_dir
 from tests.conftest import make_config
 from tests.search_fixtures import T0, Row, grid_registry, write_index
-from ui import handlers as h
-from ui.handlers import CaseContext, Session
+from ui.console import CaseContext, Console, Session
+from ui.detail import select_sighting
+from ui.export_tab import export_case
+from ui.marks import pin_selected
+from ui.report import ReportFiles
+from ui.route_tab import build_route
+from ui.search_tab import run_search
 from ui.thumbnails import ThumbnailCache, private_dir, purge_cache
 
 pytestmark = pytest.mark.slow  # launches consoles
@@ -63,7 +68,7 @@ class Host:
     cfg: object
 
     @property
-    def console(self) -> h.Console:
+    def console(self) -> Console:
         return self.secured.console  # type: ignore[attr-defined]
 
     def audit(self) -> list[dict]:
@@ -150,15 +155,15 @@ def signed_in(host: Host, name: str) -> Iterator[httpx.Client]:
         yield http
 
 
-def export_as(host: Host, name: str) -> h.ReportFiles:
+def export_as(host: Host, name: str) -> ReportFiles:
     """What the Export button does for ``name``: search, pin, route, export (the console's own handlers)."""
     console = host.console
     s = Session(user=Identity(name, Role(USERS[name][0]), True, "127.0.0.1"), case=CASE)
-    h.run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
-    h.select_sighting(console, s, 0)
-    h.pin_selected(console, s)
-    h.build_route(console, s)
-    files, _ = h.export_case(console, s, "", "")
+    run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
+    select_sighting(console, s, 0)
+    pin_selected(console, s)
+    build_route(console, s)
+    files, _ = export_case(console, s, "", "")
     return files
 
 

@@ -27,9 +27,11 @@ from indexer.archive import video_id_for
 from tests.conftest import make_config
 from tests.search_fixtures import T0, Row, grid_registry, sighting, write_index
 from tests.videos import write_video
-from ui import handlers as h
+from ui.admin_tab import index_status_view, reindex
+from ui.console import CaseContext, Console, ConsoleError, Session
+from ui.detail import select_sighting
+from ui.export_tab import build_report, export_case
 from ui.formatting import duration, offset
-from ui.handlers import CaseContext, Console, ConsoleError, Session
 from ui.index_panel import ReindexBusyError
 from ui.map_view import (
     MapDataError,
@@ -41,7 +43,11 @@ from ui.map_view import (
     load_district_geojson,
     render_map_svg,
 )
+from ui.marks import pin_selected, reject_selected, unmark
+from ui.policy import readable_error, set_case
 from ui.report import CSV_COLUMNS, CaseReport, ReportLeg, ReportSighting, report_dict, to_csv, to_html, write_report
+from ui.route_tab import build_route, reject_stops, search_suggestion
+from ui.search_tab import change_page, clear_photo, more_like_this, run_search, upload_photo
 from ui.thumbnails import ThumbnailCache, TrackPath, strip_offsets
 from ui.timeline_view import TimelineStop, render_timeline_svg
 
@@ -318,16 +324,16 @@ def console(small_index, tmp_path: Path) -> Console:
 def test_search_shows_understanding_pages_and_thumbnails(console: Console):
     s = op()
     console.page_size = 2  # the three purple-and-blue rows make two pages
-    view = h.run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
+    view = run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
     assert "Understood:" in view.status_html and "upper=purple" in view.status_html
     assert view.page_label == "1–2 of 3" and view.has_next and not view.has_prev
     assert len(view.gallery) == 2 and all(Path(p).is_file() for p, _ in view.gallery)
     caption = view.gallery[0][1]
     assert re.search(r"G-\d · (North|South)-gu\n\d\d:\d\d:\d\d · (→[NESW]{1,2}|still) · [01]\.\d\d", caption)
     page1 = {x.sighting_id for x in s.items}
-    h.select_sighting(console, s, 0)
-    h.pin_selected(console, s)
-    page2 = h.change_page(console, s, +1)
+    select_sighting(console, s, 0)
+    pin_selected(console, s)
+    page2 = change_page(console, s, +1)
     assert page2.has_prev and not page2.has_next and page2.page_label == "3 of 3"
     assert page1.isdisjoint(x.sighting_id for x in s.items)
     # the session keeps what it can still refer to (this page, the pinned one), not every result seen
@@ -336,41 +342,41 @@ def test_search_shows_understanding_pages_and_thumbnails(console: Console):
 
 def test_a_failed_search_keeps_the_previous_query(console: Console):
     s = op()
-    h.run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
+    run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
     before = (dict(s.request), s.query_text, [x.sighting_id for x in s.items])
     with pytest.raises(Exception, match="ISO 8601"):
-        h.run_search(console, s, "red jacket", "any", "half past nine", None, [], [])
+        run_search(console, s, "red jacket", "any", "half past nine", None, [], [])
     assert (s.request, s.query_text, [x.sighting_id for x in s.items]) == before
 
 
 def test_direction_from_the_text_is_listed_with_the_filters(console: Console):
-    view = h.run_search(console, op(), "purple top, walking east", "any", None, None, [], [])
+    view = run_search(console, op(), "purple top, walking east", "any", None, None, [], [])
     assert "direction E (from the description)" in view.status_html
 
 
 def test_no_result_is_said_plainly(console: Console):
-    view = h.run_search(console, op(), "yellow jacket, white trousers", None, None, None, [], [])
+    view = run_search(console, op(), "yellow jacket, white trousers", None, None, None, [], [])
     assert view.no_result and view.gallery == []
     assert "fs-msg-warn" in view.status_html and "no plausible" in view.status_html.lower()
 
 
 @pytest.mark.parametrize("call, words", [
-    (lambda c, s: h.run_search(c, s, "   ", "any", None, None, [], []), "Type a description"),
-    (lambda c, s: h.run_search(c, s, "red", "any", "yesterday noon", None, [], []), "ISO 8601"),
-    (lambda c, s: h.run_search(c, s, "red", "any", None, None, ["Atlantis"], []), "Atlantis"),
-    (lambda c, s: h.change_page(c, s, 1), "Run a search first"),
-    (lambda c, s: h.more_like_this(c, s), "Click a sighting"),
-    (lambda c, s: h.pin_selected(c, s), "Click a sighting"),
-    (lambda c, s: h.select_sighting(c, s, 5), "no longer on the page"),
-    (lambda c, s: h.unmark(c, s, []), "Choose a pinned"),
-    (lambda c, s: h.build_route(c, s), "Pin at least one sighting"),
-    (lambda c, s: h.export_case(c, s, "op", ""), "Nothing to export"),
-    (lambda c, s: h.search_suggestion(c, s, "0"), "Build a route"),
+    (lambda c, s: run_search(c, s, "   ", "any", None, None, [], []), "Type a description"),
+    (lambda c, s: run_search(c, s, "red", "any", "yesterday noon", None, [], []), "ISO 8601"),
+    (lambda c, s: run_search(c, s, "red", "any", None, None, ["Atlantis"], []), "Atlantis"),
+    (lambda c, s: change_page(c, s, 1), "Run a search first"),
+    (lambda c, s: more_like_this(c, s), "Click a sighting"),
+    (lambda c, s: pin_selected(c, s), "Click a sighting"),
+    (lambda c, s: select_sighting(c, s, 5), "no longer on the page"),
+    (lambda c, s: unmark(c, s, []), "Choose a pinned"),
+    (lambda c, s: build_route(c, s), "Pin at least one sighting"),
+    (lambda c, s: export_case(c, s, "op", ""), "Nothing to export"),
+    (lambda c, s: search_suggestion(c, s, "0"), "Build a route"),
 ])
 def test_handler_errors_are_readable(console: Console, call, words):
     with pytest.raises(Exception) as info:
         call(console, op())
-    msg = h.readable_error(info.value)
+    msg = readable_error(info.value)
     assert words in msg and "Traceback" not in msg and "Something went wrong" not in msg
 
 
@@ -378,30 +384,30 @@ def test_unexpected_errors_are_logged_and_summarised(caplog):
     try:
         raise RuntimeError("boom\n  File 'x.py', line 3")
     except RuntimeError as exc:
-        with caplog.at_level(logging.ERROR, logger="ui.handlers"):
-            msg = h.readable_error(exc)
+        with caplog.at_level(logging.ERROR, logger="ui.policy"):
+            msg = readable_error(exc)
     assert msg.startswith("Something went wrong (RuntimeError: boom)") and "line 3" not in msg
     assert caplog.records and caplog.records[0].exc_info is not None
 
 
 def test_pin_reject_route_and_export(console: Console, small_index, tmp_path: Path):
     s = op()
-    h.run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
+    run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
     by_cam = {x.camera_id: i for i, x in reversed(list(enumerate(s.items)))}
     first, last = by_cam["G-1"], by_cam["G-3"]
-    detail = h.select_sighting(console, s, first)
+    detail = select_sighting(console, s, first)
     assert "G-1" in detail.info_html and "source video not found" in detail.info_html
-    marks = h.pin_selected(console, s)
-    h.select_sighting(console, s, last)
-    marks = h.pin_selected(console, s)
+    marks = pin_selected(console, s)
+    select_sighting(console, s, last)
+    marks = pin_selected(console, s)
     assert marks.summary == "Pinned: 2 · Rejected: 0" and len(marks.pinned_choices) == 2
-    h.select_sighting(console, s, by_cam["G-2"])
-    marks = h.reject_selected(console, s)
+    select_sighting(console, s, by_cam["G-2"])
+    marks = reject_selected(console, s)
     assert marks.summary == "Pinned: 2 · Rejected: 1"
-    marks = h.unmark(console, s, [marks.rejected_choices[0][1]])
+    marks = unmark(console, s, [marks.rejected_choices[0][1]])
     assert marks.summary == "Pinned: 2 · Rejected: 0"
 
-    view = h.build_route(console, s)
+    view = build_route(console, s)
     assert "fs-msg-ok" in view.status_html and "route of" in view.status_html
     root = svg_root(view.map_html)
     stops = [g.get("data-camera") for g in root.iter(f"{SVG}g") if g.get("class") == "route-stop"]
@@ -412,14 +418,14 @@ def test_pin_reject_route_and_export(console: Console, small_index, tmp_path: Pa
     # G-2 between the pins joins the route without being pinned; say the operator sees someone else there
     assert view.stop_choices
     wrong = view.stop_choices[0][1]
-    marks, view = h.reject_stops(console, s, [wrong])
+    marks, view = reject_stops(console, s, [wrong])
     assert wrong in s.rejected and marks.summary.endswith("Rejected: 1")
     assert wrong not in {st.sighting.sighting_id for st in s.route.stops if st.sighting is not None}
     with pytest.raises(ConsoleError, match="Choose the route stops"):
-        h.reject_stops(console, s, [])
+        reject_stops(console, s, [])
 
-    h.set_case(console, s, "CASE-7", "missing person, unit test")
-    files, msg = h.export_case(console, s, "Lee", "test export")
+    set_case(console, s, "CASE-7", "missing person, unit test")
+    files, msg = export_case(console, s, "Lee", "test export")
     assert "fs-msg-ok" in msg and all(p.is_file() for p in files.paths())
     data = json.loads(files.json.read_text(encoding="utf-8"))
     assert data["case"] == {"case_number": "CASE-7", "operator": "Lee", "notes": "test export",
@@ -439,32 +445,32 @@ def test_pin_reject_route_and_export(console: Console, small_index, tmp_path: Pa
 
 def test_buttons_act_on_the_sighting_on_screen(console: Console):
     s = op()
-    h.run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
+    run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
     a, b = s.items[0].sighting_id, s.items[1].sighting_id
-    h.select_sighting(console, s, 0)
+    select_sighting(console, s, 0)
     # the operator clicked another thumbnail, but the detail panel still shows b: Pin pins b
-    h.pin_selected(console, s, b)
+    pin_selected(console, s, b)
     assert s.pinned == [b] and s.selected == b
-    h.pin_selected(console, s)  # without a shown id: the last selected
+    pin_selected(console, s)  # without a shown id: the last selected
     assert s.pinned == [b]
     with pytest.raises(ConsoleError, match="no longer on screen"):
-        h.reject_selected(console, s, "vid-gone:1:0")
+        reject_selected(console, s, "vid-gone:1:0")
     assert a not in s.rejected
 
 
 def test_more_like_this_and_suggestion_search(console: Console):
     s = op()
-    h.run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
-    h.select_sighting(console, s, 0)
-    view = h.more_like_this(console, s)
+    run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
+    select_sighting(console, s, 0)
+    view = more_like_this(console, s)
     assert "More like" in view.status_html and s.like_id not in {x.sighting_id for x in s.items}
-    h.pin_selected(console, s)
-    route = h.build_route(console, s)
+    pin_selected(console, s)
+    route = build_route(console, s)
     assert route.suggestion_choices
-    _, request = h.search_suggestion(console, s, route.suggestion_choices[0][1])
+    _, request = search_suggestion(console, s, route.suggestion_choices[0][1])
     assert len(request["cameras"]) == 1 and request["time_from"] < request["time_to"]
     # the report names the search that built the route, not the later look at a suggested camera
-    report = h.build_report(console, s, "C-1", "op", "")
+    report = build_report(console, s, "C-1", "op", "")
     assert report.filters["Cameras"] == "all" and report.query_text == "purple top, blue jeans"
 
 
@@ -473,27 +479,27 @@ def test_reference_photo_checked_on_upload(console: Console, tmp_path: Path):
     bad = tmp_path / "statement.png"
     bad.write_text("this is a witness statement, not a photo", encoding="utf-8")
     with pytest.raises(Exception) as info:
-        h.upload_photo(console, s, str(bad))
-    assert "image" in h.readable_error(info.value).lower() and s.photo is None
+        upload_photo(console, s, str(bad))
+    assert "image" in readable_error(info.value).lower() and s.photo is None
     good = tmp_path / "photo.png"
     img = np.full((200, 100, 3), 200, np.uint8)
     img[40:180, 30:70] = (128, 0, 128)
     cv2.imwrite(str(good), img)
-    view = h.upload_photo(console, s, str(good))
+    view = upload_photo(console, s, str(good))
     assert s.photo == good.read_bytes() and view.preview and Path(view.preview).is_file()
     assert "photo.png" in view.status_html
-    assert h.clear_photo(console, s).preview is None and s.photo is None
+    assert clear_photo(console, s).preview is None and s.photo is None
 
 
 def test_missing_index_and_reindex_without_archive(tmp_path: Path):
     cfg = make_config(tmp_path / "no-index")
     c = Console(cfg=cfg, registry=GRID, cache_dir=tmp_path / "cache")
-    assert "No index yet" in h.index_status_view(c)
+    assert "No index yet" in index_status_view(c)
     with pytest.raises(Exception) as info:
-        h.run_search(c, op(), "red jacket", None, None, None, [], [])
-    assert "no index at" in h.readable_error(info.value)
+        run_search(c, op(), "red jacket", None, None, None, [], [])
+    assert "no index at" in readable_error(info.value)
     with pytest.raises(FileNotFoundError, match="--archive"):
-        h.reindex(c, admin())
+        reindex(c, admin())
 
 
 def test_only_one_reindex_at_a_time(tmp_path: Path):
@@ -503,14 +509,14 @@ def test_only_one_reindex_at_a_time(tmp_path: Path):
     assert c.reindexer._lock.acquire(blocking=False)
     try:
         with pytest.raises(ReindexBusyError, match="already running"):
-            h.reindex(c, admin())
+            reindex(c, admin())
     finally:
         c.reindexer._lock.release()
 
 
 def test_index_status_lists_cameras(small_index, tmp_path: Path):
     cfg, _ = small_index
-    html = h.index_status_view(Console(cfg=cfg, registry=GRID, cache_dir=tmp_path))
+    html = index_status_view(Console(cfg=cfg, registry=GRID, cache_dir=tmp_path))
     for cid in ("G-1", "G-2", "G-3"):
         assert cid in html
     assert "fs-missing" not in html.split("G-3")[0]  # indexed cameras are not flagged

@@ -1,11 +1,12 @@
 """The operator console: ``create_app(cfg, registry) -> gr.Blocks`` and ``launch(...)``.
 
-This module only lays out components and wires events to :mod:`ui.handlers`; each wrapper first
-binds the signed-in user (from Gradio's login, see :mod:`ui.access`) to the session, then turns a
-handler's view into component updates, and any error into a readable message (a toast plus the
-panel's status box), never a traceback. The UI's events are private (not a public API); the one
-public endpoint is ``/search`` (:func:`ui.handlers.api_search`), behind the same login, role check and
-audit as the Search button.
+This module only lays out components and wires events to the Gradio-free tab modules
+(``ui.search_tab``, ``ui.detail``, ``ui.marks``, ``ui.route_tab``, ``ui.export_tab``, ``ui.admin_tab``);
+each wrapper first binds the signed-in user (from Gradio's login, see :mod:`ui.access`) to the
+session, then turns a handler's view into component updates, and any error into a readable message
+(a toast plus the panel's status box), never a traceback. The UI's events are private (not a public
+API); the one public endpoint is ``/search`` (:func:`ui.search_tab.api_search`), behind the same
+login, role check and audit as the Search button.
 
 To serve the Blocks yourself, keep the console so Gradio gets its styling and may serve the image
 cache::
@@ -26,22 +27,28 @@ from typing import Any
 import gradio as gr
 from starlette.middleware import Middleware
 
-from core.auth import Role
+from core.auth import Permission, Role
 from core.compass import COMPASS_8
 from core.config import Config
 from core.registry import CameraRegistry
 from core.state_paths import console_cache_dir
 from ui import case_files
-from ui import handlers as h
 from ui.access import check_bind
-from ui.handlers import Console, Session, status_box
+from ui.admin_tab import add_user, index_status_view, reindex, remove_user, users_view
+from ui.console import ANY_DIRECTION, PAGE_SIZE, Console, Session, status_box
+from ui.detail import detail_view, select_sighting
+from ui.export_tab import export_case, export_preview
 from ui.http_guard import HttpGuard, TrustedProxies
 from ui.map_view import load_district_geojson
+from ui.marks import MarksView, pin_selected, reject_selected, unmark
+from ui.policy import authorize, header_html, readable_error, set_case
+from ui.route_tab import RouteView, base_map, build_route, reject_stops, search_suggestion
+from ui.search_tab import ResultsView, api_search, change_page, clear_photo, more_like_this, run_search, upload_photo
 
 TITLE = "footage-search · operator console"
 # Radio order that the CSS grid lays out as a compass rose: NW N NE / W any E / SW S SE.
-COMPASS_LAYOUT = ["NW", "N", "NE", "W", h.ANY_DIRECTION, "E", "SW", "S", "SE"]
-assert set(COMPASS_LAYOUT) - {h.ANY_DIRECTION} == set(COMPASS_8)
+COMPASS_LAYOUT = ["NW", "N", "NE", "W", ANY_DIRECTION, "E", "SW", "S", "SE"]
+assert set(COMPASS_LAYOUT) - {ANY_DIRECTION} == set(COMPASS_8)
 SEARCH_API = "search"  # the one endpoint callable by name (ui.http_guard refuses every other name)
 MAX_UPLOAD = "25mb"  # a little above search.photo.MAX_PHOTO_BYTES, which then gives the precise message
 
@@ -91,7 +98,7 @@ def _theme() -> gr.themes.Base:
 
 def build_console(cfg: Config, registry: CameraRegistry, *, archive: str | Path | None = None,
                   cache_dir: str | Path | None = None, districts_geojson: str | Path | None = None,
-                  engine_factory: Callable[..., Any] | None = None, page_size: int = h.PAGE_SIZE,
+                  engine_factory: Callable[..., Any] | None = None, page_size: int = PAGE_SIZE,
                   port: int | None = None) -> Console:
     """``cache_dir``: this console's own folder (default: per index and ``port``, see ``console_cache_dir``)."""
     shapes = load_district_geojson(districts_geojson) if districts_geojson else None
@@ -106,7 +113,7 @@ def _client(request: gr.Request | None) -> str:
 
 
 def _error(exc: BaseException) -> str:
-    msg = h.readable_error(exc)
+    msg = readable_error(exc)
     # Gradio renders toast text as HTML, and messages quote operator input (file names, typed times).
     # The panel's status box keeps the message; the toast only draws the eye.
     gr.Warning(escape(msg), duration=8)
@@ -143,7 +150,7 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
                                       placeholder="e.g. woman, purple coat, blue jeans, walking south / "
                                                   "보라색 코트, 청바지, 남쪽으로",
                                       elem_id="fs-description")
-                    direction = gr.Radio(COMPASS_LAYOUT, value=h.ANY_DIRECTION, label="Direction of movement",
+                    direction = gr.Radio(COMPASS_LAYOUT, value=ANY_DIRECTION, label="Direction of movement",
                                          elem_id="fs-direction")
                     # Plain text, checked by search: a picker that silently drops what it cannot parse
                     # would leave the operator believing a window applies when it does not.
@@ -212,7 +219,7 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
                                                     elem_id="fs-rejected-pick")
                         unreject_btn = gr.Button("Take back rejection", size="sm", elem_id="fs-unreject")
                     with gr.Column(scale=2, min_width=480):
-                        map_html = gr.HTML(h.base_map(console), elem_id="fs-map")
+                        map_html = gr.HTML(base_map(console), elem_id="fs-map")
                         suggestions_html = gr.HTML("", elem_id="fs-suggestions")
                         with gr.Row(visible=False) as suggestion_row:
                             suggestion_pick = gr.Dropdown([], label="Search a suggested camera in its window",
@@ -249,7 +256,7 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
                                 "No archive configured: start the console with <code>--archive FOLDER</code> to "
                                 "reindex from here.")
                 gr.HTML(status_box(archive_note), elem_id="fs-archive-note")
-                # shown to admins only (app.load); h.reindex checks the role again on the server
+                # shown to admins only (app.load); ui.admin_tab.reindex checks the role again on the server
                 reindex_btn = gr.Button("Start reindex", variant="primary", interactive=console.archive is not None,
                                         elem_id="fs-reindex", visible=False)
                 reindex_status = gr.HTML("", elem_id="fs-reindex-status")
@@ -276,13 +283,13 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
 
         def bind_case(sess: Session, request: gr.Request | None, case_v: str, purpose_v: str) -> Session:
             bind(sess, request)
-            h.set_case(console, sess, case_v, purpose_v)
+            set_case(console, sess, case_v, purpose_v)
             return sess
 
         results_out = [session, gallery, page_label, prev_btn, next_btn, search_status, detail_frame, detail_strip,
                        detail_info, pager, detail_row, shown_id]
 
-        def results_updates(sess: Session, view: h.ResultsView) -> tuple:
+        def results_updates(sess: Session, view: ResultsView) -> tuple:
             sess.selected = None
             return (sess, gr.update(value=view.gallery, visible=bool(view.gallery)), view.page_label,
                     gr.update(interactive=view.has_prev), gr.update(interactive=view.has_next), view.status_html,
@@ -297,7 +304,7 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
         def on_search(sess, case_v, purpose_v, text_v, dir_v, from_v, to_v, dists_v, cams_v, request: gr.Request):
             try:
                 bind_case(sess, request, case_v, purpose_v)
-                return results_updates(sess, h.run_search(console, sess, text_v, dir_v, from_v, to_v, dists_v,
+                return results_updates(sess, run_search(console, sess, text_v, dir_v, from_v, to_v, dists_v,
                                                           cams_v))
             except Exception as exc:
                 return results_error(sess, exc)
@@ -311,7 +318,7 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
             def run(sess, case_v, purpose_v, request: gr.Request):
                 try:
                     bind_case(sess, request, case_v, purpose_v)
-                    return results_updates(sess, h.change_page(console, sess, step))
+                    return results_updates(sess, change_page(console, sess, step))
                 except Exception as exc:
                     return results_error(sess, exc)
             return run
@@ -322,7 +329,7 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
         def on_like(sess, case_v, purpose_v, shown, request: gr.Request):
             try:
                 bind_case(sess, request, case_v, purpose_v)
-                return results_updates(sess, h.more_like_this(console, sess, shown))
+                return results_updates(sess, more_like_this(console, sess, shown))
             except Exception as exc:
                 return results_error(sess, exc)
 
@@ -331,7 +338,7 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
         def on_select(sess, evt: gr.SelectData, request: gr.Request):
             try:
                 bind(sess, request)
-                view = h.select_sighting(console, sess, evt.index if isinstance(evt.index, int) else None)
+                view = select_sighting(console, sess, evt.index if isinstance(evt.index, int) else None)
                 return (sess, gr.update(value=view.frame, visible=view.frame is not None),
                         gr.update(value=view.strip, visible=view.strip is not None), view.info_html, view.sighting_id)
             except Exception as exc:
@@ -340,7 +347,7 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
         gallery.select(on_select, [session], [session, detail_frame, detail_strip, detail_info, shown_id], **opts)
 
         def on_clear():
-            return "", h.ANY_DIRECTION, "", "", [], []
+            return "", ANY_DIRECTION, "", "", [], []
 
         clear_btn.click(on_clear, None, [text, direction, time_from, time_to, districts, cameras], **opts)
 
@@ -358,7 +365,7 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
         def on_photo(sess, case_v, purpose_v, path, request: gr.Request):
             try:
                 bind_case(sess, request, case_v, purpose_v)
-                view = h.upload_photo(console, sess, path)
+                view = upload_photo(console, sess, path)
                 return (sess, gr.update(value=view.preview, visible=view.preview is not None), view.status_html,
                         gr.skip())
             except Exception as exc:
@@ -370,7 +377,7 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
                           [session, photo_preview, photo_status, photo_file], **opts)
 
         def on_photo_clear(sess):
-            view = h.clear_photo(console, sess)
+            view = clear_photo(console, sess)
             return sess, gr.update(value=None, visible=False), view.status_html
 
         photo_file.clear(on_photo_clear, [session], [session, photo_preview, photo_status], **opts)
@@ -378,10 +385,10 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
         # marks
         marks_out = [session, marks_summary, pinned_gallery, pinned_pick, rejected_pick, detail_info, gallery]
 
-        def marks_updates(sess: Session, view: h.MarksView) -> tuple:
+        def marks_updates(sess: Session, view: MarksView) -> tuple:
             detail = gr.skip()
             if sess.selected and sess.selected in sess.known:
-                detail = h.detail_view(console, sess, sess.known[sess.selected]).info_html
+                detail = detail_view(console, sess, sess.known[sess.selected]).info_html
             return (sess, view.summary, view.pinned_gallery, gr.update(choices=view.pinned_choices, value=[]),
                     gr.update(choices=view.rejected_choices, value=[]), detail, view.results_gallery)
 
@@ -394,15 +401,15 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
                     return (sess, gr.skip(), gr.skip(), gr.skip(), gr.skip(), _error(exc), gr.skip())
             return run
 
-        pin_btn.click(on_mark(h.pin_selected), [session, shown_id], marks_out, **opts)
-        reject_btn.click(on_mark(h.reject_selected), [session, shown_id], marks_out, **opts)
+        pin_btn.click(on_mark(pin_selected), [session, shown_id], marks_out, **opts)
+        reject_btn.click(on_mark(reject_selected), [session, shown_id], marks_out, **opts)
 
         def on_unmark(sess, ids, request: gr.Request):
             try:
                 bind(sess, request)
-                return marks_updates(sess, h.unmark(console, sess, ids))
+                return marks_updates(sess, unmark(console, sess, ids))
             except Exception as exc:
-                gr.Warning(escape(h.readable_error(exc)), duration=8)
+                gr.Warning(escape(readable_error(exc)), duration=8)
                 return (sess, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
 
         unpin_btn.click(on_unmark, [session, pinned_pick], marks_out, **opts)
@@ -412,7 +419,7 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
         route_out = [session, route_status, map_html, timeline_html, stops_html, suggestions_html, suggestion_pick,
                      stop_pick, stop_reject_row, suggestion_row]
 
-        def route_updates(sess: Session, view: h.RouteView) -> tuple:
+        def route_updates(sess: Session, view: RouteView) -> tuple:
             return (sess, view.status_html, view.map_html, view.timeline_html, view.stops_html,
                     view.suggestions_html,
                     gr.update(choices=view.suggestion_choices,
@@ -424,14 +431,14 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
             progress(None, desc="building the route…")
             try:
                 bind_case(sess, request, case_v, purpose_v)
-                return route_updates(sess, h.build_route(console, sess))
+                return route_updates(sess, build_route(console, sess))
             except Exception as exc:
                 return (sess, _error(exc), *(gr.skip() for _ in route_out[2:]))
 
         def on_reject_stops(sess, case_v, purpose_v, ids, request: gr.Request):
             try:
                 bind_case(sess, request, case_v, purpose_v)
-                marks, route = h.reject_stops(console, sess, ids)
+                marks, route = reject_stops(console, sess, ids)
             except Exception as exc:
                 return (sess, _error(exc), *(gr.skip() for _ in route_out[2:]), *(gr.skip() for _ in marks_out[1:]))
             return (*route_updates(sess, route), *marks_updates(sess, marks)[1:])
@@ -446,7 +453,7 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
         def on_suggestion(sess, case_v, purpose_v, choice, request: gr.Request):
             try:
                 bind_case(sess, request, case_v, purpose_v)
-                view, req = h.search_suggestion(console, sess, choice)
+                view, req = search_suggestion(console, sess, choice)
             except Exception as exc:
                 return (*results_error(sess, exc), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
             return (*results_updates(sess, view), gr.Tabs(selected="search"), req["cameras"], req["time_from"],
@@ -459,19 +466,19 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
         def on_export(sess, case_v, purpose_v, operator_v, notes_v, request: gr.Request):
             try:
                 bind_case(sess, request, case_v, purpose_v)
-                files, msg = h.export_case(console, sess, operator_v, notes_v)
+                files, msg = export_case(console, sess, operator_v, notes_v)
             except Exception as exc:
                 return _error(exc), gr.skip()
             return msg, console.case_files.links_html(files.paths())
 
         export_btn.click(on_export, [session, case_number, purpose, operator, notes], [export_status, export_files],
                          **opts)
-        export_tab.select(lambda sess: h.export_preview(console, sess), [session], [export_status], **opts)
+        export_tab.select(lambda sess: export_preview(console, sess), [session], [export_status], **opts)
 
         # index
         def on_status(sess, request: gr.Request):
             try:
-                return h.index_status_view(console, bind(sess, request))
+                return index_status_view(console, bind(sess, request))
             except Exception as exc:
                 return _error(exc)
 
@@ -482,17 +489,17 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
             try:
                 bind(sess, request)
             except Exception as exc:
-                return (sess, status_box(escape(h.readable_error(exc)), "error"), gr.skip(), gr.skip(), gr.skip(),
+                return (sess, status_box(escape(readable_error(exc)), "error"), gr.skip(), gr.skip(), gr.skip(),
                         gr.skip(), gr.skip())
             assert sess.user is not None
-            admin = sess.user.can(h.Permission.REINDEX)
+            admin = sess.user.can(Permission.REINDEX)
             try:
-                index = h.index_status_view(console, sess)
+                index = index_status_view(console, sess)
             except Exception as exc:
                 index = _error(exc)
-            users = h.users_view(console, sess) if sess.user.can(h.Permission.MANAGE_USERS) else ""
-            return (sess, h.header_html(console, sess), gr.update(visible=admin),
-                    gr.update(visible=sess.user.can(h.Permission.MANAGE_USERS)), users, index,
+            users = users_view(console, sess) if sess.user.can(Permission.MANAGE_USERS) else ""
+            return (sess, header_html(console, sess), gr.update(visible=admin),
+                    gr.update(visible=sess.user.can(Permission.MANAGE_USERS)), users, index,
                     gr.update(value=sess.user.name if sess.user.authenticated else ""))
 
         app.load(on_load, [session], [session, who_html, reindex_btn, users_box, users_html, index_html, operator],
@@ -502,7 +509,7 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
             try:
                 bind(sess, request)
                 # the role is checked before the progress bar appears: an operator sees a refusal, not a start
-                h.authorize(console, sess, h.Permission.REINDEX, "start a reindex")
+                authorize(console, sess, Permission.REINDEX, "start a reindex")
             except Exception as exc:
                 return _error(exc), gr.skip()
             progress(0.0, desc="looking for new and changed videos…")
@@ -511,10 +518,10 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
                 progress((done, total), desc=f"indexed {done}/{total} files ({footage_s / 60:.1f} min of footage)",
                          unit="files")
             try:
-                msg = h.reindex(console, sess, report)
+                msg = reindex(console, sess, report)
             except Exception as exc:
                 return _error(exc), gr.skip()
-            return msg, h.index_status_view(console, sess)
+            return msg, index_status_view(console, sess)
 
         # No queue limit here: a second click while one runs must be told so (the Reindexer's lock),
         # not wait silently and then index again.
@@ -527,10 +534,10 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
                 try:
                     bind(sess, request)
                     if action == "add":
-                        msg = h.add_user(console, sess, name, role, password)
+                        msg = add_user(console, sess, name, role, password)
                     else:
-                        msg = h.remove_user(console, sess, name)
-                    return msg, h.users_view(console, sess), ""
+                        msg = remove_user(console, sess, name)
+                    return msg, users_view(console, sess), ""
                 except Exception as exc:
                     return _error(exc), gr.skip(), ""
             return run
@@ -543,14 +550,14 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
         # stateless, one page of results per call, same login, role check, case fields and audit as the button.
         def search_api(case_number: str, purpose: str, text: str = "", direction: str = "", time_from: str = "",
                        time_to: str = "", districts: list[str] | None = None, cameras: list[str] | None = None,
-                       limit: int = h.PAGE_SIZE, request: gr.Request = None) -> dict:  # type: ignore[assignment]
+                       limit: int = PAGE_SIZE, request: gr.Request = None) -> dict:  # type: ignore[assignment]
             """Search the index as the signed-in user; returns the ranked sightings as JSON."""
             try:
                 sess = bind(Session(), request)
-                return h.api_search(console, sess, case_number, purpose, text, direction or None, time_from or None,
+                return api_search(console, sess, case_number, purpose, text, direction or None, time_from or None,
                                     time_to or None, districts, cameras, limit)
             except Exception as exc:
-                raise gr.Error(h.readable_error(exc), print_exception=False) from None
+                raise gr.Error(readable_error(exc), print_exception=False) from None
 
         gr.api(search_api, api_name=SEARCH_API, concurrency_limit=api_concurrency, concurrency_id="api-search")
     app.queue(default_concurrency_limit=4)

@@ -44,7 +44,7 @@ from ui.access import AccessDenied
 from ui.thumbnails import private_dir
 
 if TYPE_CHECKING:
-    from ui.handlers import Console
+    from ui.console import Console
 
 ROUTE = "case-files"  # served at /case-files/<token>/<name>; the page links to it relatively
 RECORD = "owner.json"
@@ -142,7 +142,9 @@ class Refused(Exception):
 
 def _audit(console: Console, who: Identity | None, client: str, record: CaseFileRecord | None, event: str,
            **details: Any) -> None:
-    from ui.handlers import CaseContext, Session, audit  # handlers builds this module's store
+    # imported here: ui.console builds this module's store
+    from ui.console import CaseContext, Session
+    from ui.policy import audit
 
     if who is None:  # nobody signed in: no account to act as, but the address goes in the log
         assert console.audit is not None
