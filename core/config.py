@@ -86,6 +86,9 @@ class IndexConfig:
     clip_batch_size: int = 32
     thumbnail_height: int = 128
     timezone: str = "Asia/Seoul"  # for file-name start times that carry no UTC offset
+    # Windowed indexing (case mode, indexer/windows.py): a window is decoded from this long before its start,
+    # so the tracker and background model know who is already in view (those tracks belong to the window before).
+    window_warmup_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,7 @@ class Config:
         next batch run instead of silently mixing two kinds of sightings.
         """
         keep = {k: v for k, v in asdict(self.index).items()
-                if k not in ("workers", "clip_batch_size", "decoder")}
+                if k not in ("workers", "clip_batch_size", "decoder", "window_warmup_s")}
         keep["detector"] = Path(self.models.detector_path).name if self.models.detector_path else "auto"
         blob = json.dumps(keep, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

@@ -61,7 +61,7 @@ PURGED_PREFIX = "purged "
 
 def sightings_schema(dim: int) -> pa.Schema:
     return pa.schema([
-        pa.field("sighting_id", pa.string(), nullable=False),  # "{video_id}:{track}:{segment}"
+        pa.field("sighting_id", pa.string(), nullable=False),  # sighting_id(): "{video_id}[@{t0_ms}]:{track}:{segment}"
         pa.field("video_id", pa.string(), nullable=False),
         pa.field("camera_id", pa.string(), nullable=False),
         pa.field("district", pa.string(), nullable=False),
@@ -239,6 +239,19 @@ VIDEOS_SCHEMA = pa.schema([
     pa.field("stage_seconds", pa.string(), nullable=False),  # JSON {stage: seconds}
     pa.field("indexed_at", pa.float64(), nullable=False),
 ])
+
+
+def sighting_id(video_id: str, track_id: int, segment: int, window_t0: float | None = None) -> str:
+    """``{video_id}:{track}:{segment}`` for a whole-file run; a window's carry its start (file offset, ms),
+    ``{video_id}@{t0_ms}:{track}:{segment}``: deterministic either way, so a rerun replaces rather than adds."""
+    head = video_id if window_t0 is None else f"{video_id}@{round(window_t0 * 1000)}"
+    return f"{head}:{track_id}:{segment}"
+
+
+def sighting_window(sighting_id: str) -> float | None:
+    """The file offset of the window a sighting was found in; None for a whole-file run's sighting."""
+    head = sighting_id.split(":", 1)[0]
+    return int(head.rsplit("@", 1)[1]) / 1000.0 if "@" in head else None
 
 
 SPAN = pa.list_(pa.float64(), 2)  # [start, end) seconds from the start of the file

@@ -38,7 +38,7 @@ from indexer.run_plan import (
     prepare_run,
     run_job,
 )
-from indexer.store import SightingStore, VideoOutcome, VideoRecord
+from indexer.store import SightingStore, VideoOutcome
 
 
 def run_index(archive: str | Path, cfg: Config, registry: CameraRegistry,
@@ -62,29 +62,43 @@ def run_index(archive: str | Path, cfg: Config, registry: CameraRegistry,
         with FootageProgress(options.progress and bool(jobs), run.total_bytes, len(jobs), workers) as bar:
             for result, digest, clip_error in results(jobs, workers, cfg, plan) if jobs else iter(()):
                 summary.clip_error = summary.clip_error or clip_error
-                _record(result, digest, store, config_version, summary, run.records)
-                bar.advance(result.video.size_bytes, result.info.duration_s if result.info else 0.0)
+                record_result(result, digest, store, config_version, summary, run)
+                bar.advance(*_progress_of(result))
                 if on_progress is not None:
-                    on_progress(summary.indexed + len(summary.failed), len(jobs), summary.footage_s)
+                    on_progress(summary.indexed + summary.windows + len(summary.failed), len(jobs), summary.footage_s)
         finish_run(store, summary)
     summary.wall_s = time.perf_counter() - t_start
     return summary
 
 
-def _record(result: VideoResult, digest: str, store: SightingStore, config_version: str,
-            summary: BatchSummary, records: dict[str, VideoRecord]) -> None:
+def record_result(result: VideoResult, digest: str, store: SightingStore, config_version: str,
+             summary: BatchSummary, run: RunPlan) -> int:
+    """Write one video's (or window's) result; returns the sightings written."""
     outcome = VideoOutcome.of(result, digest)
-    if keeps_previous_version(outcome.error, records.get(result.video.video_id)):
-        summary.count(outcome)
-        return
+    if keeps_previous_version(outcome.error, run.records.get(result.video.video_id)):
+        summary.count(outcome, window=result.window)
+        return 0
     if not outcome.ok:
         store.record_failure(result.video, result, digest, config_version, result.error)
-        summary.count(outcome)
-        return
+        summary.count(outcome, window=result.window)
+        return 0
     t0 = time.perf_counter()
-    store.commit_video(result, digest, config_version, outcome.clip_model,
-                       replacing=result.video.video_id in records)
-    summary.count(outcome, write_s=time.perf_counter() - t0)
+    if result.window is not None:
+        n = store.commit_window(result, config_version, outcome.clip_model)
+    else:
+        n = store.commit_video(result, digest, config_version, outcome.clip_model,
+                               replacing=run.replacing(result.video.video_id))
+    summary.count(outcome, write_s=time.perf_counter() - t0, window=result.window)
+    return n
+
+
+def _progress_of(result: VideoResult) -> tuple[int, float]:
+    """Bytes and footage seconds one result stands for on the progress bar."""
+    if result.window is not None:
+        t0, t1 = result.window
+        duration = result.info.duration_s if result.info and result.info.duration_s > 0 else t1
+        return int(result.video.size_bytes * (t1 - t0) / max(duration, 1e-9)), t1 - t0
+    return result.video.size_bytes, result.info.duration_s if result.info else 0.0
 
 
 # The names callers imported from here before the run plan, worker pool and progress moved out.

@@ -40,6 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "default: start Ray on this machine")
     p.add_argument("--commit-every", type=int, default=64, metavar="N",
                    help="with --engine ray: commit finished videos to the index N at a time (default 64)")
+    p.add_argument("--camera", metavar="ID",
+                   help="windowed indexing (case mode): only this camera's footage between --from and --to; "
+                        "spans the index already covers are not analysed again")
+    p.add_argument("--from", dest="window_from", metavar="ISO", help="with --camera: window start (index.timezone "
+                                                                     "unless the time has an offset)")
+    p.add_argument("--to", dest="window_to", metavar="ISO", help="with --camera: window end")
     p.set_defaults(handler=run_index_command)
 
     s = sub.add_parser("status", help="what the index holds: cameras, time coverage, model",
@@ -80,6 +86,8 @@ def run_index_command(args: argparse.Namespace, cfg: Config) -> int:
         return 0 if not filled.error else 1
     if args.address and args.engine != "ray":
         raise UserError("--address needs --engine ray")
+    if args.camera or args.window_from or args.window_to:
+        return _run_window_command(args, cfg, registry)
     summary = run_index(args.archive, cfg, registry,
                         BatchOptions(rebuild=args.rebuild, retry_failed=args.retry_failed, progress=progress,
                                      wait_s=args.wait, engine=args.engine, ray_address=args.address,
@@ -93,6 +101,32 @@ def run_index_command(args: argparse.Namespace, cfg: Config) -> int:
     else:
         print("\n".join(summary.lines()))
     return 1 if summary.failed and not summary.indexed else 0
+
+
+def _run_window_command(args: argparse.Namespace, cfg: Config, registry) -> int:
+    from zoneinfo import ZoneInfo
+
+    from core.errors import UserError
+    from indexer.archive import parse_timestamp
+    from indexer.windows import index_windows
+
+    if not (args.camera and args.window_from and args.window_to):
+        raise UserError("windowed indexing needs all of --camera ID --from ISO --to ISO")
+    if args.engine != "local" or args.rebuild or args.prune:
+        raise UserError("--camera/--from/--to run on the local engine and cannot be combined with --rebuild or --prune")
+    tz = ZoneInfo(cfg.index.timezone)
+    try:
+        t0, t1 = parse_timestamp(args.window_from, tz), parse_timestamp(args.window_to, tz)
+    except ValueError as exc:
+        raise UserError(f"--from/--to must be ISO 8601 times: {exc}") from None
+    run = index_windows(cfg, registry, args.archive, [(args.camera, t0, t1)], workers=args.workers,
+                        wait_s=args.wait, retry_failed=args.retry_failed)
+    if args.json:
+        print(json.dumps({"windows": [w.__dict__ for w in run.windows], "sightings": run.summary.sightings,
+                          "failed": [f.__dict__ for f in run.summary.failed], "wall_s": run.summary.wall_s}, indent=2))
+    else:
+        print("\n".join(run.lines(tz)))
+    return 1 if run.summary.failed and not run.summary.windows else 0
 
 
 def run_status_command(args: argparse.Namespace, cfg: Config) -> int:

@@ -28,7 +28,7 @@ import supervision as sv
 from core.config import Config
 from core.loading import ImageEmbedder
 from core.registry import Camera
-from core.schema import SightingRecord, sightings_schema
+from core.schema import SightingRecord, sighting_id, sightings_schema
 from core.vision.attributes import garment_texture, head_colour, object_colour
 from core.vision.colours import ColourNamer
 from core.vision.crops import crop_with_margin
@@ -50,7 +50,7 @@ from indexer.sighting_rows import (
     segments,
     sighting_record,
 )
-from indexer.tracking import PersonTracker, TrackPoint
+from indexer.tracking import LOST_TRACK_S, PersonTracker, Track, TrackPoint
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,9 @@ TRUNCATION_SLACK_S = 2.0
 # live track, the detector is skipped. A distant person is ~250 such pixels of ~57,600; the gate sits at ~60.
 MIN_MOTION_FRACTION = 0.001
 GATE_WARMUP_FRAMES = 3  # the background model needs a few frames before "no motion" means anything
+# A window decodes on past its end while a track it owns is still followed, at most this long (a person
+# standing longer across the edge is cut there: the next window saw them first in its warm-up, so drops them).
+WINDOW_RUN_OUT_S = 120.0
 RELIABILITY_EVERY_S = 5.0  # day turns to night (and the camera to IR) over minutes: measure every 5 s
 
 
@@ -99,6 +102,8 @@ class VideoResult:
     n_sampled: int = 0
     error: str = ""
     n_gated: int = 0  # sampled frames on which motion gating skipped detection
+    window: tuple[float, float] | None = None  # [t0, t1) file offsets of a windowed run; None: the whole file
+    decoded_s: float = 0.0  # footage seconds decoded (for a window, its warm-up and track run-out too)
 
     @property
     def ok(self) -> bool:
@@ -201,44 +206,85 @@ class _VideoState:
         return out
 
 
-def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -> VideoResult:
-    """Run the whole per-video pipeline; decoding errors come back as ``VideoResult.error``."""
+@dataclass(frozen=True)
+class _Window:
+    """Which frames a run decodes and which tracks it keeps (see :mod:`indexer.windows` for why).
+
+    A whole-file run is the window [0, inf) with no warm-up. A window [t0, t1) decodes from
+    ``t0 - warmup`` and keeps the tracks first seen in [t0, t1); past t1 it decodes on while one of
+    those is still followed, up to ``run_out_s`` beyond t1."""
+
+    t0: float
+    t1: float
+    decode_from: float
+    run_out_s: float
+
+    @classmethod
+    def of(cls, window: tuple[float, float] | None, cfg: Config) -> _Window:
+        if window is None:
+            return cls(0.0, math.inf, 0.0, 0.0)
+        t0, t1 = window
+        return cls(t0, t1, max(0.0, t0 - cfg.index.window_warmup_s), max(cfg.index.max_segment_s, WINDOW_RUN_OUT_S))
+
+    def owns(self, track: Track) -> bool:
+        return self.t0 <= track.t_start + 1e-6 < self.t1
+
+    def done(self, t: float, tracker: PersonTracker) -> bool:
+        """Past the window's end with none of its tracks still followed."""
+        return t + 1e-6 >= self.t1 and not any(
+            self.owns(tr) and t - tr.t_end <= LOST_TRACK_S for tr in tracker.tracks())
+
+
+def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config,
+                window: tuple[float, float] | None = None) -> VideoResult:
+    """Run the per-video pipeline over the whole file or over ``window`` ([t0, t1) file offsets; its
+    sighting ids then carry t0); decoding errors come back as ``VideoResult.error``."""
     from indexer.decode import DecodeError
 
     timer = StageTimer()
     icfg = cfg.index
+    span = _Window.of(window, cfg)
     try:
         with timer.stage("decode"):
             info = probe(video.path)
             decoder = choose_decoder(icfg.decoder, info, icfg.sample_fps)
     except (DecodeError, OSError) as exc:
-        return VideoResult(video, None, icfg.decoder, None, None, timer.seconds, error=str(exc))
+        return VideoResult(video, None, icfg.decoder, None, None, timer.seconds, error=str(exc), window=window)
 
     models.detector.reset()
     state = _VideoState(models, cfg, PersonTracker(icfg.sample_fps), (info.width, info.height))
-    frames = decoder.frames(video.path, icfg.sample_fps)
+    frames = decoder.frames(video.path, icfg.sample_fps, span.decode_from, span.t1 + span.run_out_s)
+    first_t = None
     try:
         while True:
             with timer.stage("decode"):
                 sampled = next(frames, None)
             if sampled is None:
                 break
+            first_t = sampled.t if first_t is None else first_t
             state.observe(sampled.t, sampled.image, timer)
+            if span.done(sampled.t, state.tracker):
+                break
     except DecodeError as exc:
-        return VideoResult(video, info, decoder.name, None, None, timer.seconds, state.n_sampled, error=str(exc))
+        return VideoResult(video, info, decoder.name, None, None, timer.seconds, state.n_sampled, error=str(exc),
+                           window=window)
+    finally:
+        frames.close()  # type: ignore[attr-defined]  # a window stops early: close the container now
     n_sampled, last_t, frame_wh = state.n_sampled, state.last_t, state.frame_wh
     tracker, candidates = state.tracker, state.candidates
-    scene_frames = state.scene_frames
+    scene_frames = [(t, f) for t, f in state.scene_frames if span.t0 <= t + 1e-6 < span.t1]
+    decoded_s = last_t - first_t + 1.0 / icfg.sample_fps if first_t is not None else 0.0
 
     if n_sampled == 0:
         return VideoResult(video, info, decoder.name, None, None, timer.seconds, 0,
-                           error="no frame could be decoded")
+                           error="no frame could be decoded", window=window)
     # A cut-off file often decodes "cleanly" up to where the data stops; the container still
-    # declares the full duration, so the gap gives it away.
+    # declares the full duration, so the gap gives it away. (A window ending early only looks that far.)
     slack = max(TRUNCATION_SLACK_S, 2.0 / icfg.sample_fps, info.keyframe_gap_s if math.isfinite(info.keyframe_gap_s)
                 else 0.0)
-    if info.duration_s > 0 and last_t < info.duration_s - slack:
-        return VideoResult(video, info, decoder.name, None, None, timer.seconds, n_sampled,
+    expected_end = min(info.duration_s, span.t1)
+    if info.duration_s > 0 and last_t < expected_end - slack:
+        return VideoResult(video, info, decoder.name, None, None, timer.seconds, n_sampled, window=window,
                            error=f"truncated: frames stop at {last_t:.1f}s of a declared {info.duration_s:.1f}s")
 
     tz = ZoneInfo(icfg.timezone)
@@ -248,7 +294,7 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -
     row_points: list[list[TrackPoint]] = []
     with timer.stage("describe"):
         for track in tracker.tracks():
-            if len(track.points) < icfg.min_track_detections:
+            if len(track.points) < icfg.min_track_detections or not span.owns(track):
                 continue
             for seg_points in segments(track, icfg.max_segment_s):
                 seg = segment_index(seg_points[0].t, track.t_start, icfg.max_segment_s)
@@ -262,6 +308,8 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -
                 best = chosen[0]
                 row = sighting_record(video, camera, seg_points, track, seg, best, frame_wh, tz,
                                       models.detector.name, icfg.thumbnail_height)
+                if window is not None:
+                    row.sighting_id = sighting_id(video.video_id, track.track_id, seg, window[0])
                 row_points.append(seg_points)
                 for c in chosen:
                     crops_to_embed.append(c.crop)
@@ -293,7 +341,7 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config) -
     table = pa.Table.from_pylist([r.to_row() for r in rows], schema=sightings_schema(models.clip_dim)) if rows else \
         sightings_schema(models.clip_dim).empty_table()
     return VideoResult(video, info, decoder.name, table, frames_table, timer.seconds, n_sampled,
-                       n_gated=state.n_gated)
+                       n_gated=state.n_gated, window=window, decoded_s=decoded_s)
 
 
 def _objects_array(items: list) -> np.ndarray:

@@ -36,9 +36,11 @@ class BatchSummary:
     indexes_built: list[str] = field(default_factory=list)
     registry_changes: list[str] = field(default_factory=list)
     pruned_videos: int = 0
+    windows: int = 0  # windows of partly analysed videos (case mode, or the gaps a whole run fills)
+    ray_left_partial: int = 0  # partly analysed videos the Ray engine leaves to the local one
 
-    def count(self, outcome: VideoOutcome, write_s: float = 0.0) -> None:
-        """Add one processed video (indexed or failed) to the totals."""
+    def count(self, outcome: VideoOutcome, write_s: float = 0.0, window: tuple[float, float] | None = None) -> None:
+        """Add one processed video or window of a video (indexed or failed) to the totals."""
         for k, v in outcome.seconds.items():
             self.stage_seconds[k] = self.stage_seconds.get(k, 0.0) + v
         if not outcome.ok:
@@ -49,8 +51,12 @@ class BatchSummary:
         self.sightings_without_vectors += outcome.n_without_vectors
         self.sightings += outcome.n_sightings
         self.stage_seconds["write"] += write_s
-        self.indexed += 1
-        self.footage_s += outcome.info.duration_s if outcome.info else 0.0
+        if window is not None:
+            self.windows += 1
+            self.footage_s += window[1] - window[0]
+        else:
+            self.indexed += 1
+            self.footage_s += outcome.info.duration_s if outcome.info else 0.0
         self.frames_sampled += outcome.n_sampled
         self.frames_gated += outcome.n_gated
 
@@ -62,7 +68,8 @@ class BatchSummary:
         out = [
             f"files: {self.files_found} found, {self.indexed} indexed, {self.unchanged} unchanged, "
             f"{len(self.failed)} failed, {len(self.skipped)} skipped"
-            + (f", {self.previously_failed} failed before (use --retry-failed)" if self.previously_failed else ""),
+            + (f", {self.previously_failed} failed before (use --retry-failed)" if self.previously_failed else "")
+            + (f"; {self.windows} windows of partly indexed videos analysed" if self.windows else ""),
             f"sightings written: {self.sightings}"
             + (f" ({self.sightings_without_vectors} without CLIP vectors)" if self.sightings_without_vectors else ""),
             f"footage: {self.footage_s / 3600:.3f} h in {self.wall_s:.1f} s wall = {self.x_realtime:.1f}x realtime",
@@ -79,6 +86,9 @@ class BatchSummary:
         if self.orphans_removed:
             out.append(f"removed {self.orphans_removed} half-written sightings left by an interrupted run")
         out += self.registry_changes
+        if self.ray_left_partial:
+            out.append(f"{self.ray_left_partial} partly indexed videos (case-mode windows) left as they are: the "
+                       "Ray engine indexes whole files only; `footage-search index` (local engine) fills their gaps")
         if self.pruned_videos:
             out.append(f"pruned {self.pruned_videos} videos whose file or camera is gone (and their sightings)")
         for f in self.failed:

@@ -12,25 +12,27 @@ in local worker processes, :mod:`indexer.ray_engine` on Ray Data actors).
 from __future__ import annotations
 
 import logging
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.config import Config
 from core.index_db import IndexDB
 from core.loading import ImageEmbedderPlan, load_colours, load_detector, load_image_embedder
 from core.registry import CameraRegistry
-from core.schema import VIDEO_STATUS_DONE, VIDEO_STATUS_FAILED
+from core.schema import VIDEO_STATUS_DONE, VIDEO_STATUS_FAILED, VIDEO_STATUS_PARTIAL
 from core.vision.clip_embedder import ClipSpec, ClipUnavailableError
 from indexer.archive import VideoFile, content_hash, discover
 from indexer.pipeline import Models, VideoResult, index_video
 from indexer.progress import BatchSummary, FileFailure
 from indexer.registry_sync import sync as registry_sync
-from indexer.store import SightingStore, VideoRecord
+from indexer.store import CoverageRecord, SightingStore, VideoRecord
 
 log = logging.getLogger(__name__)
 
 CHANGED_WHILE_INDEXING = "changed while indexing"
+WINDOW_CHUNK_S = 600.0  # a long unanalysed span is split into windows of this length, one job each
 
 
 @dataclass
@@ -51,6 +53,7 @@ class BatchOptions:
 class Job:
     video: VideoFile
     camera: object  # core.registry.Camera (kept loose for pickling simplicity)
+    window: tuple[float, float] | None = None  # [t0, t1) file offsets (indexer.windows); None: the whole file
 
 
 @dataclass
@@ -61,6 +64,11 @@ class RunPlan:
     config_version: str
     jobs: list[Job]
     records: dict[str, VideoRecord]  # the ``videos`` table as it was when the run started
+    coverage: dict[str, CoverageRecord] = field(default_factory=dict)  # the ``coverage`` table then
+
+    def replacing(self, video_id: str) -> bool:
+        """Whether the index may hold rows of this video already (a whole-file commit then swaps them)."""
+        return video_id in self.records or video_id in self.coverage
 
     @property
     def total_bytes(self) -> int:
@@ -86,11 +94,11 @@ def keeps_previous_version(error: str, previous: VideoRecord | None) -> bool:
     """A file still being written keeps the sightings of the version indexed before: its ``videos``
     row is left as it was (still naming the old size/mtime), so the next run picks the file up again."""
     return (error.startswith(CHANGED_WHILE_INDEXING) and previous is not None
-            and previous.status == VIDEO_STATUS_DONE)
+            and previous.status in (VIDEO_STATUS_DONE, VIDEO_STATUS_PARTIAL))
 
 
-def _failed(video: VideoFile, reason: str) -> VideoResult:
-    return VideoResult(video, None, "", None, None, {}, error=reason)
+def _failed(video: VideoFile, reason: str, window: tuple[float, float] | None = None) -> VideoResult:
+    return VideoResult(video, None, "", None, None, {}, error=reason, window=window)
 
 
 def _changed_since_discovery(video: VideoFile) -> str:
@@ -115,17 +123,18 @@ def run_job(job: Job, models: Models, cfg: Config) -> tuple[VideoResult, str]:
     """
     video = job.video
     try:
-        digest = content_hash(video.path)
+        # A window reads a small part of the file: hashing all of it for each window would cost more.
+        digest = content_hash(video.path) if job.window is None else ""
     except OSError as exc:
-        return _failed(video, f"unreadable: {exc.strerror or exc}"), ""
+        return _failed(video, f"unreadable: {exc.strerror or exc}", job.window), ""
     try:
-        result = index_video(video, job.camera, models, cfg)  # type: ignore[arg-type]
+        result = index_video(video, job.camera, models, cfg, window=job.window)  # type: ignore[arg-type]
     except Exception as exc:  # one video's bug (MemoryError included) must not end the run
         log.exception("indexing %s failed", video.rel_path)
-        return _failed(video, f"internal error: {type(exc).__name__}: {exc}"), ""
+        return _failed(video, f"internal error: {type(exc).__name__}: {exc}", job.window), ""
     changed = _changed_since_discovery(video)
     if changed:
-        return _failed(video, changed), ""
+        return _failed(video, changed, job.window), ""
     return result, digest
 
 
@@ -161,9 +170,8 @@ def plan_work(videos: list[VideoFile], store: SightingStore, config_version: str
     return todo, unchanged, previously_failed, touched
 
 
-def prepare_run(archive: str | Path, cfg: Config, registry: CameraRegistry, options: BatchOptions,
-                summary: BatchSummary) -> RunPlan:
-    """Open and check the index, clear a killed run's leftovers, and decide which videos to (re)index."""
+def open_for_run(cfg: Config, registry: CameraRegistry, options: BatchOptions, summary: BatchSummary) -> SightingStore:
+    """Open and check the index, clear a killed run's leftovers and apply registry edits (under the lock)."""
     spec = ClipSpec.from_config(cfg.models)
     db = IndexDB.open(cfg.storage)
     store = SightingStore(db, spec.embed_dim())
@@ -173,7 +181,13 @@ def prepare_run(archive: str | Path, cfg: Config, registry: CameraRegistry, opti
     store.ensure_tables()
     summary.orphans_removed = store.remove_orphans()
     summary.registry_changes = registry_sync(db, registry).lines()
+    return store
 
+
+def prepare_run(archive: str | Path, cfg: Config, registry: CameraRegistry, options: BatchOptions,
+                summary: BatchSummary) -> RunPlan:
+    """Open and check the index, clear a killed run's leftovers, and decide which videos to (re)index."""
+    store = open_for_run(cfg, registry, options, summary)
     videos, skipped = discover(archive, registry, cfg.index.timezone)
     summary.files_found = len(videos) + len(skipped)
     summary.skipped = [FileFailure(str(s.path), s.reason) for s in skipped]
@@ -181,7 +195,7 @@ def prepare_run(archive: str | Path, cfg: Config, registry: CameraRegistry, opti
     records = store.video_records()
     if options.prune:
         present = {v.video_id for v in videos}
-        gone = [vid for vid in records if vid not in present]
+        gone = sorted(vid for vid in set(records) | set(store.coverage_records()) if vid not in present)
         store.forget_videos(gone)
         summary.pruned_videos = len(gone)
         records = {vid: rec for vid, rec in records.items() if vid in present}
@@ -189,13 +203,34 @@ def prepare_run(archive: str | Path, cfg: Config, registry: CameraRegistry, opti
         videos, store, config_version, options.retry_failed, records)
     for v in touched:
         store.touch_video(v)
-    jobs = [Job(v, registry.get(v.camera_id)) for v in todo]
-    return RunPlan(store, config_version, jobs, records)
+    coverage = store.coverage_records()
+    jobs: list[Job] = []
+    complete: list[str] = []
+    for v in todo:
+        cov = coverage.get(v.video_id)
+        if cov is None or not cov.valid_for(v, config_version):
+            jobs.append(Job(v, registry.get(v.camera_id)))
+            continue
+        # Partly analysed by windows (case mode): only the gaps, never a covered span again.
+        gaps = cov.gaps()
+        if not gaps:
+            complete.append(v.video_id)  # a run killed after its last window's coverage was written
+        jobs += [Job(v, registry.get(v.camera_id), w) for g in gaps for w in chunk(g)]
+    store.mark_done(complete)
+    return RunPlan(store, config_version, jobs, records, coverage)
+
+
+def chunk(span: tuple[float, float], size_s: float = WINDOW_CHUNK_S) -> list[tuple[float, float]]:
+    """``span`` cut into windows of at most ``size_s`` (so workers share a long gap), ends on whole
+    milliseconds: a window's start is part of its sighting ids and must match its coverage exactly."""
+    t0, t1 = round(span[0], 3), span[1]
+    cuts = [t0 + k * size_s for k in range(max(1, math.ceil((t1 - t0) / size_s)))]
+    return [(round(a, 3), round(min(a + size_s, t1), 3) if a + size_s < t1 else t1) for a in cuts if t1 - a > 1e-3]
 
 
 def finish_run(store: SightingStore, summary: BatchSummary) -> None:
     """Compact and index what this run added."""
-    if summary.indexed:
+    if summary.indexed or summary.windows:
         t0 = time.perf_counter()
         store.optimize()
         summary.indexes_built = store.build_indexes()

@@ -56,6 +56,8 @@ from core.schema import (
     VIDEOS_SCHEMA,
     SightingField,
     frames_schema,
+    sighting_id,
+    sighting_window,
     sightings_schema,
 )
 from indexer.archive import VideoFile
@@ -70,19 +72,6 @@ VECTOR_INDEX_MIN_ROWS = 20_000
 # Coverage this close to the end of the file covers it: containers round their declared duration, and a
 # sliver shorter than a millisecond holds no sample to analyse.
 COVERAGE_SLACK_S = 1e-3
-
-
-def window_prefix(video_id: str, t0: float) -> str:
-    """The sighting-id prefix of the window of ``video_id`` that starts at file offset ``t0``."""
-    return f"{video_id}@{round(t0 * 1000)}"
-
-
-def window_start(sighting_id: str) -> float | None:
-    """The file offset of the window a sighting was found in; None for a whole-file sighting."""
-    head = sighting_id.split(":", 1)[0]
-    if "@" not in head:
-        return None
-    return int(head.rsplit("@", 1)[1]) / 1000.0
 
 
 @dataclass
@@ -125,6 +114,7 @@ class VideoRecord:
     status: str
     config_version: str
     n_sightings: int
+    duration_s: float = 0.0
 
 
 @dataclass
@@ -230,7 +220,7 @@ class SightingStore:
         if not self.db.has_table(VIDEOS):
             return {}
         cols = ["video_id", "path", "size_bytes", "mtime", "content_hash", "status", "config_version",
-                "n_sightings"]
+                "n_sightings", "duration_s"]
         rows = self.db.table(VIDEOS).to_arrow().select(cols).to_pylist()
         return {r["video_id"]: VideoRecord(**r) for r in rows}
 
@@ -280,7 +270,7 @@ class SightingStore:
         keep = old is not None and old.valid_for(video, config_version)
         spans = iv.merge([*(old.spans if keep else []), (t0, t1)])
         everything = f"video_id = {sql_str(vid)}"
-        mine = f"{everything} AND sighting_id LIKE {sql_str(window_prefix(vid, t0) + ':%')}"
+        mine = f"{everything} AND sighting_id LIKE {sql_str(sighting_id(vid, 0, 0, t0).rsplit(':', 2)[0] + ':%')}"
         self._merge(SIGHTINGS, SightingField.SIGHTING_ID, result.sightings, mine if keep else everything)
         if result.frames is not None and result.frames.num_rows and not self.db.has_table(FRAMES):
             self.db.db.create_table(FRAMES, schema=frames_schema(self.dim))
@@ -390,7 +380,7 @@ class SightingStore:
         where = f"video_id = {sql_str(video_id)}"
         ids = (self.db.table(SIGHTINGS).search().where(where).select([SightingField.SIGHTING_ID]).limit(None)
                .to_arrow().column(SightingField.SIGHTING_ID).to_pylist())
-        stray = [i for i in ids if (start := window_start(i)) is None or not iv.covers(spans, (start, start + 1e-3))]
+        stray = [i for i in ids if (start := sighting_window(i)) is None or not iv.covers(spans, (start, start + 1e-3))]
         if stray:
             self.db.table(SIGHTINGS).delete(sql_in(SightingField.SIGHTING_ID, stray))
         if self.db.has_table(FRAMES):
