@@ -99,11 +99,14 @@ class BatchCommitter:
     """Collects workers' reports and commits them a batch at a time (driver side)."""
 
     def __init__(self, store: SightingStore, target: FragmentTarget, config_version: str,
-                 records: dict[str, VideoRecord], every_videos: int, every_s: float):
+                 records: dict[str, VideoRecord], every_videos: int, every_s: float,
+                 covered: set[str] | None = None):
         self.store = store
         self.target = target
         self.config_version = config_version
-        self.known = set(records)  # videos that may have rows from an earlier version or run
+        # videos that may have rows from an earlier version or run (or windows analysed before)
+        self.known = set(records) | (covered or set())
+        self.covered = covered or set()
         self.records = records
         self.every_videos = max(1, every_videos)
         self.every_s = every_s
@@ -142,6 +145,8 @@ class BatchCommitter:
         self.store.upsert_videos([r.outcome.video_row(self.config_version) for r in batch
                                   if not keeps_previous_version(r.outcome.error,
                                                                 self.records.get(r.outcome.video.video_id))])
+        self.store.delete_coverage(sorted(r.outcome.video.video_id for r in done
+                                          if r.outcome.video.video_id in self.covered))
         claimed = next((r.outcome.clip_model for r in done if r.outcome.clip_model and r.outcome.n_sightings), "")
         if claimed:
             self.store.claim_model(claimed)

@@ -10,7 +10,11 @@ rows, progress bar and summary (:mod:`indexer.progress`) and final compaction. W
   parallel across files and nodes. Actors ask for a share of a GPU when the cluster has GPUs (CLIP
   runs there; the ONNX detector and the decoder stay on the actor's CPUs);
 * actors write their videos' rows to the tables as uncommitted Lance fragments, and the driver
-  commits them in batches (:mod:`indexer.ray_commit`, which explains the crash guarantees).
+  commits them in batches (:mod:`indexer.ray_commit`, which explains the crash guarantees);
+* whole files only: a video partly analysed by windows (case mode, :mod:`indexer.windows`) with coverage
+  still valid is left as it is (the summary says so; the local engine fills its gaps), so no covered
+  span is analysed twice. One whose coverage is stale (other settings, changed file) is redone whole,
+  its windows' rows and coverage replaced like any redone video's.
 
 On a multi-node cluster the index must be reachable from every node under the same URI (object
 storage, or a shared mount), and so must the archive's files and the model files; every node needs
@@ -133,12 +137,18 @@ def run_index_ray(archive: str | Path, cfg: Config, registry: CameraRegistry, op
     with indexer_lock(cfg.storage.index_uri, wait_s=options.wait_s):
         run = prepare_run(archive, cfg, registry, options, summary)
         store = run.store
+        # Whole files only: the windows (gaps of partly indexed videos) need the merge-per-window commit of
+        # the local engine. Their covered spans are respected by leaving these videos as they are.
+        partial = {j.video.video_id for j in run.jobs if j.window is not None}
+        run.jobs = [j for j in run.jobs if j.window is None]
+        summary.ray_left_partial = len(partial)
         if cfg.index.frame_embed_interval_s > 0 and not store.db.has_table(FRAMES):
             store.db.db.create_table(FRAMES, schema=frames_schema(store.dim))  # workers append to it
         if run.jobs:
             target = FragmentTarget.of(store, cfg.storage)
             committer = BatchCommitter(store, target, run.config_version, run.records,
-                                       options.commit_every_videos, options.commit_every_s)
+                                       options.commit_every_videos, options.commit_every_s,
+                                       covered=set(run.coverage))
             with ray_session(options.ray_address):
                 _index_on_ray(run.jobs, run.total_bytes, cfg, options, target, committer, summary, on_progress)
             summary.stage_seconds["write"] += committer.write_s
