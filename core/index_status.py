@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from core.config import Config
 from core.index_db import IndexDB
-from core.schema import SIGHTINGS, VIDEO_STATUS_DONE, VIDEO_STATUS_FAILED, VIDEOS
+from core.schema import COVERAGE, SIGHTINGS, VIDEO_STATUS_DONE, VIDEO_STATUS_FAILED, VIDEO_STATUS_PARTIAL, VIDEOS
 
 
 @dataclass
@@ -27,6 +27,7 @@ class IndexStatus:
     clip_model: str = ""
     videos_done: int = 0
     videos_failed: int = 0
+    videos_partial: int = 0  # some windows analysed (case mode); their footage_s counts those windows only
     sightings: int = 0
     sightings_without_vectors: int = 0
     footage_s: float = 0.0
@@ -46,7 +47,9 @@ class IndexStatus:
         out = [
             f"index: {self.index_uri}",
             f"CLIP model: {self.clip_model or 'none yet (sightings have no CLIP vectors)'}",
-            f"videos: {self.videos_done} indexed, {self.videos_failed} failed; "
+            f"videos: {self.videos_done} indexed, "
+            + (f"{self.videos_partial} partly (case-mode windows), " if self.videos_partial else "")
+            + f"{self.videos_failed} failed; "
             f"footage {self.footage_s / 3600:.2f} h",
             f"sightings: {self.sightings}"
             + (f" ({self.sightings_without_vectors} without CLIP vectors)" if self.sightings_without_vectors else ""),
@@ -65,21 +68,28 @@ def index_status(cfg: Config) -> IndexStatus:
         return status
     status.clip_model = db.clip_model() or ""
     videos = db.table(VIDEOS).to_arrow().to_pylist()
+    analysed = {r["video_id"]: r["spans"] for r in db.table(COVERAGE).to_arrow().select(["video_id", "spans"])
+                .to_pylist()} if db.has_table(COVERAGE) else {}
     per_cam: dict[str, CameraCoverage] = {}
     for v in videos:
         if v["status"] == VIDEO_STATUS_FAILED:
             status.videos_failed += 1
             status.failures.append((v["path"], v["error"]))
             continue
-        if v["status"] != VIDEO_STATUS_DONE:
+        spans = [(0.0, v["duration_s"])] if v["status"] == VIDEO_STATUS_DONE else analysed.get(v["video_id"], [])
+        if v["status"] == VIDEO_STATUS_DONE:
+            status.videos_done += 1
+        elif v["status"] == VIDEO_STATUS_PARTIAL:
+            status.videos_partial += 1
+        if not spans:
             continue
-        status.videos_done += 1
-        status.footage_s += v["duration_s"]
-        end = v["start_time"] + v["duration_s"]
-        c = per_cam.setdefault(v["camera_id"], CameraCoverage(v["camera_id"], 0, 0.0, v["start_time"], end))
+        seconds = sum(b - a for a, b in spans)
+        status.footage_s += seconds
+        first, end = v["start_time"] + spans[0][0], v["start_time"] + spans[-1][1]
+        c = per_cam.setdefault(v["camera_id"], CameraCoverage(v["camera_id"], 0, 0.0, first, end))
         c.videos += 1
-        c.footage_s += v["duration_s"]
-        c.first, c.last = min(c.first, v["start_time"]), max(c.last, end)
+        c.footage_s += seconds
+        c.first, c.last = min(c.first, first), max(c.last, end)
     status.cameras = sorted(per_cam.values(), key=lambda c: c.camera_id)
     if db.has_table(SIGHTINGS):
         table = db.table(SIGHTINGS)

@@ -6,7 +6,9 @@ What a purge does, holding the indexer lock (no index run writes meanwhile):
    with ``purged`` (date, age, how to undo). The batch indexer does not retry a failed file that is
    unchanged, so a later ``footage-search index`` does not silently bring purged footage back;
    ``index --retry-failed`` (or a changed file) does, on purpose. Videos that straddle the cutoff stay
-   ``done`` with their recent sightings (their count is updated).
+   ``done`` (or ``partial``) with their recent sightings (their count is updated). The ``coverage``
+   rows (windowed indexing) of the videos purged whole are deleted; a straddling video keeps its
+   coverage, like its status, so the purged part is not analysed again either.
 2. **sightings** that started before the cutoff and **frames** taken before it are deleted.
 3. The tables are compacted with deletions materialised and old versions removed, so the purged
    thumbnails and descriptions are gone from disk, not only hidden.
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from core.config import Config
 from core.index_db import IndexDB, sql_in
-from core.schema import FRAMES, PURGED_PREFIX, SIGHTINGS, VIDEO_STATUS_FAILED, VIDEOS
+from core.schema import COVERAGE, FRAMES, PURGED_PREFIX, SIGHTINGS, VIDEO_STATUS_FAILED, VIDEOS
 
 if TYPE_CHECKING:
     from core.audit import AuditLog
@@ -127,6 +129,8 @@ def _purge_index(db: IndexDB, report: PurgeReport) -> None:
     # Videos first: if the purge dies before the deletes, the next index run removes the sightings of
     # these no-longer-done videos as a killed run's orphans, and a rerun of purge finishes the job.
     if whole_ids:
+        if db.has_table(COVERAGE):
+            db.table(COVERAGE).delete(sql_in("video_id", sorted(whole_ids)))
         db.table(VIDEOS).update(where=sql_in("video_id", sorted(whole_ids)), values={
             "status": VIDEO_STATUS_FAILED, "n_sightings": 0,
             "error": f"{PURGED_PREFIX}{day}: footage older than {report.older_than_days:g} days (retention); "

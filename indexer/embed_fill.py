@@ -17,7 +17,7 @@ import pyarrow as pa
 from core.config import Config
 from core.index_db import IndexDB, sql_str
 from core.loading import load_clip
-from core.schema import META_CLIP_MODEL, SIGHTINGS, VIDEO_STATUS_DONE, SightingField
+from core.schema import META_CLIP_MODEL, SIGHTINGS, VIDEO_STATUS_DONE, VIDEO_STATUS_PARTIAL, SightingField
 from core.video_frames import FrameReadError, read_frames_at
 from core.vision.crops import crop_with_margin
 from indexer.lock import indexer_lock
@@ -88,7 +88,7 @@ def fill_embeddings(cfg: Config, progress: bool = False) -> FillSummary:
             summary.filled += len(keep)
         if summary.filled:
             db.set_meta({META_CLIP_MODEL: clip.embedder.identity})
-            db.table("videos").update(where=f"status = {sql_str(VIDEO_STATUS_DONE)}",
-                                      values={"clip_model": clip.embedder.identity})
+            indexed = f"status IN ({sql_str(VIDEO_STATUS_DONE)}, {sql_str(VIDEO_STATUS_PARTIAL)})"
+            db.table("videos").update(where=indexed, values={"clip_model": clip.embedder.identity})
     summary.wall_s = time.perf_counter() - t0
     return summary

@@ -15,8 +15,8 @@ from contextlib import contextmanager
 import numpy as np
 import pyarrow as pa
 
-from core.index_db import IndexDB, sql_str
-from core.schema import SIGHTINGS, VIDEO_STATUS_DONE, VIDEOS, SightingField
+from core.index_db import IndexDB
+from core.schema import COVERAGE, SIGHTINGS, VIDEO_STATUS_DONE, VIDEOS, SightingField
 from search.filters import and_where, ids_where
 
 FETCH_CHUNK = 400  # ids per IN (...) list
@@ -74,25 +74,41 @@ class SightingReader:
         self._pinned.table = self.db.db.open_table(SIGHTINGS, version=latest.version)
         if videos and self.db.has_table(VIDEOS):
             self._pinned.videos = self.db.db.open_table(VIDEOS, version=self.db.table(VIDEOS).version)
+            if self.db.has_table(COVERAGE):
+                self._pinned.coverage = self.db.db.open_table(COVERAGE, version=self.db.table(COVERAGE).version)
         try:
             yield
         finally:
             self._pinned.table = None
             self._pinned.videos = None
+            self._pinned.coverage = None
 
     def footage_spans(self) -> dict[str, list[tuple[float, float]]]:
-        """Camera id -> ``(start, end)`` epoch spans of its indexed (``done``) videos; failed and purged
-        files hold no footage. Inside ``snapshot(videos=True)`` the pinned version, else the latest."""
+        """Camera id -> ``(start, end)`` epoch spans of indexed footage: the whole of each ``done`` video,
+        the analysed windows of each partly indexed one (the ``coverage`` table); failed and purged files
+        hold no footage. Inside ``snapshot(videos=True)`` the pinned versions, else the latest."""
         table = getattr(self._pinned, "videos", None)
         if table is None:
             if not self.db.has_table(VIDEOS):
                 return {}
             table = self.db.table(VIDEOS)
-        rows = (table.search().where(f"status = {sql_str(VIDEO_STATUS_DONE)}")
-                .select(["camera_id", "start_time", "duration_s"]).limit(None).to_arrow())
+        rows = (table.search().select(["video_id", "camera_id", "start_time", "duration_s", "status"])
+                .limit(None).to_arrow())
         spans: dict[str, list[tuple[float, float]]] = {}
+        done: set[str] = set()
         for r in rows.to_pylist():
-            spans.setdefault(r["camera_id"], []).append((r["start_time"], r["start_time"] + r["duration_s"]))
+            if r["status"] == VIDEO_STATUS_DONE:
+                done.add(r["video_id"])
+                spans.setdefault(r["camera_id"], []).append((r["start_time"], r["start_time"] + r["duration_s"]))
+        coverage = getattr(self._pinned, "coverage", None)
+        if coverage is None and self.db.has_table(COVERAGE):
+            coverage = self.db.table(COVERAGE)
+        if coverage is not None:
+            for r in coverage.search().select(["video_id", "camera_id", "start_time", "spans"]).limit(None) \
+                    .to_arrow().to_pylist():
+                if r["video_id"] not in done:
+                    spans.setdefault(r["camera_id"], []).extend((r["start_time"] + a, r["start_time"] + b)
+                                                                for a, b in r["spans"])
         return spans
 
     def vector_dim(self) -> int:
