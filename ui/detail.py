@@ -13,6 +13,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from core.auth import Permission
+from core.schema import SightingField
 from ui import formatting as fmt
 from ui.console import Console, ConsoleError, Session
 from ui.policy import authorize
@@ -44,13 +45,14 @@ def select_sighting(console: Console, session: Session, index: int | None) -> De
 
 def _track_path(console: Console, s: Sighting) -> TrackPath:
     """The person's boxes over the whole sighting (all merged rows), from the index."""
+    offsets, boxes = SightingField.TRACK_OFFSETS, SightingField.TRACK_BOXES
     try:
-        table = console.engine().reader.fetch(list(s.member_ids), ["track_offsets", "track_boxes"])
+        table = console.engine().reader.fetch(list(s.member_ids), [offsets, boxes])
     except Exception as exc:  # the strip is a nicety: a read failure must not hide the sighting
         log.warning("cannot read track boxes of %s: %s", s.sighting_id, exc)
         return TrackPath((s.offset_best_s,), (s.box,))
     pairs = sorted({(float(o), tuple(float(v) for v in b)) for row in table.to_pylist()
-                    for o, b in zip(row["track_offsets"], row["track_boxes"], strict=False)})
+                    for o, b in zip(row[offsets], row[boxes], strict=False)})
     if not pairs:
         return TrackPath((s.offset_best_s,), (s.box,))
     return TrackPath(tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))  # type: ignore[misc]
