@@ -25,7 +25,7 @@ def columns_for(parsed: ParsedQuery | None, available: set[str]) -> list[str]:
         return []
     want = [SightingField.COLOUR_RELIABILITY]
     if parsed.objects:
-        want.append(SightingField.OBJECTS)
+        want += [SightingField.OBJECTS, SightingField.BOX]  # the box: how tall the person was, for "not seen"
     if parsed.hair:
         want += [SightingField.HAIR_COLOUR, SightingField.HAIR_CONFIDENCE]
     if parsed.patterns:
@@ -87,10 +87,16 @@ def read_attribute_columns(batch: pa.RecordBatch | pa.Table, parsed: ParsedQuery
               if pattern is not None else np.full(n, "plain", dtype=object))
     striped = np.where(labels == "striped", pattern_conf, 0.0).astype(np.float32)
     plain = np.where(labels == "plain", pattern_conf, 0.0).astype(np.float32)
+    box = _array(batch, SightingField.BOX) if parsed.objects else None
+    height = None
+    if box is not None and n:
+        xyxy = np.asarray(box.flatten(), dtype=np.float32).reshape(-1, 4)  # a non-null column: one box per row
+        height = np.clip(xyxy[:, 3] - xyxy[:, 1], 0.0, None)
     return AttributeColumns(
         object_conf=object_conf, object_colour=object_colour,
         hair_colour=_colours(_array(batch, SightingField.HAIR_COLOUR), n),
         hair_confidence=_floats(_array(batch, SightingField.HAIR_CONFIDENCE), n, 0.0),
         striped=striped, plain=plain,
         reliability=np.clip(_floats(_array(batch, SightingField.COLOUR_RELIABILITY), n, 1.0), 0.0, 1.0),
+        height=height,
     )

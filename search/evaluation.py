@@ -127,10 +127,12 @@ def parse_labels(data: Any, base: Path, tz: ZoneInfo, cameras: set[str]) -> list
             raise LabelsError(f'{where}: needs "text" (a description) or "photo" (a path), as strings')
         if "person" in q and "appearances" in q:
             raise LabelsError(f'{where}: give "person" or "appearances", not both')
-        if "person" in q:
-            if q["person"] not in parsed_people:
-                raise LabelsError(f"{where}: person {q['person']!r} is not in \"people\"")
-            intervals = parsed_people[q["person"]]
+        if "person" in q:  # a name in "people", or a list of names (a description several people fit)
+            names = q["person"] if isinstance(q["person"], list) else [q["person"]]
+            missing = [n for n in names if not isinstance(n, str) or n not in parsed_people] or ([] if names else [[]])
+            if missing:
+                raise LabelsError(f"{where}: person {missing[0]!r} is not in \"people\"")
+            intervals = tuple(iv for n in names for iv in parsed_people[n])
         elif "appearances" in q:
             intervals = _intervals(q["appearances"], f"{where}.appearances", tz, known)
         else:

@@ -37,24 +37,31 @@ Appearance evidence (reference photo, "more like this")
     matches another black coat by colour alone; CLIP (when available) is what tells them apart.
 
 Appearance attributes (objects, hair, pattern; :mod:`indexer.attributes`)
-    Each attribute term of a description gets an evidence in [0, 1] like a colour term, and joins the
-    colour terms in the same soft AND (:func:`description_evidence`). What the index cannot show is not
-    evidence of absence: YOLOX-Nano misses most bags, a head of 8 pixels barely has a colour, an IR
-    frame has none. Such terms score :data:`UNKNOWN` (0.25) - below the no-result threshold on its own,
-    so "person with a backpack" finds only people a backpack was seen with, but in a soft AND with a
-    clear colour match it lowers a sighting without sinking it (red coat 1 and backpack unknown -> 0.52).
+    Each attribute term of a description gets an evidence in [0, 1] like a colour term *and a weight*:
+    how far the index measured it (:class:`TermEvidence`). What the index cannot show is not evidence of
+    absence: YOLOX-Nano misses most bags, a head of 8 pixels barely has a colour, an IR frame has none.
+    All terms, colour terms included (weighted by colour reliability), meet in one confidence-weighted
+    soft AND (:func:`combine`): a term measured with weight 0 drops out, so an operator who types every
+    detail a witness gave ("long black hair, purple coat, blue jeans, black shoulder bag") never pushes
+    the person down with details the footage could not show. Where no term was measured well the result
+    is pulled towards :data:`UNKNOWN` (0.25, below the no-result threshold), so "person with a backpack"
+    finds only people a backpack was seen with.
 
-    * object: ``e = clip((c - floor) / (full - floor), 0, 1)`` on the sighting's confidence ``c`` for the
-      object (the best of the names the word allows: "bag" is any bag), times ``0.3 + 0.7 e_colour`` when
-      a colour was said (the colour evidence of the object's colour names); at least :data:`UNKNOWN`.
-    * hair: a linear score of the head's colour names (:data:`HAIR_SCORES`), rescaled between a floor
-      and a full level like colours, then shrunk towards :data:`UNKNOWN` by how far the head was seen
-      (``hair_confidence``): ``e' = k e + (1 - k) UNKNOWN``.
-    * pattern: the sighting's stripe confidence rescaled (:data:`PATTERN_RANGE`); a sighting measured
-      plain scores ``(1 - 0.5 confidence) UNKNOWN``, one not measured (small torso) :data:`UNKNOWN`.
-    * night / IR: every colour evidence (clothes, hair, object colours) is shrunk towards
-      :data:`UNKNOWN` by the sighting's ``colour_reliability`` r: ``e' = r e + (1 - r) UNKNOWN``. In IR,
-      "black coat" (which everything dark reads as) scores 0.25 for everyone instead of 1.
+    * object: seen as far as its confidence ``c`` clears the floor, ``p = clip((c - floor) / (full -
+      floor), 0, 1)`` (the best of the names the word allows: "bag" is any bag), matching ``0.3 + 0.7
+      e_colour`` when a colour was said; not seen, it counts as 0 only as far as the detector's recall
+      for that object says (:data:`OBJECT_RECALL`, :func:`absence_weight`: bicycles yes, bags never),
+      times how tall the person is (:func:`size_trust`: nothing below 60 px, fully from 160 px);
+    * hair: a linear score ``e`` of the head's colour names (:data:`HAIR_SCORES`), rescaled between a
+      floor and a full level like colours; with ``k = hair_confidence`` (frames with a usable head x
+      head size in pixels x agreement) x colour reliability, a head reading as the colour is seen at
+      ``e k``, one that does not counts as 0 only at ``k`` x the weight the measure's recall for that
+      colour gives (:data:`HAIR_RECALL`: it finds 1 dark head in 10 on the real clips, so 0.05);
+    * pattern: stripes seen as far as the stripe confidence clears :data:`PATTERN_RANGE`; a torso
+      measured plain is 0 at weight ``0.5 x confidence``; an unmeasured torso (too small) is neutral;
+    * night / IR: colour terms weigh the sighting's ``colour_reliability`` r (object colours are shrunk
+      towards :data:`UNKNOWN` by it). In IR, "black coat" (which everything dark reads as) scores about
+      0.25 for everyone instead of 1.
 
     The floors and full levels were read off the labelled real clips (``tests/data/
     attributes_real_labels.json``; figures in ``search/README.md``): e.g. bicycles 0.07-0.22 against 0 for
@@ -121,9 +128,22 @@ HAIR_SCORES: dict[str, tuple[dict[str, float], float, float]] = {
     V.GREY_HAIR: ({"grey": 1.0, "white": 1.0, "pink": 1.0, "purple": 1.0, "black": -1.0, "brown": -1.0}, 0.25, 0.40),
     V.DARK_HAIR: ({"black": 1.0, "blue": 1.0, "brown": -1.0, "grey": -1.0, "white": -1.0, "pink": -1.0}, -0.05, 0.15),
 }
+# The share of labelled heads of each colour the hair measure finds (tests/test_attributes_real.py, day
+# clips: blonde 3 of 8, grey 1 of 6, dark 3 of 28): a head not read as that colour counts against only this much.
+HAIR_RECALL: dict[str, float] = {V.BLONDE: 0.35, V.GREY_HAIR: 0.15, V.DARK_HAIR: 0.1}
 PATTERN_RANGE = (0.2, 0.5)  # stripe confidence: floor, full
 PATTERNED_WEIGHT = 0.8  # "patterned" asks for more than stripes, which is all the indexer measures
-PLAIN_DISCOUNT = 0.5  # a sighting measured plain (confidence 1) scores half of UNKNOWN for "striped"
+PLAIN_WEIGHT = 0.5  # a torso measured plain (confidence 1) is evidence 0 for "striped" at this weight
+# How often the detector finds an object that is there, measured on the labelled real clips
+# (tests/test_attributes_real.py): bicycles 3 of 3, pushchairs 2 of 3 (rounded down: few were labelled).
+# Not seeing one counts against the word as much as that recall says (:func:`absence_weight`). Bags are
+# left out: YOLOX-Nano found 2 of 12 handbags and 0 of 1 backpack, so a bag not seen is no evidence at
+# all; nor are objects whose recall was never measured (umbrellas, dogs, suitcases, skateboards).
+OBJECT_RECALL: dict[str, float] = {"bicycle": 0.8, "pushchair": 0.5}
+# Person height (the box at the best frame, in the video's pixels) below which the detector's silence
+# about an object means nothing (a 40 px person's bag is a few pixels), and from which it counts fully.
+SILENT_BELOW_PX = 60.0
+FULL_VIEW_PX = 160.0
 
 
 def per_colour_evidence(dist: np.ndarray) -> np.ndarray:
@@ -140,14 +160,13 @@ def term_evidence(term: ColourTerm, per_colour: np.ndarray) -> np.ndarray:
     return out
 
 
-def colour_term_scores(parsed: ParsedQuery, upper: np.ndarray, lower: np.ndarray,
-                       reliability: np.ndarray | None = None) -> list[np.ndarray]:
-    """(N,) evidence per colour term, shrunk towards :data:`UNKNOWN` where colours are unreliable."""
+def colour_term_scores(parsed: ParsedQuery, upper: np.ndarray, lower: np.ndarray) -> list[np.ndarray]:
+    """(N,) evidence per colour term as measured (:func:`colour_terms` adds how far colours are reliable)."""
     eu, el = per_colour_evidence(upper), per_colour_evidence(lower)
     scores = [term_evidence(t, eu) for t in parsed.upper]
     scores += [term_evidence(t, el) for t in parsed.lower]
     scores += [np.maximum(term_evidence(t, eu), term_evidence(t, el)) for t in parsed.either]
-    return [shrink(s, reliability) for s in scores]
+    return scores
 
 
 def shrink(e: np.ndarray, trust: np.ndarray | None) -> np.ndarray:
@@ -170,7 +189,7 @@ def colour_evidence(parsed: ParsedQuery, upper: np.ndarray, lower: np.ndarray,
     """(N,) soft-AND evidence over the query's colour terms; None when the query names no colour."""
     if not parsed.has_colours:
         return None
-    return soft_and(colour_term_scores(parsed, upper, lower, reliability))
+    return combine(colour_terms(parsed, upper, lower, reliability))
 
 
 def colour_sql_prefilter(parsed: ParsedQuery) -> str | None:
@@ -271,60 +290,155 @@ class AttributeColumns:
     striped: np.ndarray  # (N,) stripe confidence (0 unless the pattern is "striped")
     plain: np.ndarray  # (N,) confidence of "plain" (0 when not measured)
     reliability: np.ndarray  # (N,) colour reliability (1 by day, 0 in IR)
+    height: np.ndarray | None = None  # (N,) person height in pixels (box at the best frame); None: unknown
 
 
-def object_term_evidence(term: ObjectTerm, cols: AttributeColumns) -> np.ndarray:
+@dataclass(frozen=True)
+class TermEvidence:
+    """One query term on N rows: how well each row matches it (``evidence``) and how far that was
+    measured (``weight`` in [0, 1]; 0 = not measured, which makes the term neutral for that row)."""
+
+    evidence: np.ndarray
+    weight: np.ndarray
+
+
+def combine(terms: list[TermEvidence]) -> np.ndarray:
+    """All terms of a description in one soft AND, each counted as far as it was measured.
+
+    A confidence-weighted geometric mean with the floor ``eps`` (terms with weight 0 drop out, so an
+    unmeasured detail neither lowers nor dilutes a strong match), pulled towards :data:`UNKNOWN` as far as
+    no term was measured well (``k`` = the best term's weight; a single term gives ``k e + (1 - k) UNKNOWN``)::
+
+        g = exp(sum_t w_t log(eps + (1 - eps) e_t) / sum_t w_t);  soft = (g - eps) / (1 - eps)
+        combined = k soft + (1 - k) UNKNOWN
+    """
+    e = np.stack([t.evidence for t in terms]).astype(np.float64)
+    w = np.clip(np.stack([t.weight for t in terms]).astype(np.float64), 0.0, 1.0)
+    total = w.sum(axis=0)
+    logs = np.log(SOFT_AND_FLOOR + (1.0 - SOFT_AND_FLOOR) * np.clip(e, 0.0, 1.0))
+    g = np.exp((w * logs).sum(axis=0) / np.maximum(total, 1e-12))
+    soft = np.clip((g - SOFT_AND_FLOOR) / (1.0 - SOFT_AND_FLOOR), 0.0, 1.0)
+    k = w.max(axis=0)
+    return np.where(total > 0, k * soft + (1.0 - k) * UNKNOWN, UNKNOWN).astype(np.float32)
+
+
+def colour_terms(parsed: ParsedQuery, upper: np.ndarray, lower: np.ndarray,
+                 reliability: np.ndarray | None = None) -> list[TermEvidence]:
+    """The colour terms, measured as far as the footage shows colour (``reliability``; None = daylight)."""
+    scores = colour_term_scores(parsed, upper, lower)
+    n = scores[0].shape[0] if scores else 0
+    w = np.ones(n, dtype=np.float32) if reliability is None else np.clip(reliability, 0.0, 1.0).astype(np.float32)
+    return [TermEvidence(s, w) for s in scores]
+
+
+def _seen_or_absent(presence: np.ndarray, match: np.ndarray, absence: np.ndarray) -> TermEvidence:
+    """A thing seen with ``presence`` in [0, 1] (``match``: how well what was seen fits the words), or
+    not seen where looking would have found it with probability ``absence`` (evidence 0 at that weight)."""
+    w = np.maximum(presence, absence)
+    e = np.where(w > 0, match * presence / np.maximum(w, 1e-12), 0.0)
+    return TermEvidence(e.astype(np.float32), w.astype(np.float32))
+
+
+def absence_weight(recall: float) -> float:
+    """The weight at which "not seen" (evidence 0, a factor ``eps`` in :func:`combine`) counts as the
+    likelihood ratio ``1 - recall`` of a measure that finds ``recall`` of what is there:
+    ``w log(eps) = log(1 - recall)``. Recall 0.8 -> 0.70, 0.5 -> 0.30, 0.1 -> 0.05, 0 -> 0."""
+    if recall >= 1.0:
+        return 1.0
+    return float(min(1.0, np.log1p(-recall) / np.log(SOFT_AND_FLOOR)))
+
+
+def size_trust(height: np.ndarray | None, n: int) -> np.ndarray:
+    """How far a detector's silence about a person of ``height`` pixels means something: 0 up to
+    :data:`SILENT_BELOW_PX`, 1 from :data:`FULL_VIEW_PX` (None: height unknown -> 0)."""
+    if height is None:
+        return np.zeros(n, dtype=np.float32)
+    lo, hi = SILENT_BELOW_PX, FULL_VIEW_PX
+    return np.clip((np.asarray(height, dtype=np.float32) - lo) / (hi - lo), 0.0, 1.0)
+
+
+def object_term(term: ObjectTerm, cols: AttributeColumns) -> TermEvidence:
+    """Seen objects count as far as they were seen (and, with colour words, as far as the colour fits);
+    an object not seen counts against only as far as the detector finds that object at all
+    (:data:`OBJECT_RECALL`) on a person large enough to show it (:func:`size_trust`)."""
     n = len(cols.reliability)
-    best = np.zeros(n, dtype=np.float32)
+    trust = size_trust(cols.height, n)
+    best: TermEvidence | None = None
     for name in term.names:
         if name not in cols.object_conf:
             continue
         floor, full = OBJECT_RANGES.get(name, (0.05, 0.15))
-        e = np.clip((cols.object_conf[name] - floor) / (full - floor), 0.0, 1.0)
+        presence = np.clip((cols.object_conf[name] - floor) / (full - floor), 0.0, 1.0).astype(np.float32)
+        match = np.ones(n, dtype=np.float32)
         if term.colours:
             colour = shrink(soft_and([term_evidence(c, per_colour_evidence(cols.object_colour[name]))
                                       for c in term.colours]), cols.reliability)
-            e = e * (OBJECT_COLOUR_FLOOR + (1.0 - OBJECT_COLOUR_FLOOR) * colour)
-        best = np.maximum(best, e)
-    return np.maximum(best, UNKNOWN).astype(np.float32)
+            match = OBJECT_COLOUR_FLOOR + (1.0 - OBJECT_COLOUR_FLOOR) * colour
+        t = _seen_or_absent(presence, match, absence_weight(OBJECT_RECALL.get(name, 0.0)) * trust)
+        if best is None:
+            best = t
+        else:  # the name that was seen best wins ("bag" = any bag)
+            better = t.evidence * t.weight + (1 - t.weight) * UNKNOWN > best.evidence * best.weight \
+                + (1 - best.weight) * UNKNOWN
+            best = TermEvidence(np.where(better, t.evidence, best.evidence), np.where(better, t.weight, best.weight))
+    if best is None:
+        return TermEvidence(np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32))
+    return best
 
 
-def hair_term_evidence(term: HairTerm, cols: AttributeColumns) -> np.ndarray:
+def hair_term(term: HairTerm, cols: AttributeColumns) -> TermEvidence:
+    """Hair words on the head's colour names, measured as far as the head was seen (``hair_confidence``:
+    frames with a usable head x head size in pixels x agreement) and shows colour."""
     weights, floor, full = HAIR_SCORES[term.hair]
     score = sum(w * cols.hair_colour[:, COLOUR_INDEX[k]] for k, w in weights.items())
     e = np.clip((score - floor) / (full - floor), 0.0, 1.0).astype(np.float32)
-    return shrink(e, cols.hair_confidence * cols.reliability)
+    seen = (np.clip(cols.hair_confidence, 0.0, 1.0) * cols.reliability).astype(np.float32)
+    # A head that reads as the colour counts as far as it was seen; one that does not, only as far as the
+    # measure finds that colour at all (:data:`HAIR_RECALL`): it misses most dark heads on real footage.
+    return _seen_or_absent(e * seen, np.ones_like(e), absence_weight(HAIR_RECALL[term.hair]) * seen)
+
+
+def pattern_term(term: PatternTerm, cols: AttributeColumns) -> TermEvidence:
+    """Stripes count as far as they were measured; a torso measured plain is weak evidence against (the
+    stripe measure misses stripes a few pixels wide); an unmeasured torso (too small) is neutral."""
+    floor, full = PATTERN_RANGE
+    presence = np.clip((cols.striped - floor) / (full - floor), 0.0, 1.0).astype(np.float32)
+    match = np.full(len(presence), PATTERNED_WEIGHT if term.pattern == V.PATTERNED else 1.0, dtype=np.float32)
+    return _seen_or_absent(presence, match, PLAIN_WEIGHT * np.clip(cols.plain, 0.0, 1.0))
+
+
+def object_term_evidence(term: ObjectTerm, cols: AttributeColumns) -> np.ndarray:
+    """(N,) one object term on its own, as shown with a sighting (unmeasured = :data:`UNKNOWN`)."""
+    return combine([object_term(term, cols)])
+
+
+def hair_term_evidence(term: HairTerm, cols: AttributeColumns) -> np.ndarray:
+    return combine([hair_term(term, cols)])
 
 
 def pattern_term_evidence(term: PatternTerm, cols: AttributeColumns) -> np.ndarray:
-    floor, full = PATTERN_RANGE
-    e = np.clip((cols.striped - floor) / (full - floor), 0.0, 1.0)
-    if term.pattern == V.PATTERNED:
-        e = PATTERNED_WEIGHT * e
-    # Measured plain is weak evidence against (the stripe measure misses stripes a few pixels wide).
-    not_seen = UNKNOWN * (1.0 - PLAIN_DISCOUNT * cols.plain)
-    return np.where(cols.striped > 0, e, not_seen).astype(np.float32)
+    return combine([pattern_term(term, cols)])
 
 
-def attribute_term_scores(parsed: ParsedQuery, cols: AttributeColumns) -> list[np.ndarray]:
-    scores = [object_term_evidence(t, cols) for t in parsed.objects]
-    scores += [hair_term_evidence(t, cols) for t in parsed.hair]
-    scores += [pattern_term_evidence(t, cols) for t in parsed.patterns]
-    return scores
+def attribute_terms(parsed: ParsedQuery, cols: AttributeColumns) -> list[TermEvidence]:
+    terms = [object_term(t, cols) for t in parsed.objects]
+    terms += [hair_term(t, cols) for t in parsed.hair]
+    terms += [pattern_term(t, cols) for t in parsed.patterns]
+    return terms
 
 
 def description_evidence(parsed: ParsedQuery, upper: np.ndarray | None, lower: np.ndarray | None,
                          cols: AttributeColumns | None) -> dict[str, np.ndarray]:
     """Evidence parts of a description: ``colour`` (its colour terms), ``attributes`` (its object, hair and
-    pattern terms) and, when it has attribute terms, ``description`` (all terms in one soft AND)."""
+    pattern terms) and, when it has attribute terms, ``description`` (all terms in one :func:`combine`)."""
     parts: dict[str, np.ndarray] = {}
     reliability = cols.reliability if cols is not None else None
-    colour_scores = colour_term_scores(parsed, upper, lower, reliability) \
+    colours = colour_terms(parsed, upper, lower, reliability) \
         if parsed.has_colours and upper is not None and lower is not None else []
-    attribute_scores = attribute_term_scores(parsed, cols) if parsed.has_attributes and cols is not None else []
-    if colour_scores:
-        parts["colour"] = soft_and(colour_scores)
-    if attribute_scores:
-        parts["attributes"] = soft_and(attribute_scores)
-        parts["description"] = soft_and(colour_scores + attribute_scores)
+    attributes = attribute_terms(parsed, cols) if parsed.has_attributes and cols is not None else []
+    if colours:
+        parts["colour"] = combine(colours)
+    if attributes:
+        parts["attributes"] = combine(attributes)
+        parts["description"] = combine(colours + attributes)
     return parts

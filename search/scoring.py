@@ -19,11 +19,12 @@ The no-result gate uses only the calibrated (absolute) components::
 
     evidence = (1.0 * description + 1.0 * appearance) / (sum of their weights)
 
-Colour evidence of night/IR sightings is shrunk towards "unknown" by their colour reliability, and
-attribute terms the index cannot show score "unknown" (:data:`search.evidence.UNKNOWN`), below the
-threshold on their own.
+Each term of a description counts as far as the index measured it (:func:`search.evidence.combine`):
+a detail the footage could not show (a bag on a 40-pixel person, the hair of an 8-pixel head, colours
+in IR) is neutral - it neither lowers nor dilutes a strong match - and a description none of whose
+terms was measured well scores near "unknown" (:data:`search.evidence.UNKNOWN`), below the threshold.
 
-and a sighting counts as plausible when ``evidence >= search.min_score`` (0.35 by default). CLIP
+A sighting counts as plausible when ``evidence >= search.min_score`` (0.35 by default). CLIP
 similarities are relative, so they re-rank plausible sightings but never make one plausible: with CLIP
 alone (a description with no colour words, say), results are ranked and labelled uncalibrated.
 Direction, time, place and track length are filters, not score parts: they are exact.

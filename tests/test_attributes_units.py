@@ -133,7 +133,7 @@ def test_unseen_objects_are_unknown_not_absent():
     cols = columns(4, object_conf={"backpack": conf}, object_colour={"backpack": np.tile(colour_dist("black"), (4, 1))})
     e = ev.object_term_evidence(p.objects[0], cols)
     assert e[0] == pytest.approx(ev.UNKNOWN) and e[1] == pytest.approx(ev.UNKNOWN)  # at the floor: not seen
-    assert e[2] == pytest.approx(0.5) and e[3] == pytest.approx(1.0)
+    assert e[2] == pytest.approx(0.5 + 0.5 * ev.UNKNOWN) and e[3] == pytest.approx(1.0)  # half seen
     parts = ev.description_evidence(p, None, None, cols)
     assert parts["description"][0] < 0.35 <= parts["description"][3]  # "backpack" alone needs a seen one
 
@@ -166,7 +166,7 @@ def test_hair_evidence_trusts_the_head_as_far_as_it_was_seen():
     e = ev.hair_term_evidence(parse_query("blonde").hair[0], cols)
     assert e[0] == pytest.approx(1.0) and e[1] == pytest.approx(0.5 + 0.5 * ev.UNKNOWN) and e[2] == ev.UNKNOWN
     dark = ev.hair_term_evidence(parse_query("dark hair").hair[0], cols)
-    assert dark[0] == pytest.approx(0.0)
+    assert dark[0] < ev.UNKNOWN  # weak evidence against: the measure misses most dark heads (HAIR_RECALL)
 
 
 def test_pattern_evidence():
@@ -181,7 +181,7 @@ def test_a_clear_colour_match_survives_an_unseen_detail():
     parts = ev.description_evidence(p, red, red, columns(1, object_conf={"backpack": np.zeros(1, np.float32)},
                                                           object_colour={"backpack": red}))
     assert parts["colour"][0] == pytest.approx(1.0) and parts["attributes"][0] == pytest.approx(ev.UNKNOWN)
-    assert 0.35 < parts["description"][0] < 0.6
+    assert parts["description"][0] == pytest.approx(1.0)  # the unseen backpack is neutral, not against
 
 
 # ----------------------------------------------------------------------------------- association
