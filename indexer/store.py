@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from core import intervals as iv
 from core.index_db import IndexDB, sql_in, sql_str
@@ -63,6 +64,7 @@ from core.schema import (
 from indexer.archive import VideoFile
 from indexer.decode import VideoInfo
 from indexer.pipeline import VideoResult
+from indexer.window_overlap import TWIN_COLUMNS, twins
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +273,20 @@ class SightingStore:
         spans = iv.merge([*(old.spans if keep else []), (t0, t1)])
         everything = f"video_id = {sql_str(vid)}"
         mine = f"{everything} AND sighting_id LIKE {sql_str(sighting_id(vid, 0, 0, t0).rsplit(':', 2)[0] + ':%')}"
-        self._merge(SIGHTINGS, SightingField.SIGHTING_ID, result.sightings, mine if keep else everything)
+        rows = result.sightings
+        if keep and rows is not None and rows.num_rows:
+            # A person two windows' trackers both followed is kept once (indexer/window_overlap.py).
+            end = max(rows.column(SightingField.OFFSET_END_S).to_pylist())
+            near = (self.db.table(SIGHTINGS).search()
+                    .where(f"{everything} AND offset_end_s >= {float(t0) - 1.0!r} AND offset_start_s <= {end!r}")
+                    .select(list(TWIN_COLUMNS)).limit(None).to_arrow())
+            drop, twins_of_later = twins(rows, t0, near)
+            if drop:
+                rows = rows.filter(pc.invert(pc.is_in(rows.column(SightingField.TRACK_ID),
+                                                      pa.array(sorted(drop), pa.int32()))))
+            if twins_of_later:
+                mine = f"({mine}) OR {sql_in(SightingField.SIGHTING_ID, twins_of_later)}"
+        self._merge(SIGHTINGS, SightingField.SIGHTING_ID, rows, mine if keep else everything)
         if result.frames is not None and result.frames.num_rows and not self.db.has_table(FRAMES):
             self.db.db.create_table(FRAMES, schema=frames_schema(self.dim))
         if self.db.has_table(FRAMES):
@@ -290,7 +305,7 @@ class SightingStore:
         row["status"] = VIDEO_STATUS_PARTIAL if cov.gaps() else VIDEO_STATUS_DONE
         row["n_sightings"] = self.db.table(SIGHTINGS).count_rows(everything)
         self.upsert_videos([row])
-        n = result.sightings.num_rows if result.sightings is not None else 0
+        n = rows.num_rows if rows is not None else 0
         if clip_model and n:
             self.claim_model(clip_model)
         return n
