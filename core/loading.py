@@ -1,13 +1,18 @@
 """Loading the detector, colour table and CLIP model from a :class:`Config`, with loud fallbacks.
 
 The indexer and search both call these, so both find the same files and report the same problems.
+What a missing model costs and how an admin fixes it is worded in one place, :mod:`core.model_report`
+(``footage-search status``, the console's notice, and the one warning line printed here).
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import socket
+import sys
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -16,8 +21,15 @@ import numpy as np
 
 from core.config import Config
 from core.model_files import ModelFileError, resolve_colour_table, resolve_detector
-from core.vision.clip_embedder import ClipEmbedder, ClipSpec, ClipUnavailableError, resolve_device
-from core.vision.clip_onnx import OnnxClipVision, ensure_vision_onnx, resolve_runtime
+from core.vision.clip_embedder import (
+    RANDOM_INIT,
+    ClipEmbedder,
+    ClipSpec,
+    ClipUnavailableError,
+    local_weights,
+    resolve_device,
+)
+from core.vision.clip_onnx import OnnxClipVision, cache_path, ensure_vision_onnx, resolve_runtime
 from core.vision.colours import ColourNamer
 from core.vision.detector import Detector, MotionBlobDetector, YoloxDetector
 
@@ -56,8 +68,9 @@ def load_detector(cfg: Config, *, threads: int = 1, allow_fallback: bool = True)
 def load_colours(cfg: Config) -> ColourNamer | None:
     path = resolve_colour_table(cfg.models)
     if path is None:
-        log.warning("NO COLOUR-NAME TABLE: clothing colours will not be indexed "
-                    "(set models.colour_table_path or allow the download)")
+        from core.model_report import colour_table_status
+
+        log.warning("%s", colour_table_status(cfg).line())
         return None
     return ColourNamer(path)
 
@@ -76,11 +89,11 @@ def load_clip(cfg: Config, *, vision_only: bool = False) -> ClipLoad:
     dim = spec.embed_dim()
     _offline_unless_reachable(spec, cfg)
     try:
-        emb = ClipEmbedder(spec, device=cfg.models.device, cache_dir=_clip_cache(cfg), vision_only=vision_only)
+        emb = ClipEmbedder(spec, device=cfg.models.device, cache_dir=clip_cache(cfg), vision_only=vision_only)
         return ClipLoad(emb, spec, dim)
     except ClipUnavailableError as exc:
-        log.warning("CLIP unavailable: %s", exc)
-        return ClipLoad(None, spec, dim, error=str(exc))
+        error = warn_clip_unavailable(cfg, exc)
+        return ClipLoad(None, spec, dim, error=error)
 
 
 class ImageEmbedder(Protocol):
@@ -107,14 +120,37 @@ def plan_image_embedder(cfg: Config) -> ImageEmbedderPlan:
     runtime = resolve_runtime(cfg.models.clip_runtime, resolve_device(cfg.models.device))
     if runtime == "torch":
         return ImageEmbedderPlan("torch", dim)
-    _offline_unless_reachable(spec, cfg)
+    offline = _offline_unless_reachable(spec, cfg)
+    root, int8 = writable_dir(cfg, "clip-onnx"), runtime == "onnx-int8"
     try:
-        path = ensure_vision_onnx(spec, writable_dir(cfg, "clip-onnx"), int8=runtime == "onnx-int8",
-                                  cache_dir=_clip_cache(cfg))
+        if not cache_path(spec, root, int8).is_file() and (offline or spec.checkpoint):
+            # The export's child process would die with a page of hub errors: look for the weights first.
+            find_clip_weights(spec, clip_cache(cfg))
+        path = ensure_vision_onnx(spec, root, int8=int8, cache_dir=clip_cache(cfg))
     except ClipUnavailableError as exc:
-        log.warning("CLIP unavailable: %s", exc)
-        return ImageEmbedderPlan("none", dim, error=str(exc))
+        error = warn_clip_unavailable(cfg, exc)
+        return ImageEmbedderPlan("none", dim, error=error)
     return ImageEmbedderPlan(runtime, dim, onnx_path=str(path))
+
+
+def find_clip_weights(spec: ClipSpec, cache_dir: str | None) -> str:
+    """:func:`~core.vision.clip_embedder.local_weights`, in a child process when this one has not
+    imported open_clip: the import costs ~700 MB and seconds that e.g. the indexer's parent never needs."""
+    if spec.checkpoint or spec.pretrained in ("", RANDOM_INIT) or "open_clip" in sys.modules:
+        return local_weights(spec, cache_dir)
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(local_weights, spec, cache_dir).result()
+
+
+def warn_clip_unavailable(cfg: Config, exc: ClipUnavailableError) -> str:
+    """Log the one line an operator reads (the why, with its traceback, only at ``-v``); returns the
+    short reason that summaries and search notes quote."""
+    from core.model_report import clip_status_from_error
+
+    status = clip_status_from_error(cfg, exc)
+    log.warning("%s", status.line())
+    log.info("why CLIP could not be loaded:", exc_info=exc)
+    return status.reason
 
 
 def load_image_embedder(cfg: Config, plan: ImageEmbedderPlan, threads: int = 1) -> tuple[ImageEmbedder | None, str]:
@@ -137,10 +173,13 @@ def writable_dir(cfg: Config, sub: str) -> Path:
     return target
 
 
-def _offline_unless_reachable(spec: ClipSpec, cfg: Config) -> None:
-    needs_hub = not spec.checkpoint and spec.pretrained != "random-init"
+def _offline_unless_reachable(spec: ClipSpec, cfg: Config) -> bool:
+    """Switch the hub to offline mode when it cannot be used; returns whether it did."""
+    needs_hub = not spec.checkpoint and spec.pretrained not in ("", RANDOM_INIT)
     if needs_hub and (not cfg.models.allow_download or not hub_reachable()):
         _hub_offline()
+        return True
+    return False
 
 
 def _hub_offline() -> None:
@@ -154,7 +193,7 @@ def _hub_offline() -> None:
         pass
 
 
-def _clip_cache(cfg: Config) -> str | None:
+def clip_cache(cfg: Config) -> str | None:
     try:
         return str(writable_dir(cfg, "open_clip"))
     except ModelFileError:

@@ -26,6 +26,7 @@ from core.errors import FootageSearchError
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class RemoteFile:
     folder: str
@@ -68,13 +69,14 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _search_dirs(cfg: ModelConfig) -> list[Path]:
+def search_dirs(cfg: ModelConfig) -> list[Path]:
+    """Where model files are looked for, in order."""
     dirs = [Path(cfg.models_dir).expanduser(), Path(cfg.cache_dir).expanduser()]
     return list(dict.fromkeys(dirs))
 
 
 def _find(cfg: ModelConfig, folder: str, name: str) -> Path | None:
-    for d in _search_dirs(cfg):
+    for d in search_dirs(cfg):
         for candidate in (d / folder / name, d / name):
             if candidate.is_file():
                 return candidate
@@ -121,17 +123,33 @@ def make_dynamic_yolox(fixed: Path, dest: Path) -> Path:
     return dest
 
 
-def resolve_detector(cfg: ModelConfig) -> Path | None:
-    """Path to YOLOX-Nano weights (dynamic-shape file preferred), or None if none can be had."""
+def find_detector(cfg: ModelConfig) -> Path | None:
+    """The YOLOX-Nano file on this machine (dynamic-shape preferred), without downloading or converting."""
     if cfg.detector_path:
         p = Path(cfg.detector_path).expanduser()
         if not p.is_file():
             raise ModelFileError(f"models.detector_path points to a missing file: {p}")
         return p
-    found = _find(cfg, YOLOX_NANO_FIXED.folder, YOLOX_NANO_DYNAMIC_NAME)
-    if found:
+    return (_find(cfg, YOLOX_NANO_FIXED.folder, YOLOX_NANO_DYNAMIC_NAME)
+            or _find(cfg, YOLOX_NANO_FIXED.folder, YOLOX_NANO_FIXED.name))
+
+
+def find_colour_table(cfg: ModelConfig) -> Path | None:
+    """``w2c.npy`` (or the authors' ``w2c.mat``) on this machine, without downloading or converting."""
+    if cfg.colour_table_path:
+        p = Path(cfg.colour_table_path).expanduser()
+        if not p.is_file():
+            raise ModelFileError(f"models.colour_table_path points to a missing file: {p}")
+        return p
+    return _find(cfg, W2C_MAT.folder, W2C_NPY_NAME) or _find(cfg, W2C_MAT.folder, W2C_MAT.name)
+
+
+def resolve_detector(cfg: ModelConfig) -> Path | None:
+    """Path to YOLOX-Nano weights (dynamic-shape file preferred), or None if none can be had."""
+    found = find_detector(cfg)
+    if found is not None and (cfg.detector_path or found.name == YOLOX_NANO_DYNAMIC_NAME):
         return found
-    fixed = _find(cfg, YOLOX_NANO_FIXED.folder, YOLOX_NANO_FIXED.name)
+    fixed = found
     if fixed is None and cfg.allow_download:
         try:
             fixed = download(YOLOX_NANO_FIXED, Path(cfg.cache_dir).expanduser())
@@ -149,15 +167,10 @@ def resolve_detector(cfg: ModelConfig) -> Path | None:
 
 def resolve_colour_table(cfg: ModelConfig) -> Path | None:
     """Path to ``w2c.npy``, converting the authors' ``w2c.mat`` if that is what we have."""
-    if cfg.colour_table_path:
-        p = Path(cfg.colour_table_path).expanduser()
-        if not p.is_file():
-            raise ModelFileError(f"models.colour_table_path points to a missing file: {p}")
-        return p
-    found = _find(cfg, W2C_MAT.folder, W2C_NPY_NAME)
-    if found:
+    found = find_colour_table(cfg)
+    if found is not None and (cfg.colour_table_path or found.name == W2C_NPY_NAME):
         return found
-    mat = _find(cfg, W2C_MAT.folder, W2C_MAT.name)
+    mat = found
     if mat is None and cfg.allow_download:
         try:
             mat = download(W2C_MAT, Path(cfg.cache_dir).expanduser())

@@ -3,7 +3,9 @@
 The application shell: it sits above ``indexer``, ``search`` and ``ui``, each of which registers its
 own subcommands, so this module only wires global options (config file, ``--set`` overrides,
 verbosity) and error reporting: every :class:`~core.errors.FootageSearchError` (bad registry, missing
-index, model mismatch, ...) prints one readable line and exits 2, never a traceback.
+index, model mismatch, ...) and every path the user named that cannot be opened prints one readable
+line and exits 2. Tracebacks are for ``-v``: the failure's own, and the details behind a warning
+(e.g. why CLIP could not be loaded); without ``-v`` a warning is one line too.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 
 import indexer.cli as indexer_cli
@@ -41,19 +44,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# A path the user named that cannot be opened is theirs to fix, whichever library raised it.
+USER_FIXABLE = (FootageSearchError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+class _NoLibraryRootRecords(logging.Filter):
+    """Drops records logged straight to the root logger: libraries that do so (open_clip on a failed
+    download) repeat, as a page, what this program's own one-line warning already says."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name != "root"
+
+
+def configure_logging(verbose: int) -> None:
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    root.setLevel(level)
+    for noisy in ("httpx", "urllib3", "huggingface_hub"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    for handler in root.handlers:
+        for f in [f for f in handler.filters if isinstance(f, _NoLibraryRootRecords)]:
+            handler.removeFilter(f)
+        if not verbose:
+            handler.addFilter(_NoLibraryRootRecords())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "urllib3", "huggingface_hub", "root"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    configure_logging(args.verbose)
     try:
         cfg = load_config(args.config, parse_set_args(args.overrides))
         handler: Handler = args.handler
         return handler(args, cfg)
-    # A missing file the user named is theirs to fix, whichever library raised it.
-    except (FootageSearchError, FileNotFoundError) as exc:
+    except USER_FIXABLE as exc:
+        if args.verbose:
+            traceback.print_exc()
         print(f"footage-search {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -48,8 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--to", dest="window_to", metavar="ISO", help="with --camera: window end")
     p.set_defaults(handler=run_index_command)
 
-    s = sub.add_parser("status", help="what the index holds: cameras, time coverage, model",
-                       description="Summarise the index: videos, sightings, cameras, time span, CLIP model.")
+    s = sub.add_parser("status", help="what the index holds (cameras, time coverage, registry) and which models load",
+                       description="Summarise the index (videos, sightings, cameras, time span, CLIP model, the camera "
+                                   "registry it was built with) and list every model this machine has: person "
+                                   "detector, colour-name table and CLIP, each loaded, missing or on a fallback, "
+                                   "with what to do about it.")
     s.add_argument("--index", dest="index_uri", help="index location (overrides storage.index_uri)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(handler=run_status_command)
@@ -131,8 +134,13 @@ def _run_window_command(args: argparse.Namespace, cfg: Config, registry) -> int:
 
 def run_status_command(args: argparse.Namespace, cfg: Config) -> int:
     from core.index_status import index_status
+    from core.model_report import model_report
 
     cfg = _apply(cfg, args)
     status = index_status(cfg)
-    print(json.dumps(status.to_dict(), indent=2) if args.json else "\n".join(status.lines()))
+    models = model_report(cfg)
+    if args.json:
+        print(json.dumps({**status.to_dict(), "models": [m.to_dict() for m in models]}, indent=2))
+    else:
+        print("\n".join([*status.lines(), "models:", *(f"  {m.line()}" for m in models)]))
     return 0

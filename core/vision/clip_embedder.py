@@ -16,6 +16,7 @@ import hashlib
 import importlib.util
 import json
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +24,22 @@ from pathlib import Path
 import numpy as np
 
 from core.config import ModelConfig
+from core.errors import FootageSearchError
 
 log = logging.getLogger(__name__)
 
 RANDOM_INIT = "random-init"
 
 
-class ClipUnavailableError(RuntimeError):
-    """The configured CLIP weights cannot be loaded (offline, missing file, unknown model...)."""
+class ClipUnavailableError(FootageSearchError, RuntimeError):
+    """The configured CLIP weights cannot be loaded (offline, missing file, unknown model...).
+
+    Its message is one short clause naming what is missing; :mod:`core.loading` words it for the reader
+    (what still works, which setting fixes it)."""
+
+
+class ClipWeightsMissingError(ClipUnavailableError):
+    """The weights are not on this machine (not in the cache, or the checkpoint file is absent)."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,64 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha256(head + tail + str(size).encode()).hexdigest()[:12]
 
 
+def local_weights(spec: ClipSpec, cache_dir: str | None) -> str:
+    """Where the weights of ``spec`` are on this machine (a file, or ``random-init``), without any network.
+
+    Raises :class:`ClipUnavailableError` naming what is missing. Imports open_clip (and torch) for a
+    hub model: run it where those are loaded anyway, or in a child process (:mod:`core.loading`).
+    """
+    if spec.checkpoint:
+        path = Path(spec.checkpoint).expanduser()
+        if not path.is_file():
+            raise ClipWeightsMissingError(f"the CLIP checkpoint file {path} (models.clip_checkpoint) does not exist")
+        return str(path)
+    if not spec.pretrained or spec.pretrained == RANDOM_INIT:
+        return RANDOM_INIT
+    import open_clip.constants as oc_constants
+    import open_clip.pretrained as oc_pretrained
+
+    spec.register()
+    cfg = oc_pretrained.get_pretrained_cfg(spec.model, spec.pretrained)
+    if not cfg:
+        raise ClipUnavailableError(f"open_clip has no weights {spec.pretrained!r} for {spec.model} "
+                                   "(models.clip_model / models.clip_pretrained)")
+    if cfg.get("file"):
+        return str(cfg["file"])
+    if cfg.get("hf_hub"):
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        # As open_clip reads it: "org/repo/file" names one file, "org/repo/" its default file names,
+        # of which it prefers the safetensors one.
+        repo, filename = os.path.split(cfg["hf_hub"])
+        names = [filename] if filename else [oc_constants.HF_SAFE_WEIGHTS_NAME, oc_constants.HF_WEIGHTS_NAME]
+        try:
+            for name in names[:-1]:
+                try:
+                    return hf_hub_download(repo, name, cache_dir=cache_dir, local_files_only=True)
+                except LocalEntryNotFoundError:
+                    continue
+            return hf_hub_download(repo, names[-1], cache_dir=cache_dir, local_files_only=True)
+        except LocalEntryNotFoundError as exc:
+            where = cache_dir or "the Hugging Face cache"
+            raise ClipWeightsMissingError(
+                f"the CLIP weights {spec.identity} (Hugging Face {repo}) are not in {where}") from exc
+    url = cfg.get("url", "")
+    target = Path(cache_dir or Path("~/.cache/clip").expanduser()) / os.path.basename(url)
+    if not target.is_file():
+        raise ClipWeightsMissingError(f"the CLIP weights {spec.identity} ({url}) are not in {target.parent}")
+    return str(target)
+
+
+def hub_offline() -> bool:
+    """Whether the Hugging Face hub is switched to offline mode in this process (see core.loading)."""
+    try:
+        import huggingface_hub.constants as hub_constants
+    except ImportError:
+        return True
+    return bool(hub_constants.HF_HUB_OFFLINE)
+
+
 def resolve_device(device: str) -> str:
     if device != "auto":
         return device
@@ -127,6 +194,9 @@ class ClipEmbedder:
         import torch
 
         spec.register()
+        if hub_offline():
+            # Offline, open_clip would log an error and raise a chain of hub errors: say what is missing.
+            local_weights(spec, cache_dir)
         self.spec = spec
         self.device = resolve_device(device)
         self.dim = spec.embed_dim()
