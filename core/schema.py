@@ -38,6 +38,9 @@ META = "meta"
 META_CLIP_MODEL = "clip_model"  # identity of the model whose vectors the tables hold
 META_CLIP_DIM = "clip_dim"
 META_SCHEMA_VERSION = "schema_version"
+META_REGISTRY = "registry"  # JSON of the camera registry last indexed with (indexer/registry_sync.py)
+META_REGISTRY_PATH = "registry_path"  # absolute path of that registry's file ("" when it had none)
+META_REGISTRY_SHA256 = "registry_sha256"  # SHA-256 of the file then: query/route/ui warn when it changed
 
 BOX = pa.list_(pa.float32(), 4)
 COLOUR = pa.list_(pa.float32(), N_COLOURS)

@@ -26,13 +26,13 @@ import numpy as np
 import pyarrow as pa
 
 from core.index_db import IndexDB, sql_str
+from core.index_status import record_registry_source
 from core.registry import CameraRegistry
-from core.schema import SIGHTINGS, SightingField
+from core.schema import META_REGISTRY, SIGHTINGS, SightingField
 from indexer.motion import estimate_motion
 
 log = logging.getLogger(__name__)
 
-META_REGISTRY = "registry"
 GEOMETRY_KEYS = ("heading_deg", "tilt_deg")
 
 
@@ -87,7 +87,9 @@ def diff(old: dict[str, dict], registry: CameraRegistry) -> RegistryChanges:
 
 
 def sync(db: IndexDB, registry: CameraRegistry) -> RegistryChanges:
-    """Bring stored sightings in line with ``registry`` and remember it; returns what changed."""
+    """Bring stored sightings in line with ``registry`` and remember it (and its file, for search and
+    the console); returns what changed."""
+    record_registry_source(db, registry)
     meta = db.meta()
     current = snapshot(registry)
     if META_REGISTRY not in meta:

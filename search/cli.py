@@ -1,8 +1,10 @@
 """``footage-search query`` and ``footage-search route``.
 
-The camera registry comes from ``--registry``, else from ``cameras.csv`` in the root of the archive the
-index was built from (where ``footage-search index`` reads it by default), else the command stops
-with a message asking for ``--registry``.
+The camera registry comes from ``--registry``, else ``storage.registry_path``, else the file the index
+was built with (recorded by the indexer; a one-line warning when it changed since), else ``cameras.csv``
+in the root of the indexed archive, else the copy of the registry the index keeps (with a warning that
+its file is gone), else the command stops with a message asking for ``--registry``
+(:func:`registry_for_index`, which ``footage-search ui`` uses too).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import sys
 from pathlib import Path
 
 from core.config import Config
+from core.index_db import IndexDB
+from core.registry import CameraRegistry
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -75,21 +79,46 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON (format in search/README.md)")
 
 
-def _engine(args: argparse.Namespace, cfg: Config):
+def registry_for_index(db: IndexDB, cfg: Config, explicit: Path | None = None,
+                       archive: Path | None = None) -> tuple[CameraRegistry, list[str]]:
+    """The camera registry to search ``db`` with, and one-line warnings about it (see the module doc;
+    ``archive``: the console's ``--archive``, whose ``cameras.csv`` comes before the index's own)."""
     from core.errors import UserError
-    from core.index_db import IndexDB
+    from core.index_status import GONE, index_registry, registry_kept_in_index
     from core.registry import load_registry
-    from search.engine import SearchEngine
     from search.index_info import indexed_archive_registry
+
+    if explicit:
+        return load_registry(explicit), []
+    if cfg.storage.registry_path:
+        return load_registry(cfg.storage.registry_path), []
+    if archive and (archive / "cameras.csv").is_file():
+        return load_registry(archive / "cameras.csv"), []
+    recorded = index_registry(db)
+    warnings = [recorded.warning()] if recorded and recorded.warning() else []
+    if recorded and recorded.state != GONE:
+        return load_registry(recorded.path), warnings
+    found = indexed_archive_registry(db)
+    if found is not None:
+        return load_registry(found), [w + f"; using {found}" for w in warnings]
+    kept = registry_kept_in_index(db)
+    if kept is not None:
+        return kept, [w + "; using the copy kept in the index" for w in warnings] or [
+            "no camera registry file is recorded for this index; using the copy kept in the index"]
+    raise UserError("no camera registry: pass --registry CSV (the cameras.csv the archive was indexed with) "
+                    "or set storage.registry_path")
+
+
+def _engine(args: argparse.Namespace, cfg: Config):
+    from search.engine import SearchEngine
     from search.search_models import SearchModels
 
     if getattr(args, "index_uri", None):
         cfg = cfg.with_overrides({"storage.index_uri": args.index_uri}, origin="command line", base_dir=Path.cwd())
     db = IndexDB.open(cfg.storage, must_exist=True)
-    registry_path = args.registry or indexed_archive_registry(db)
-    if registry_path is None:
-        raise UserError("no camera registry: pass --registry CSV (the cameras.csv the archive was indexed with)")
-    registry = load_registry(registry_path)
+    registry, warnings = registry_for_index(db, cfg, args.registry)
+    for w in warnings:
+        print(f"footage-search {args.command}: warning: {w}", file=sys.stderr)
     return SearchEngine(cfg, registry, SearchModels(cfg, clip_enabled=not args.no_clip)), cfg
 
 

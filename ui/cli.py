@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from core.config import Config
+from core.registry import CameraRegistry
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,28 +32,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_ui_command)
 
 
-def resolve_registry_path(args: argparse.Namespace, cfg: Config) -> Path:
-    from core.errors import UserError
-
-    if args.registry:
-        return args.registry
-    if cfg.storage.registry_path:
-        return Path(cfg.storage.registry_path)
-    if args.archive and (args.archive / "cameras.csv").is_file():
-        return args.archive / "cameras.csv"
+def console_registry(args: argparse.Namespace, cfg: Config) -> CameraRegistry:
+    """The registry the console runs with (``--registry``, ``storage.registry_path``, ``--archive``'s
+    cameras.csv, else the one the index was built with: see :func:`search.cli.registry_for_index`);
+    its warnings are printed as one line each."""
     from core.index_db import IndexDB
-    from search.index_info import indexed_archive_registry
+    from search.cli import registry_for_index
 
-    found = indexed_archive_registry(IndexDB.open(cfg.storage))
-    if found is not None:
-        return found
-    raise UserError("no camera registry: pass --registry FILE (or --archive FOLDER with a cameras.csv, "
-                    "or set storage.registry_path)")
+    registry, warnings = registry_for_index(IndexDB.open(cfg.storage), cfg, args.registry, args.archive)
+    for w in warnings:
+        print(f"footage-search ui: warning: {w}", file=sys.stderr)
+    return registry
 
 
 def run_ui_command(args: argparse.Namespace, cfg: Config) -> int:
     from core.errors import UserError
-    from core.registry import load_registry
     from ui.access import check_bind_config
     from ui.app import launch
 
@@ -62,7 +57,7 @@ def run_ui_command(args: argparse.Namespace, cfg: Config) -> int:
     open_mode, users_file = check_bind_config(host, cfg)
     if args.archive and not args.archive.is_dir():
         raise UserError(f"archive folder not found: {args.archive}")
-    registry = load_registry(resolve_registry_path(args, cfg))
+    registry = console_registry(args, cfg)
     mode = (f"OPEN: no login (no users in {users_file}), this machine only" if open_mode else
             f"login required (users: {users_file})")
     print(f"footage-search console on http://{host}:{args.port or cfg.ui.port}/ ({mode}; Ctrl+C to stop)",
