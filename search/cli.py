@@ -61,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _filters(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--direction", help="direction of movement: N, NE, E, SE, S, SW, W, NW or degrees")
+    p.add_argument("--direction", help="direction of movement: N, NE, E, SE, S, SW, W, NW or 0-360 degrees")
     p.add_argument("--tolerance", type=float, metavar="DEG",
                    help="direction tolerance (default search.direction_tolerance_deg)")
     p.add_argument("--from", dest="time_from", metavar="ISO", help="earliest time (ISO 8601; local time if no offset)")
@@ -124,17 +124,19 @@ def _engine(args: argparse.Namespace, cfg: Config):
 
 def _read_photo(path: Path | None) -> bytes | None:
     from search.errors import SearchInputError
-    from search.photo import MAX_PHOTO_BYTES
+    from search.photo import MAX_PHOTO_BYTES, size_mib
 
     if path is None:
         return None
     try:
+        if path.is_dir():
+            raise SearchInputError(f"--photo {path} is a folder: give one image file (JPEG, PNG, WebP, BMP or TIFF)")
         size = path.stat().st_size
+        if size > MAX_PHOTO_BYTES:
+            raise SearchInputError(f"the photo is {size_mib(size)}; the limit is {size_mib(MAX_PHOTO_BYTES)}")
+        return path.read_bytes()
     except OSError as exc:
         raise SearchInputError(f"cannot read the photo {path}: {exc.strerror or exc}") from None
-    if size > MAX_PHOTO_BYTES:
-        raise SearchInputError(f"the photo is {size / 1e6:.1f} MB; the limit is {MAX_PHOTO_BYTES / 1e6:.0f} MB")
-    return path.read_bytes()
 
 
 def _box(text: str | None) -> tuple[float, float, float, float] | None:

@@ -48,17 +48,18 @@ class SearchFilters:
         return COMPASS_8[int(((self.direction_deg % 360) + 22.5) // 45) % 8]
 
 
+DIRECTION_HELP = "N, NE, E, SE, S, SW, W, NW (or north-east, 북동쪽...) or a bearing of 0 to 360 degrees"
+
+
 def parse_direction(value: str | float | int | None) -> float | None:
-    """A compass name (N, NE, north-east, 북동쪽) or a bearing in degrees, as a bearing; None if empty."""
+    """A compass name (N, NE, north-east, 북동쪽) or a bearing of 0-360 degrees, as a bearing in [0, 360);
+    None if empty. A number outside 0-360 is refused, not wrapped: 400 is a typo, not 40."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
-        raise SearchInputError(f"direction {value!r}: expected N, NE, E, SE, S, SW, W, NW or degrees")
+        raise SearchInputError(f"direction {value!r}: expected {DIRECTION_HELP}")
     if isinstance(value, int | float):
-        x = float(value)
-        if not math.isfinite(x):
-            raise SearchInputError(f"direction {value!r} is not a bearing")
-        return _wrap(x)
+        return _bearing(float(value), repr(value))
     text = str(value).strip()
     if text.upper() in COMPASS_DEG:
         return COMPASS_DEG[text.upper()]
@@ -71,17 +72,14 @@ def parse_direction(value: str | float | int | None) -> float | None:
     try:
         x = float(text)
     except ValueError:
-        raise SearchInputError(
-            f"direction {text[:40]!r}: expected N, NE, E, SE, S, SW, W, NW (or north-east...) or a bearing in degrees"
-        ) from None
-    if not math.isfinite(x):
-        raise SearchInputError(f"direction {text[:40]!r} is not a bearing")
-    return _wrap(x)
+        raise SearchInputError(f"direction {text[:40]!r}: expected {DIRECTION_HELP}") from None
+    return _bearing(x, repr(text[:40]))
 
 
-def _wrap(x: float) -> float:
-    w = x % 360.0
-    return 0.0 if w >= 360.0 else w  # -1e-109 % 360 == 360.0 in floating point
+def _bearing(x: float, shown: str) -> float:
+    if not math.isfinite(x) or not 0.0 <= x <= 360.0:
+        raise SearchInputError(f"direction {shown} is not a bearing: expected {DIRECTION_HELP} (0 = north, 90 = east)")
+    return 0.0 if x in (0.0, 360.0) else x  # -0.0 and 360 are north
 
 
 def _match_names(given: Iterable[str], known: Sequence[str], what: str) -> tuple[str, ...]:

@@ -30,12 +30,19 @@ from core.vision.colours import ColourNamer
 from core.vision.crops import crop_with_margin  # the indexer's crop: photo and sighting vectors compare
 from search.errors import SearchInputError
 
-MAX_PHOTO_BYTES = 20 * 1024 * 1024
+MIB = 1024 * 1024
+MAX_PHOTO_BYTES = 20 * MIB
 MAX_PHOTO_PIXELS = 40_000_000
 WORK_LONG_SIDE = 2048  # larger photos are shrunk before detection: people stay far above detector size
 PERSON_ASPECT = (1.2, 5.0)  # height / width of a tight crop of a standing person
 MIN_PERSON_CONFIDENCE = 0.3
 MIN_PHOTO_SIDE = 16
+
+
+def size_mib(n_bytes: int) -> str:
+    """``n_bytes`` in MiB, rounded up to 0.1 (a file over the limit never reads as equal to it)."""
+    tenths = math.ceil(n_bytes * 10 / MIB)
+    return f"{tenths // 10} MiB" if tenths % 10 == 0 else f"{tenths / 10:.1f} MiB"
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,7 @@ def decode_photo(data: bytes, *, max_bytes: int = MAX_PHOTO_BYTES, max_pixels: i
         raise SearchInputError("the photo is empty (0 bytes)")
     if size > max_bytes:
         raise SearchInputError(
-            f"the photo is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB: "
+            f"the photo is {size_mib(size)}; the limit is {size_mib(max_bytes)}: "
             "upload a smaller export or a crop"
         )
     with warnings.catch_warnings():
