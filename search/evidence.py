@@ -55,8 +55,9 @@ Appearance attributes (objects, hair, pattern; :mod:`indexer.attributes`)
     * hair: a linear score ``e`` of the head's colour names (:data:`HAIR_SCORES`), rescaled between a
       floor and a full level like colours; with ``k = hair_confidence`` (frames with a usable head x
       head size in pixels x agreement) x colour reliability, a head reading as the colour is seen at
-      ``e k``, one that does not counts as 0 only at ``k`` x the weight the measure's recall for that
-      colour gives (:data:`HAIR_RECALL`: it finds 1 dark head in 10 on the real clips, so 0.05);
+      ``e k`` x how well the measure tells that colour apart, one that does not counts as 0 only at
+      ``k`` x the weight its recall gives (:data:`HAIR_RELIABILITY`, from the labelled real heads: blonde
+      is told apart well, dark hair weakly, grey hair not at all);
     * pattern: stripes seen as far as the stripe confidence clears :data:`PATTERN_RANGE`; a torso
       measured plain is 0 at weight ``0.5 x confidence``; an unmeasured torso (too small) is neutral;
     * night / IR: colour terms weigh the sighting's ``colour_reliability`` r (object colours are shrunk
@@ -128,9 +129,14 @@ HAIR_SCORES: dict[str, tuple[dict[str, float], float, float]] = {
     V.GREY_HAIR: ({"grey": 1.0, "white": 1.0, "pink": 1.0, "purple": 1.0, "black": -1.0, "brown": -1.0}, 0.25, 0.40),
     V.DARK_HAIR: ({"black": 1.0, "blue": 1.0, "brown": -1.0, "grey": -1.0, "white": -1.0, "pink": -1.0}, -0.05, 0.15),
 }
-# The share of labelled heads of each colour the hair measure finds (tests/test_attributes_real.py, day
-# clips: blonde 3 of 8, grey 1 of 6, dark 3 of 28): a head not read as that colour counts against only this much.
-HAIR_RECALL: dict[str, float] = {V.BLONDE: 0.35, V.GREY_HAIR: 0.15, V.DARK_HAIR: 0.1}
+# How far the hair measure tells each colour apart, from the labelled heads of the real clips (57 sightings,
+# tests/data/attributes_real_labels.json): (confirm, recall). A head reading as the colour (e >= 0.5) is that
+# much evidence for it - blonde 6 of 9 blonde heads against 2 of 48 others (a likelihood ratio ~17 -> 1),
+# dark 12 % of dark heads against 3 % (~4 -> 0.6), grey 17 % of grey heads against 16 % of others
+# (no better than chance -> ~0); a head not reading as the colour counts against as the share of such
+# heads the measure finds says (:func:`absence_weight`): blonde 0.65, dark 0.08, grey 0.
+HAIR_RELIABILITY: dict[str, tuple[float, float]] = {V.BLONDE: (1.0, 0.65), V.DARK_HAIR: (0.6, 0.08),
+                                                    V.GREY_HAIR: (0.05, 0.0)}
 PATTERN_RANGE = (0.2, 0.5)  # stripe confidence: floor, full
 PATTERNED_WEIGHT = 0.8  # "patterned" asks for more than stripes, which is all the indexer measures
 PLAIN_WEIGHT = 0.5  # a torso measured plain (confidence 1) is evidence 0 for "striped" at this weight
@@ -393,9 +399,10 @@ def hair_term(term: HairTerm, cols: AttributeColumns) -> TermEvidence:
     score = sum(w * cols.hair_colour[:, COLOUR_INDEX[k]] for k, w in weights.items())
     e = np.clip((score - floor) / (full - floor), 0.0, 1.0).astype(np.float32)
     seen = (np.clip(cols.hair_confidence, 0.0, 1.0) * cols.reliability).astype(np.float32)
-    # A head that reads as the colour counts as far as it was seen; one that does not, only as far as the
-    # measure finds that colour at all (:data:`HAIR_RECALL`): it misses most dark heads on real footage.
-    return _seen_or_absent(e * seen, np.ones_like(e), absence_weight(HAIR_RECALL[term.hair]) * seen)
+    # A head that reads as the colour counts as far as it was seen and the measure tells that colour apart;
+    # one that does not, only as far as the measure finds that colour at all (:data:`HAIR_RELIABILITY`).
+    confirm, recall = HAIR_RELIABILITY[term.hair]
+    return _seen_or_absent(confirm * e * seen, np.ones_like(e), absence_weight(recall) * seen)
 
 
 def pattern_term(term: PatternTerm, cols: AttributeColumns) -> TermEvidence:
