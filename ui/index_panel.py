@@ -56,7 +56,9 @@ def status_html(status: IndexStatus, registry: CameraRegistry) -> str:
         '<div class="fs-status">'
         f"<p><b>Index</b> <code>{escape(status.index_uri)}</code><br>"
         f"<b>CLIP model</b> {escape(status.clip_model or 'none (sightings have no CLIP vectors)')}<br>"
-        f"<b>Videos</b> {status.videos_done} indexed, {status.videos_failed - n_purged} failed{purged} · "
+        f"<b>Videos</b> {status.videos_done} indexed, "
+        + (f"{status.videos_partial} partly (case-mode windows), " if status.videos_partial else "")
+        + f"{status.videos_failed - n_purged} failed{purged} · "
         f"<b>Footage</b> {status.footage_s / 3600:.2f} h · <b>Sightings</b> {status.sightings}{escape(no_vec)}</p>"
         "<table class=fs-table><tr><th>Camera</th><th>District</th><th>Videos</th><th>Footage</th>"
         f"<th>Coverage ({escape(status.timezone)})</th></tr>{''.join(rows)}</table>"
