@@ -63,6 +63,11 @@ def model_report(cfg: Config) -> list[ModelStatus]:
     return [detector_status(cfg), colour_table_status(cfg), clip_status(cfg)]
 
 
+def unavailable_lines(cfg: Config) -> list[str]:
+    """One line per model that is missing or on a fallback (nothing when all load)."""
+    return [m.line() for m in model_report(cfg) if not m.ok]
+
+
 def detector_status(cfg: Config) -> ModelStatus:
     m = cfg.models
     try:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import threading
 from pathlib import Path
 
 from core.config import Config
 from core.registry import CameraRegistry
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +49,21 @@ def console_registry(args: argparse.Namespace, cfg: Config) -> CameraRegistry:
     return registry
 
 
+def warn_unavailable_models(cfg: Config) -> None:
+    """Print one line per model the console will have to do without (``footage-search status`` has the
+    full list); the operator reads it at start instead of finding out from the first search."""
+    from core.model_report import unavailable_lines
+
+    try:
+        lines = unavailable_lines(cfg)
+    except Exception as exc:  # a failed check must not put a page of traceback under the console's address
+        log.warning("could not check the models (`footage-search status` lists them): %s", exc)
+        log.info("why the model check failed:", exc_info=exc)
+        return
+    for line in lines:
+        print(f"footage-search ui: warning: {line}", file=sys.stderr, flush=True)
+
+
 def run_ui_command(args: argparse.Namespace, cfg: Config) -> int:
     from core.errors import UserError
     from ui.access import check_bind_config
@@ -62,6 +81,8 @@ def run_ui_command(args: argparse.Namespace, cfg: Config) -> int:
             f"login required (users: {users_file})")
     print(f"footage-search console on http://{host}:{args.port or cfg.ui.port}/ ({mode}; Ctrl+C to stop)",
           flush=True)
+    # Looking for CLIP's weights can take seconds (open_clip's import, in a child process): not before the page.
+    threading.Thread(target=warn_unavailable_models, args=(cfg,), name="model-check", daemon=True).start()
     launch(cfg, registry, host=args.host, port=args.port, archive=args.archive, districts_geojson=args.districts,
            cache_dir=args.cache_dir, block=True, quiet=True)
     return 0
