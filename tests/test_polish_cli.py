@@ -246,3 +246,20 @@ def test_direction_forms_that_mean_a_bearing(small, capsys, value):
     assert rc == 0 and err == ""
     assert "A-1" in out  # the row moves north (0°): every form above is within 10° of it
 
+
+
+def test_clip_weights_in_the_cache_count_as_loaded(tmp_path):
+    """The lookup finds weights where open_clip would (models.cache_dir/open_clip, Hugging Face layout);
+    the file is a placeholder: what is checked is where it is looked for, not the weights."""
+    from core.model_report import LOADED, MISSING, clip_status
+
+    cfg = load_config(None, {"models.cache_dir": str(tmp_path), "models.allow_download": False}, environ={})
+    assert clip_status(cfg).state == MISSING
+    repo = tmp_path / "open_clip" / "models--timm--ViT-B-32-SigLIP2-256"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40, encoding="utf-8")
+    weights = repo / "snapshots" / ("0" * 40) / "open_clip_pytorch_model.bin"
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"placeholder")
+    status = clip_status(cfg)
+    assert status.state == LOADED and status.line() == f"CLIP: loaded (ViT-B-32-SigLIP2-256/webli: {weights})"

@@ -133,10 +133,15 @@ def local_weights(spec: ClipSpec, cache_dir: str | None) -> str:
         from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import LocalEntryNotFoundError
 
-        # As open_clip reads it: "org/repo/file" names one file, "org/repo/" its default file names,
-        # of which it prefers the safetensors one.
+        # As open_clip reads it: "org/repo/file" names one file, "org/repo/" its default file names; either
+        # way it prefers a safetensors twin when there is one.
         repo, filename = os.path.split(cfg["hf_hub"])
-        names = [filename] if filename else [oc_constants.HF_SAFE_WEIGHTS_NAME, oc_constants.HF_WEIGHTS_NAME]
+        if not filename:
+            names = [oc_constants.HF_SAFE_WEIGHTS_NAME, oc_constants.HF_WEIGHTS_NAME]
+        elif filename.endswith((".bin", ".pth")):
+            names = [filename[:-4] + ".safetensors", filename]
+        else:
+            names = [filename]
         try:
             for name in names[:-1]:
                 try:
