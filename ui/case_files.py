@@ -142,17 +142,12 @@ class Refused(Exception):
 
 def _audit(console: Console, who: Identity | None, client: str, record: CaseFileRecord | None, event: str,
            **details: Any) -> None:
-    # imported here: ui.console builds this module's store
-    from ui.console import CaseContext, Session
-    from ui.policy import audit
-
-    if who is None:  # nobody signed in: no account to act as, but the address goes in the log
-        assert console.audit is not None
-        console.audit.write(event, None, client=client, case=record.case if record else "",
-                            purpose=record.purpose if record else "", details=details)
-        return
-    case = CaseContext(record.case, record.purpose) if record else None
-    audit(console, Session(user=who, case=case), event, **details)
+    # Written here rather than through ui.policy.audit: the console builds this module's store, so this
+    # module stays below ui.console and ui.policy. Nobody signed in: no account, but the address is logged.
+    assert console.audit is not None
+    console.audit.write(event, who, client=client if who is None else None,
+                        case=record.case if record else "", purpose=record.purpose if record else "",
+                        details=details)
 
 
 def fetch(console: Console, who: Identity | None, token: str, name: str, client: str = "",
