@@ -34,11 +34,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from core import intervals as iv
 from core.compass import COMPASS_DEG, angle_diff_deg
 from core.errors import FootageSearchError
 from core.registry import CameraRegistry, haversine_m, initial_bearing_deg
-
-from core import intervals as iv
 
 DEFAULT_SPEED_MPS = 1.6  # a brisk walk; a person hurrying for hours rarely keeps up more
 DEFAULT_HORIZON_S = 4 * 3600.0

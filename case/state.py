@@ -16,12 +16,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from core import intervals as iv
 from core.atomic_file import write_atomic
 from core.config import Config
 from core.errors import FootageSearchError
 from core.state_paths import beside_index
 
-from core import intervals as iv
 from .planner import Anchor, PlanParams, WorkItem
 
 if TYPE_CHECKING:

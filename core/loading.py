@@ -8,17 +8,14 @@ What a missing model costs and how an admin fixes it is worded in one place, :mo
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
-import socket
-import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from core.clip_weights import clip_cache, find_clip_weights, hub_reachable, writable_dir
 from core.config import Config
 from core.model_files import ModelFileError, resolve_colour_table, resolve_detector
 from core.vision.clip_embedder import (
@@ -26,7 +23,6 @@ from core.vision.clip_embedder import (
     ClipEmbedder,
     ClipSpec,
     ClipUnavailableError,
-    local_weights,
     resolve_device,
 )
 from core.vision.clip_onnx import OnnxClipVision, cache_path, ensure_vision_onnx, resolve_runtime
@@ -34,23 +30,6 @@ from core.vision.colours import ColourNamer
 from core.vision.detector import Detector, MotionBlobDetector, YoloxDetector
 
 log = logging.getLogger(__name__)
-
-HUB_HOST = "huggingface.co"
-
-
-def hub_reachable(timeout_s: float = 3.0) -> bool:
-    """Whether the model hub resolves at all; without this, an offline first run spends a minute in
-    Hugging Face's retry loop before admitting there is no network."""
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout_s)
-    try:
-        socket.getaddrinfo(HUB_HOST, 443)
-        return True
-    except OSError:
-        return False
-    finally:
-        socket.setdefaulttimeout(old)
-
 
 def load_detector(cfg: Config, *, threads: int = 1, allow_fallback: bool = True) -> Detector:
     try:
@@ -133,15 +112,6 @@ def plan_image_embedder(cfg: Config) -> ImageEmbedderPlan:
     return ImageEmbedderPlan(runtime, dim, onnx_path=str(path))
 
 
-def find_clip_weights(spec: ClipSpec, cache_dir: str | None) -> str:
-    """:func:`~core.vision.clip_embedder.local_weights`, in a child process when this one has not
-    imported open_clip: the import costs ~700 MB and seconds that e.g. the indexer's parent never needs."""
-    if spec.checkpoint or spec.pretrained in ("", RANDOM_INIT) or "open_clip" in sys.modules:
-        return local_weights(spec, cache_dir)
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(local_weights, spec, cache_dir).result()
-
-
 def warn_clip_unavailable(cfg: Config, exc: ClipUnavailableError) -> str:
     """Log the one line an operator reads (the why, with its traceback, only at ``-v``); returns the
     short reason that summaries and search notes quote."""
@@ -163,16 +133,6 @@ def load_image_embedder(cfg: Config, plan: ImageEmbedderPlan, threads: int = 1) 
     return OnnxClipVision(Path(plan.onnx_path), threads=threads), ""
 
 
-def writable_dir(cfg: Config, sub: str) -> Path:
-    """``models.cache_dir/sub``, created if needed (``models_dir`` is never written to)."""
-    target = Path(cfg.models.cache_dir).expanduser() / sub
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ModelFileError(f"models.cache_dir is not writable: {target} ({exc})") from exc
-    return target
-
-
 def _offline_unless_reachable(spec: ClipSpec, cfg: Config) -> bool:
     """Switch the hub to offline mode when it cannot be used; returns whether it did."""
     needs_hub = not spec.checkpoint and spec.pretrained not in ("", RANDOM_INIT)
@@ -191,10 +151,3 @@ def _hub_offline() -> None:
         hub_constants.HF_HUB_OFFLINE = True  # the already-imported hub reads this at call time
     except ImportError:
         pass
-
-
-def clip_cache(cfg: Config) -> str | None:
-    try:
-        return str(writable_dir(cfg, "open_clip"))
-    except ModelFileError:
-        return None  # open_clip falls back to the Hugging Face cache

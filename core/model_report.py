@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from core.clip_weights import clip_cache, find_clip_weights, hub_reachable
 from core.config import Config
-from core.loading import clip_cache, find_clip_weights, hub_reachable
 from core.model_files import (
     W2C_MAT,
     W2C_NPY_NAME,

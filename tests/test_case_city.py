@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import intervals as iv
 from case.follow import reachable
 from case.planner import Anchor, PlanParams, plan
+from core import intervals as iv
 from sample_footage.large_city import LargeCitySpec, build_large_city, camera_crowd
 from sample_footage.scenario import TARGET_LOOK, nominal_track, random_person
 

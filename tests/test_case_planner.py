@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import intervals as iv
 from case.planner import Anchor, PlanError, PlanParams, parse_direction, plan
+from core import intervals as iv
 from core.registry import Camera, CameraRegistry, UnknownCameraError
 
 LAT0, LON0 = 37.55, 127.0
