@@ -128,7 +128,8 @@ def run_job(job: Job, models: Models, cfg: Config) -> tuple[VideoResult, str]:
     except OSError as exc:
         return _failed(video, f"unreadable: {exc.strerror or exc}", job.window), ""
     try:
-        result = index_video(video, job.camera, models, cfg, window=job.window)  # type: ignore[arg-type]
+        window = {} if job.window is None else {"window": job.window}  # a whole file: the plain call
+        result = index_video(video, job.camera, models, cfg, **window)  # type: ignore[arg-type]
     except Exception as exc:  # one video's bug (MemoryError included) must not end the run
         log.exception("indexing %s failed", video.rel_path)
         return _failed(video, f"internal error: {type(exc).__name__}: {exc}", job.window), ""
