@@ -184,10 +184,10 @@ def _plan(files: dict[str, list[_File]], reports: list[WindowReport], registry: 
             if not wanted:
                 continue
             rec, cov = records.get(v.video_id), coverage.get(v.video_id)
-            current = rec is not None and _same_file(rec, v) and rec.config_version == config_version
-            if current and rec.status == VIDEO_STATUS_DONE:
+            same = rec is not None and _same_file(rec, v)
+            if same and rec.status == VIDEO_STATUS_DONE and rec.config_version == config_version:
                 covered = [(0.0, f.duration_s)]
-            elif current and rec.status == VIDEO_STATUS_FAILED and not retry_failed:
+            elif same and rec.status == VIDEO_STATUS_FAILED and not retry_failed:  # purged ones too, as in plan_work
                 for r in reports:
                     if r.camera_id == camera_id and iv.intersect((r.t0, r.t1), [f.span]):
                         r.failed.append(f"{v.rel_path}: failed before (index --retry-failed tries again)")
