@@ -24,10 +24,11 @@ from core.registry import CameraRegistry
 from core.schema import VIDEO_STATUS_DONE, VIDEO_STATUS_FAILED, VIDEO_STATUS_PARTIAL
 from core.vision.clip_embedder import ClipSpec, ClipUnavailableError
 from indexer.archive import VideoFile, content_hash, discover
+from indexer.coverage import CoverageRecord
 from indexer.pipeline import Models, VideoResult, index_video
 from indexer.progress import BatchSummary, FileFailure
 from indexer.registry_sync import sync as registry_sync
-from indexer.store import CoverageRecord, SightingStore, VideoRecord
+from indexer.store import SightingStore, VideoRecord
 
 log = logging.getLogger(__name__)
 

@@ -38,13 +38,14 @@ from core.registry import CameraRegistry
 from core.schema import VIDEO_STATUS_DONE, VIDEO_STATUS_FAILED, SightingField
 from indexer.archive import VideoFile, discover
 from indexer.batch import record_result
+from indexer.coverage import CoverageRecord
 from indexer.decode import DecodeError, probe
 from indexer.lock import indexer_lock
 from indexer.pipeline import VideoResult
 from indexer.process_pool import results, worker_count
 from indexer.progress import BatchSummary, FileFailure
 from indexer.run_plan import BatchOptions, Job, RunPlan, chunk, finish_run, open_for_run
-from indexer.store import CoverageRecord, VideoRecord
+from indexer.store import VideoRecord
 
 log = logging.getLogger(__name__)
 

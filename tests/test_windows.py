@@ -23,9 +23,10 @@ from core.registry import load_registry
 from core.schema import COVERAGE, SIGHTINGS, VIDEOS, sighting_id, sighting_window
 from indexer.archive import VideoFile, discover
 from indexer.batch import BatchOptions, run_index
+from indexer.coverage import CoverageRecord
 from indexer.decode import DecordDecoder, PyAVDecoder, PyAVKeyframeDecoder
 from indexer.run_plan import chunk
-from indexer.store import CoverageRecord, SightingStore
+from indexer.store import SightingStore
 from indexer.windows import WindowError, index_windows
 from search.index_reader import SightingReader
 from tests.conftest import FOOTAGE, REPO, TINY_CLIP_CONFIG, make_config, requires
