@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -29,6 +26,7 @@ from core.config import Config
 from core.loading import ImageEmbedder
 from core.registry import Camera
 from core.schema import SightingRecord, sighting_id, sightings_schema
+from core.timing import StageTimer
 from core.vision.attributes import garment_texture, head_colour, object_colour
 from core.vision.colours import ColourNamer
 from core.vision.crops import crop_with_margin
@@ -76,19 +74,6 @@ class Models:
     colours: ColourNamer | None
     embedder: ImageEmbedder | None
     clip_dim: int
-
-
-@dataclass
-class StageTimer:
-    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
 
 
 @dataclass
@@ -241,7 +226,7 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config,
     sighting ids then carry t0); decoding errors come back as ``VideoResult.error``."""
     from indexer.decode import DecodeError
 
-    timer = StageTimer()
+    timer = StageTimer(STAGES)
     icfg = cfg.index
     span = _Window.of(window, cfg)
     try:

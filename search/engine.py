@@ -139,29 +139,26 @@ class SearchEngine:
                               parsed=query.parsed, photo=query.photo,
                               like=query.like.sighting_id if query.like is not None else None,
                               calibrated=query.scoring.calibrated or query.scoring.browse,
-                              warnings=list(query.warnings), timings_ms=timer.ms)
+                              warnings=list(query.warnings))
         if query.scoring.browse and query.parsed is not None and query.parsed.direction is None \
                 and query.photo is None and query.like is None:
             result.message = (f"could not use the description: {query.parsed.summary()}, and CLIP is not available "
                               "for free text. Name clothing colours (e.g. 'red jacket, black trousers') "
                               "or upload a photo.")
-            timer.total()
-            return result
+            return _timed(result, timer)
         limits = CandidateLimits(self.exact_scan_max, self.ann_exact_max, self.evidence_scan_max)
         available = self._table_columns()
         n, pre = count_filtered(self.reader, query.scoring, filters, where, limits, available, timer)
         result.filtered_rows = n
         if n == 0:
             result.message = f"no sightings pass the filters ({self.describe_filters(filters)})"
-            timer.total()
-            return result
+            return _timed(result, timer)
         k = max(CANDIDATE_K, 4 * (offset + limit), candidate_k or 0)
         scored = score_candidates(self.reader, query.scoring, where, n, k, limits, available, timer, pre=pre)
         fill_result(result, scored, n, query, filters, reader=self.reader, registry=self.registry, tz=self.tz,
                     threshold=self.cfg.search.min_score, include_weak=include_weak,
                     columns=display_columns(available), timer=timer)
-        timer.total()
-        return result
+        return _timed(result, timer)
 
     def _table_columns(self) -> set[str]:
         return set(self.reader.table().schema.names)
@@ -171,3 +168,9 @@ class SearchEngine:
 
     def _page(self, offset: int, limit: int | None) -> tuple[int, int]:
         return check_page(offset, limit, self.cfg.search.default_limit)
+
+
+def _timed(result: SearchResult, timer: StageTimer) -> SearchResult:
+    timer.total()
+    result.timings_ms = timer.ms
+    return result

@@ -1,26 +1,9 @@
-"""Per-stage wall times of one search or route, reported as ``timings_ms`` with the result."""
+"""Per-stage wall times of one search or route, reported as ``timings_ms`` with the result.
+
+The timer is the indexer's too (:class:`core.timing.StageTimer`); search reports it in milliseconds."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from core.timing import StageTimer
 
-
-class StageTimer:
-    """Milliseconds per named stage (a stage entered twice adds up) and, after :meth:`total`, overall."""
-
-    def __init__(self) -> None:
-        self.ms: dict[str, float] = {}
-        self._t0 = time.perf_counter()
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        t = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.ms[name] = self.ms.get(name, 0.0) + 1000 * (time.perf_counter() - t)
-
-    def total(self) -> None:
-        self.ms["total"] = 1000 * (time.perf_counter() - self._t0)
+__all__ = ["StageTimer"]
