@@ -62,11 +62,9 @@ class ModelFileError(FootageSearchError, RuntimeError):
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
+    """SHA-256 of a whole file, read in chunks (model files and videos are too big to hold)."""
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def search_dirs(cfg: ModelConfig) -> list[Path]:

@@ -30,6 +30,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from core.errors import MissingFileError
+from core.model_files import sha256_file
 from core.registry import CameraRegistry
 
 VIDEO_EXTENSIONS = frozenset({
@@ -175,8 +176,4 @@ def discover(root: str | Path, registry: CameraRegistry, tz_name: str) -> tuple[
 
 def content_hash(path: Path) -> str:
     """SHA-256 of the whole file: the identity of footage, whatever its name or mtime."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(4 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(path)
