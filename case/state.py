@@ -115,6 +115,12 @@ class CaseState:
     status: Status = "running"
     created_at: float = 0.0
     updated_at: float = 0.0
+    # Where the case runs and what it has done so far (case/runner.py): kept so status/resume need only the number.
+    archive: str = ""
+    registry: str = ""
+    purpose: str = ""
+    windows_done: int = 0
+    decoded_s: float = 0.0
 
     @property
     def anchor(self) -> Anchor:
@@ -189,6 +195,9 @@ class CaseState:
                 pinned=list(data["pinned"]), rejected=list(data["rejected"]),
                 findings=[Finding(**{**f, "member_ids": tuple(f["member_ids"])}) for f in data["findings"]],
                 created_at=float(data["created_at"]), updated_at=float(data["updated_at"]),
+                archive=str(data.get("archive", "")), registry=str(data.get("registry", "")),
+                purpose=str(data.get("purpose", "")), windows_done=int(data.get("windows_done", 0)),
+                decoded_s=float(data.get("decoded_s", 0.0)),
             )
             state.set_status(data["status"])
         except (KeyError, TypeError, ValueError) as exc:

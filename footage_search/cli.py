@@ -16,6 +16,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
+import case.cli as case_cli
 import indexer.cli as indexer_cli
 import search.cli as search_cli
 import search.eval_cli as eval_cli
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_global_options(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for register in (indexer_cli.register, search_cli.register, eval_cli.register, ui_cli.register, demo.register,
-                     admin_cli.register):
+                     admin_cli.register, case_cli.register):
         register(sub)
     for subparser in sub.choices.values():
         add_global_options(subparser, suppress=True)
