@@ -551,3 +551,61 @@ def test_cli_without_registry_says_what_to_pass(tmp_path: Path, capsys):
     assert rc == 2
     err = capsys.readouterr().err
     assert "no camera registry" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------------------------------ models
+
+
+def missing_clip_console(small_index, tmp_path: Path) -> Console:
+    """A console configured for the real CLIP model whose weights this machine does not have."""
+    from search.engine import SearchEngine
+
+    cfg, _ = small_index
+    cfg = make_config(cfg.storage.index_uri, models__clip_model="ViT-B-32-SigLIP2-256",
+                      models__clip_pretrained="webli", models__clip_config_path="",
+                      models__cache_dir=str(tmp_path / "model-cache"))
+    return Console(cfg=cfg, registry=GRID, cache_dir=tmp_path / "cache", engine_factory=SearchEngine)
+
+
+def test_missing_clip_is_one_notice_not_a_note_under_every_result(small_index, tmp_path: Path):
+    from ui.admin_tab import models_view
+
+    c = missing_clip_console(small_index, tmp_path)
+    assert c.models.start() and c.models.wait(120)
+    clip = next(m for m in c.models.report if m.model == "CLIP")
+    assert clip.state == "missing"
+    header = c.models.header_html()
+    assert "Unavailable: CLIP" in header and "colours" in header and "Index" in header
+    assert "RuntimeError" not in header and "Traceback" not in header
+    panel = models_view(c, op())
+    assert "To fix:" in panel and "Retry loading models" in panel and "person detector: loaded" in panel
+    s = op()
+    view = run_search(c, s, "purple coat, blue jeans", "any", None, None, [], [])
+    assert view.gallery and "CLIP unavailable" not in view.status_html and "Note:" not in view.status_html
+    pin_selected(c, s, s.items[0].sighting_id)
+    route = build_route(c, s)
+    assert "CLIP unavailable" not in route.status_html and "Note:" not in route.status_html
+
+
+def test_models_load_once_in_the_background_and_only_an_admin_retries(small_index, tmp_path: Path):
+    from ui.access import AccessDenied
+    from ui.admin_tab import retry_models
+
+    c = missing_clip_console(small_index, tmp_path)
+    assert "Loading the search models" in c.models.index_html() or c.models.state == "idle"
+    c.models.start()
+    assert c.models.loading and "Loading the search models" in c.models.header_html()
+    assert not c.models.start()  # one load at a time
+    c.models.wait(120)
+    models = c.engine().models
+    assert models.clip() is None and models.clip_error()
+    # a failed CLIP load is kept: a search does not load it again
+    run_search(c, op(), "purple coat", "any", None, None, [], [])
+    assert c.engine().models is models
+    with pytest.raises(AccessDenied, match="may not reload the models"):
+        retry_models(c, op())
+    assert "background" in retry_models(c, admin())
+    c.models.wait(120)
+    assert c.engine().models is not models and c.models.state == "ready"
+    events = [json.loads(line)["event"] for line in Path(c.audit.path).read_text().splitlines()]
+    assert events.count("models_retry") == 1 and "denied" in events

@@ -39,6 +39,22 @@ def reindex(console: Console, session: Session, on_progress: Callable[[int, int,
     return status_box("<b>Reindex finished.</b><br>" + "<br>".join(escape(line) for line in lines), kind)
 
 
+def models_view(console: Console, session: Session | None = None) -> str:
+    """Which models load, what is unavailable and what an admin does (the Index tab's section)."""
+    if session is not None:
+        authorize(console, session, Permission.SEARCH, "see the index status")
+    return console.models.index_html()
+
+
+def retry_models(console: Console, session: Session) -> str:
+    """Load the models again after an admin fixed their files (searches never retry on their own)."""
+    authorize(console, session, Permission.REINDEX, "reload the models")
+    if not console.models.retry():
+        return status_box("The models are already loading: wait for it to finish.", "warn")
+    audit(console, session, "models_retry")
+    return status_box("Loading the models again in the background…")
+
+
 def users_view(console: Console, session: Session) -> str:
     authorize(console, session, Permission.MANAGE_USERS, "manage users")
     assert console.access is not None

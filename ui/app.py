@@ -36,7 +36,7 @@ from core.registry import CameraRegistry
 from core.state_paths import console_cache_dir
 from ui import case_files
 from ui.access import check_bind
-from ui.admin_tab import index_status_view, users_view
+from ui.admin_tab import index_status_view, models_view, retry_models, users_view
 from ui.app_common import EVENT_OPTIONS, AppContext
 from ui.app_export import ExportTab, build_export_tab, wire_export_tab
 from ui.app_index import IndexTab, build_index_tab, wire_index_admin, wire_index_status
@@ -81,6 +81,10 @@ CSS = """
 .fs-open { display:inline-block; background:#FFFBEB; border:1px solid #F59E0B; color:#78350F; border-radius:6px;
   padding:3px 8px; font-size:13px; }
 .fs-user { font-size:14px; }
+.fs-models { display:inline-block; border-radius:6px; padding:3px 8px; font-size:13px; border:1px solid; }
+.fs-models-loading { background:#F1F5F9; border-color:#CBD5E1; color:#1E293B; }
+.fs-models-warn { background:#FFFBEB; border-color:#F59E0B; color:#78350F; }
+.fs-model-list li { margin:3px 0; font-size:13px; } .fs-model-list .fs-bad { color:#92400E; }
 #fs-case-bar { border:1px solid var(--border-color-primary); border-radius:8px; padding:4px 8px; }
 """
 AUTH_MESSAGE = ("footage-search operator console. Sign in with your own account: every search, photo, route "
@@ -119,6 +123,9 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
             gr.HTML(f'<div class="fs-header"><h1>{escape(TITLE)}</h1><span class="fs-sub">{len(registry)} cameras '
                     f"in {len(registry.districts)} districts · times in {escape(cfg.index.timezone)}</span></div>")
             who_html = gr.HTML("", elem_id="fs-who")
+        # which models are loading or unavailable: said once here, never under every result
+        models_notice = gr.HTML(console.models.header_html(), elem_id="fs-models")
+        models_timer = gr.Timer(2.0, active=False)
         # Asked once, above every tab: each search, upload, route and export is logged with them.
         with gr.Row(elem_id="fs-case-bar"):
             case_number = gr.Textbox(label="Case number (required)", placeholder="e.g. 2026-SEO-0142", max_lines=1,
@@ -141,6 +148,7 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
         wire_index_status(ctx, index)
         _wire_page_load(ctx, app, who_html, index, export)
         wire_index_admin(ctx, index)
+        _wire_models_notice(ctx, app, models_notice, models_timer, index)
         register_search_api(ctx, api_concurrency)
     app.queue(default_concurrency_limit=4)
     return app
@@ -173,6 +181,36 @@ def _wire_page_load(ctx: AppContext, app: gr.Blocks, who_html: gr.HTML, index_ta
     app.load(on_load, [ctx.session], [ctx.session, who_html, index_tab.reindex_btn, index_tab.users_box,
                                       index_tab.users_html, index_tab.index_html, export_tab.operator],
              **EVENT_OPTIONS)
+
+
+def _wire_models_notice(ctx: AppContext, app: gr.Blocks, notice: gr.HTML, timer: gr.Timer,
+                        index_tab: IndexTab) -> None:
+    """The models' notice in the header and the Index tab: polled only while the models load."""
+    console = ctx.console
+
+    def on_tick(sess, request: gr.Request):
+        try:
+            ctx.bind(sess, request)
+        except Exception:
+            return gr.skip(), gr.skip(), gr.Timer(active=False), gr.skip()
+        assert sess.user is not None
+        return (console.models.header_html(), models_view(console, sess),
+                gr.Timer(active=console.models.loading), gr.update(visible=sess.user.can(Permission.REINDEX)))
+
+    outputs = [notice, index_tab.models_html, timer, index_tab.retry_models_btn]
+    app.load(on_tick, [ctx.session], outputs, **EVENT_OPTIONS)
+    timer.tick(on_tick, [ctx.session], outputs, show_progress="hidden", **EVENT_OPTIONS)
+
+    def on_retry(sess, request: gr.Request):
+        try:
+            msg = retry_models(console, ctx.bind(sess, request))
+        except Exception as exc:
+            return ctx.error(exc), gr.skip(), gr.skip(), gr.skip()
+        # a new load has started: poll again until it ends
+        return msg, console.models.header_html(), models_view(console, sess), gr.Timer(active=True)
+
+    index_tab.retry_models_btn.click(on_retry, [ctx.session],
+                                     [index_tab.models_status, notice, index_tab.models_html, timer], **EVENT_OPTIONS)
 
 
 @dataclass
@@ -216,6 +254,7 @@ def launch(cfg: Config, registry: CameraRegistry, *, host: str | None = None, po
     # are made, and when an upload is checked): this console's, inside its own 0700 folder, never the
     # host-wide /tmp/gradio another console could serve. One console per process (footage-search ui).
     os.environ["GRADIO_TEMP_DIR"] = str(case_files.gradio_folder(console))
+    console.models.start()  # while the page loads and the operator types the case
     app = create_app(cfg, registry, console=console)
     _, url, _ = app.launch(server_name=host or cfg.ui.host, server_port=port or cfg.ui.port,
                            prevent_thread_lock=not block, quiet=quiet, **launch_options(console))

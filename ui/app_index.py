@@ -11,7 +11,7 @@ from html import escape
 import gradio as gr
 
 from core.auth import Permission, Role
-from ui.admin_tab import add_user, index_status_view, reindex, remove_user, users_view
+from ui.admin_tab import add_user, index_status_view, models_view, reindex, remove_user, users_view
 from ui.app_common import EVENT_OPTIONS, AppContext
 from ui.console import Console, status_box
 from ui.policy import authorize
@@ -21,6 +21,9 @@ from ui.policy import authorize
 class IndexTab:
     index_html: gr.HTML
     refresh_btn: gr.Button
+    models_html: gr.HTML
+    retry_models_btn: gr.Button
+    models_status: gr.HTML
     reindex_btn: gr.Button
     reindex_status: gr.HTML
     users_box: gr.Accordion
@@ -38,6 +41,10 @@ def build_index_tab(console: Console) -> IndexTab:
     with gr.Tab("Index", id="index", elem_id="fs-tab-index"):
         index_html = gr.HTML("", elem_id="fs-index-status")
         refresh_btn = gr.Button("Refresh", size="sm", elem_id="fs-index-refresh")
+        models_html = gr.HTML(console.models.index_html(), elem_id="fs-models-panel")
+        # shown to admins only (app.load); ui.admin_tab.retry_models checks the role again
+        retry_models_btn = gr.Button("Retry loading models", size="sm", elem_id="fs-retry-models", visible=False)
+        models_status = gr.HTML("", elem_id="fs-models-status")
         archive_note = (f"Reindex archive <code>{escape(str(console.archive))}</code>: new and changed "
                         "videos are indexed, unchanged ones skipped." if console.archive else
                         "No archive configured: start the console with <code>--archive FOLDER</code> to "
@@ -60,7 +67,8 @@ def build_index_tab(console: Console) -> IndexTab:
                 remove_user_btn = gr.Button("Remove user", size="sm", variant="stop",
                                             elem_id="fs-remove-user")
             users_status = gr.HTML("", elem_id="fs-users-status")
-    return IndexTab(index_html=index_html, refresh_btn=refresh_btn, reindex_btn=reindex_btn,
+    return IndexTab(index_html=index_html, refresh_btn=refresh_btn, models_html=models_html,
+                    retry_models_btn=retry_models_btn, models_status=models_status, reindex_btn=reindex_btn,
                     reindex_status=reindex_status, users_box=users_box, users_html=users_html, new_name=new_name,
                     new_role=new_role, new_password=new_password, add_user_btn=add_user_btn,
                     remove_user_btn=remove_user_btn, users_status=users_status)
@@ -77,6 +85,14 @@ def wire_index_status(ctx: AppContext, t: IndexTab) -> None:
             return ctx.error(exc)
 
     t.refresh_btn.click(on_status, [ctx.session], [t.index_html], **EVENT_OPTIONS)
+
+    def on_models(sess, request: gr.Request):
+        try:
+            return models_view(console, ctx.bind(sess, request))
+        except Exception as exc:
+            return ctx.error(exc)
+
+    t.refresh_btn.click(on_models, [ctx.session], [t.models_html], **EVENT_OPTIONS)
 
 
 def wire_index_admin(ctx: AppContext, t: IndexTab) -> None:

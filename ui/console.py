@@ -28,6 +28,7 @@ from ui.access import ConsoleAccess
 from ui.case_files import CaseFileStore
 from ui.index_panel import Reindexer
 from ui.map_view import DistrictShape, district_shapes_from_registry
+from ui.models_panel import ModelWarmup
 from ui.redact import ExportRedactor
 from ui.thumbnails import ThumbnailCache
 
@@ -73,6 +74,8 @@ class Console:
         if self.access is None:
             self.access = ConsoleAccess.for_config(self.cfg, self.audit)
         self.redactor = ExportRedactor(self.cfg)
+        # started by ui.app.launch (a console loads its models while the operator types the case)
+        self.models = ModelWarmup(self.cfg, self.engine)
 
     @property
     def tz(self) -> ZoneInfo:

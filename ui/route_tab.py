@@ -18,6 +18,7 @@ from ui import formatting as fmt
 from ui.console import Console, ConsoleError, Session, status_box
 from ui.map_view import MapStop, MapSuggestion, render_map_svg
 from ui.marks import MarksView, marks_view
+from ui.models_panel import operator_notes
 from ui.policy import audit, audited_search, authorize, photo_digest, require_case
 from ui.search_tab import ResultsView, clean_list, filters_summary, results_view
 from ui.timeline_view import TimelineStop, render_timeline_svg
@@ -128,7 +129,8 @@ def route_view(console: Console, session: Session) -> RouteView:
         ("<ol class='fs-suggestions'>" + "".join(sug_items) + "</ol>") if sug_items else
         "<p class='fs-note'>No camera is within reach after the last stop.</p>")
     kind = "ok" if stops else "warn"
-    status = escape(route.message) + "".join(f"<br><i>Note:</i> {escape(w)}" for w in route.warnings)
+    notes = operator_notes(route.warnings)
+    status = escape(route.message) + "".join(f"<br><i>Note:</i> {escape(w)}" for w in notes)
     stop_choices = [(f"{k + 1}. {st.camera_id} {fmt.clock(st.t_start, tz)}", st.sighting.sighting_id)
                     for k, st in enumerate(stops) if st.sighting is not None and not st.pinned]
     return RouteView(status_box(status, kind), map_html, timeline, stops_html, suggestions_html, choices,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from core.auth import Permission
 from ui import formatting as fmt
 from ui.console import ANY_DIRECTION, Console, ConsoleError, Session, status_box
+from ui.models_panel import operator_notes
 from ui.policy import audit, audited_search, authorize, require_case, set_case
 from ui.thumbnails import encode_jpeg
 
@@ -97,7 +98,7 @@ def results_view(console: Console, session: Session, result: SearchResult) -> Re
     filters = ", ".join(f"{k.lower()} {v}" for k, v in shown.items())
     parts.append(f"<b>Filters:</b> {escape(filters or 'none (all cameras, any time, any direction)')}")
     parts.append(f'<span class="fs-result-message">{escape(msg)}</span>')
-    parts += [f"<i>Note:</i> {escape(w)}" for w in result.warnings]
+    parts += [f"<i>Note:</i> {escape(w)}" for w in operator_notes(result.warnings)]
     session.understood = result.parsed.summary() if result.parsed is not None else ""
     return ResultsView(gallery=gallery, page_label=page_label, has_prev=session.offset > 0,
                        has_next=session.offset + len(result.sightings) < result.total,
