@@ -609,3 +609,67 @@ def test_models_load_once_in_the_background_and_only_an_admin_retries(small_inde
     assert c.engine().models is not models and c.models.state == "ready"
     events = [json.loads(line)["event"] for line in Path(c.audit.path).read_text().splitlines()]
     assert events.count("models_retry") == 1 and "denied" in events
+
+
+# ----------------------------------------------------------------------------------- console behaviour
+
+
+def test_clear_form_drops_the_reference_photo(console: Console, tmp_path: Path):
+    from ui.search_tab import clear_form
+
+    s = op()
+    photo = tmp_path / "girl.jpg"
+    photo.write_bytes(jpeg())
+    upload_photo(console, s, str(photo))
+    assert s.photo is not None
+    assert clear_form(console, s).preview is None and s.photo is None and s.photo_name == ""
+    with pytest.raises(ConsoleError, match="Type a description"):  # the photo no longer searches on its own
+        run_search(console, s, "", "any", None, None, [], [])
+    run_search(console, s, "purple top", "any", None, None, [], [])
+    assert s.searches[-1].kind == "describe" and s.searches[-1].photo == ""
+
+
+def test_a_suggested_search_fills_the_form_and_can_be_undone(console: Console):
+    from ui.search_tab import suggestion_undo
+
+    s = op()
+    run_search(console, s, "purple top, blue jeans", "any", "2026-03-14 09:00", None, ["North-gu"], [])
+    pin_selected(console, s, s.items[0].sighting_id)
+    route = build_route(console, s)
+    form = {"direction": "E", "time_from": "2026-03-14 09:00", "time_to": "", "districts": ["North-gu"],
+            "cameras": []}
+    view, request = search_suggestion(console, s, route.suggestion_choices[0][1], form)
+    assert "Undo suggested filters" in view.status_html and request["cameras"][0] in view.status_html
+    search_suggestion(console, s, route.suggestion_choices[0][1], {"time_from": "other"})  # a second one
+    assert suggestion_undo(s) == form  # the operator's own filters, not the first suggestion's
+    with pytest.raises(ConsoleError, match="no suggested search to undo"):
+        suggestion_undo(s)
+    search_suggestion(console, s, route.suggestion_choices[0][1], form)
+    run_search(console, s, "purple top", "any", None, None, [], [])  # searching with the form forgets it
+    assert s.undo_filters is None
+
+
+def test_the_report_lists_every_search_of_the_case(console: Console, tmp_path: Path):
+    s = op()
+    photo = tmp_path / "girl.jpg"
+    photo.write_bytes(jpeg())
+    upload_photo(console, s, str(photo))
+    run_search(console, s, "", "any", None, None, [], [])  # a photo search
+    run_search(console, s, "purple top, blue jeans", "any", None, None, [], ["G-1", "G-2", "G-3"])
+    change_page(console, s, 1)  # a page is not a new search
+    select_sighting(console, s, 0)
+    more_like_this(console, s)
+    pin_selected(console, s)
+    build_route(console, s)
+    set_case(console, s, "CASE-1", "unit test of the console")
+    files, _ = export_case(console, s, "op", "")
+    data = json.loads(files.json.read_text(encoding="utf-8"))
+    kinds = [e["kind"] for e in data["searches"]]
+    assert kinds == ["photo", "describe", "like"]
+    assert data["searches"][0]["photo"] == "girl.jpg" and data["searches"][1]["text"] == "purple top, blue jeans"
+    assert data["searches"][1]["filters"]["Cameras"] == "G-1, G-2, G-3"
+    html = files.html.read_text(encoding="utf-8")
+    assert "Searches in this case (3)" in html and "girl.jpg" in html and "purple top, blue jeans" in html
+    # a new case number starts a new history
+    set_case(console, s, "CASE-2", "another case for the unit test")
+    assert s.case_searches() == []

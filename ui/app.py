@@ -87,6 +87,17 @@ CSS = """
 .fs-model-list li { margin:3px 0; font-size:13px; } .fs-model-list .fs-bad { color:#92400E; }
 #fs-case-bar { border:1px solid var(--border-color-primary); border-radius:8px; padding:4px 8px; }
 """
+# A pop-up belongs to the action that raised it: the next click or Enter dismisses every pop-up on screen
+# (a stale "Enter the case number first" must not sit over the results of the search that followed).
+JS = """() => {
+  const dismiss = () => document.querySelectorAll('[data-testid="toast-close"]').forEach((b) => b.click());
+  document.addEventListener('click', (e) => {
+    if (e.target.closest('button') && !e.target.closest('.toast-wrap')) dismiss();
+  }, true);
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && e.target.closest('input, textarea')) dismiss();
+  }, true);
+}"""
 AUTH_MESSAGE = ("footage-search operator console. Sign in with your own account: every search, photo, route "
                 "and export is logged with your name and case. Repeated failed sign-ins lock the account for a "
                 "few minutes.")
@@ -143,7 +154,7 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
         ctx = AppContext(console, session, case_number, purpose, tabs)
         wire_search_tab(ctx, search, cams)
         marks = wire_marks(ctx, search, route)
-        wire_route_tab(ctx, route, search, marks)
+        wire_route_tab(ctx, route, search, marks, cams)
         wire_export_tab(ctx, export)
         wire_index_status(ctx, index)
         _wire_page_load(ctx, app, who_html, index, export)
@@ -232,7 +243,7 @@ def launch_options(console: Console) -> dict[str, Any]:
                        proxies=TrustedProxies.parse(console.cfg.ui.trusted_proxies))
     # allowed_paths: the picture folders only; case files go through ui.case_files's route alone, and
     # num_workers 0 keeps every file request in this app (Gradio's static workers check no login)
-    return {"allowed_paths": [str(p) for p in console.thumbs.folders()], "num_workers": 0, "css": CSS,
+    return {"allowed_paths": [str(p) for p in console.thumbs.folders()], "num_workers": 0, "css": CSS, "js": JS,
             "theme": _theme(), "footer_links": [], "ssr_mode": False, "show_error": False,
             "max_file_size": MAX_UPLOAD, "share": False, "inbrowser": False,
             "auth": None if console.access.open_mode else console.access.gradio_auth,

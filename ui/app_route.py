@@ -14,9 +14,10 @@ from typing import Any
 
 import gradio as gr
 
+from core.registry import Camera
 from ui.app_common import EVENT_OPTIONS, AppContext
-from ui.app_search import SearchTab
-from ui.console import Console, Session, status_box
+from ui.app_search import SearchTab, camera_choice
+from ui.console import ANY_DIRECTION, Console, Session, status_box
 from ui.detail import detail_view
 from ui.marks import MarksView, pin_selected, reject_selected, unmark
 from ui.policy import readable_error
@@ -154,7 +155,7 @@ def wire_marks(ctx: AppContext, search: SearchTab, route: RouteTab) -> MarksOutp
     return marks
 
 
-def wire_route_tab(ctx: AppContext, t: RouteTab, search: SearchTab, marks: MarksOutputs) -> None:
+def wire_route_tab(ctx: AppContext, t: RouteTab, search: SearchTab, marks: MarksOutputs, cams: list[Camera]) -> None:
     """Build route (also from the Search tab), reject stops and rebuild, search a suggested camera."""
     console = ctx.console
     route_out, marks_out = t.route_out, marks.components
@@ -182,15 +183,19 @@ def wire_route_tab(ctx: AppContext, t: RouteTab, search: SearchTab, marks: Marks
     search.to_route_btn.click(lambda: gr.Tabs(selected="route"), None, [ctx.tabs], **EVENT_OPTIONS).then(
         on_route, ctx.with_case, route_out, **EVENT_OPTIONS)
 
-    def on_suggestion(sess, case_v, purpose_v, choice, request: gr.Request):
+    def on_suggestion(sess, case_v, purpose_v, choice, dir_v, from_v, to_v, dists_v, cams_v, request: gr.Request):
+        form = {"direction": dir_v, "time_from": from_v, "time_to": to_v, "districts": dists_v, "cameras": cams_v}
         try:
             ctx.bind_case(sess, request, case_v, purpose_v)
-            view, req = search_suggestion(console, sess, choice)
+            view, req = search_suggestion(console, sess, choice, form)
         except Exception as exc:
-            return (*search.results_error(sess, exc), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
-        return (*search.results_updates(sess, view), gr.Tabs(selected="search"), req["cameras"], req["time_from"],
+            return (*search.results_error(sess, exc), *(gr.skip() for _ in range(6)))
+        # the form shows what was searched (all cameras listed again, so the chosen one is visible)
+        return (*search.results_updates(sess, view), gr.Tabs(selected="search"), ANY_DIRECTION,
+                gr.update(choices=[camera_choice(c) for c in cams], value=req["cameras"]), req["time_from"],
                 req["time_to"], [])
 
-    t.suggestion_btn.click(on_suggestion, [*ctx.with_case, t.suggestion_pick],
-                           [*search.results_out, ctx.tabs, search.cameras, search.time_from, search.time_to,
-                            search.districts], **EVENT_OPTIONS)
+    t.suggestion_btn.click(on_suggestion, [*ctx.with_case, t.suggestion_pick, search.direction, search.time_from,
+                                           search.time_to, search.districts, search.cameras],
+                           [*search.results_out, ctx.tabs, search.direction, search.cameras, search.time_from,
+                            search.time_to, search.districts], **EVENT_OPTIONS)

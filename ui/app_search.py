@@ -23,9 +23,11 @@ from ui.search_tab import (
     ResultsView,
     api_search,
     change_page,
+    clear_form,
     clear_photo,
     more_like_this,
     run_search,
+    suggestion_undo,
     upload_photo,
 )
 
@@ -53,6 +55,7 @@ class SearchTab:
     photo_status: gr.HTML
     search_btn: gr.Button
     clear_btn: gr.Button
+    undo_btn: gr.Button
     search_status: gr.HTML
     gallery: gr.Gallery
     pager: gr.Row
@@ -74,7 +77,8 @@ class SearchTab:
     def results_out(self) -> list[Any]:
         """What every search, page or "more like this" updates."""
         return [self.session, self.gallery, self.page_label, self.prev_btn, self.next_btn, self.search_status,
-                self.detail_frame, self.detail_strip, self.detail_info, self.pager, self.detail_row, self.shown_id]
+                self.detail_frame, self.detail_strip, self.detail_info, self.pager, self.detail_row, self.shown_id,
+                self.undo_btn]
 
     def results_updates(self, sess: Session, view: ResultsView) -> tuple:
         sess.selected = None
@@ -82,11 +86,12 @@ class SearchTab:
                 gr.update(interactive=view.has_prev), gr.update(interactive=view.has_next), view.status_html,
                 gr.update(value=None, visible=False), gr.update(value=None, visible=False),
                 status_box("Click a sighting to see it larger." if view.gallery else "No sighting selected."),
-                gr.update(visible=bool(view.gallery)), gr.update(visible=bool(view.gallery)), "")
+                gr.update(visible=bool(view.gallery)), gr.update(visible=bool(view.gallery)), "",
+                gr.update(visible=sess.undo_filters is not None))
 
     def results_error(self, sess: Session, exc: BaseException) -> tuple:
-        return (sess, gr.skip(), gr.skip(), gr.skip(), gr.skip(), AppContext.error(exc), gr.skip(), gr.skip(),
-                gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        return (sess, gr.skip(), gr.skip(), gr.skip(), gr.skip(), AppContext.error(exc),
+                *(gr.skip() for _ in self.results_out[6:]))
 
 
 def build_search_tab(session: gr.State, registry: CameraRegistry, cams: list[Camera]) -> SearchTab:
@@ -119,6 +124,8 @@ def build_search_tab(session: gr.State, registry: CameraRegistry, cams: list[Cam
             with gr.Row():
                 search_btn = gr.Button("Search", variant="primary", elem_id="fs-search")
                 clear_btn = gr.Button("Clear form", elem_id="fs-clear")
+            # after "Search there" (Route tab) filled the filters in: puts the operator's own back
+            undo_btn = gr.Button("Undo suggested filters", size="sm", visible=False, elem_id="fs-undo-suggestion")
         with gr.Column(scale=3, min_width=480):
             search_status = gr.HTML(
                 status_box("Describe the person (clothing colours, direction) or upload a reference "
@@ -152,7 +159,7 @@ def build_search_tab(session: gr.State, registry: CameraRegistry, cams: list[Cam
                     to_route_btn = gr.Button("Build route →", elem_id="fs-to-route")
     return SearchTab(session=session, text=text, direction=direction, time_from=time_from, time_to=time_to,
                      districts=districts, cameras=cameras, photo_file=photo_file, photo_preview=photo_preview,
-                     photo_status=photo_status, search_btn=search_btn, clear_btn=clear_btn,
+                     photo_status=photo_status, search_btn=search_btn, clear_btn=clear_btn, undo_btn=undo_btn,
                      search_status=search_status, gallery=gallery, pager=pager, prev_btn=prev_btn,
                      page_label=page_label, next_btn=next_btn, detail_row=detail_row, detail_frame=detail_frame,
                      detail_strip=detail_strip, detail_info=detail_info, pin_btn=pin_btn, reject_btn=reject_btn,
@@ -208,11 +215,28 @@ def wire_search_tab(ctx: AppContext, t: SearchTab, cams: list[Camera]) -> None:
     t.gallery.select(on_select, [ctx.session], [ctx.session, t.detail_frame, t.detail_strip, t.detail_info, t.shown_id],
                      **EVENT_OPTIONS)
 
-    def on_clear():
-        return "", ANY_DIRECTION, "", "", [], []
+    def on_clear(sess):
+        # everything the next search would use, the reference photo included
+        view = clear_form(console, sess)
+        return (sess, "", ANY_DIRECTION, "", "", [], [], None, gr.update(value=None, visible=False), view.status_html,
+                gr.update(visible=False))
 
-    t.clear_btn.click(on_clear, None, [t.text, t.direction, t.time_from, t.time_to, t.districts, t.cameras],
+    t.clear_btn.click(on_clear, [ctx.session], [ctx.session, t.text, t.direction, t.time_from, t.time_to, t.districts,
+                                                t.cameras, t.photo_file, t.photo_preview, t.photo_status, t.undo_btn],
                       **EVENT_OPTIONS)
+
+    def on_undo(sess, request: gr.Request):
+        try:
+            ctx.bind(sess, request)
+            before = suggestion_undo(sess)
+        except Exception as exc:
+            return sess, ctx.error(exc), *(gr.skip() for _ in range(6))
+        return (sess, status_box("Your filters are back in the form: press <b>Search</b> to use them."),
+                before.get("direction") or ANY_DIRECTION, before.get("time_from") or "", before.get("time_to") or "",
+                before.get("districts") or [], before.get("cameras") or [], gr.update(visible=False))
+
+    t.undo_btn.click(on_undo, [ctx.session], [ctx.session, t.search_status, t.direction, t.time_from, t.time_to,
+                                              t.districts, t.cameras, t.undo_btn], **EVENT_OPTIONS)
 
     def on_district_change(dists_v, cams_v):
         # narrow the camera list to the chosen districts (keeping cameras already chosen there)

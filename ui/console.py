@@ -128,6 +128,29 @@ class Session:
     # the query and filters as they were when the route was built: searches made afterwards (a
     # suggested camera, say) must not be reported as what found the route
     route_query: dict = field(default_factory=dict)
+    # every search made for a case, oldest first (ui.search_tab.record_search): the report lists them all
+    searches: list[SearchRecord] = field(default_factory=list)
+    # the form's filters before "Search there" filled them in, so the operator can put them back
+    undo_filters: dict | None = None
+
+    def case_searches(self) -> list[SearchRecord]:
+        """The searches of the session's current case (a case number typed later starts a new list)."""
+        number = self.case.number if self.case else ""
+        return [r for r in self.searches if r.case_number == number]
+
+
+@dataclass(frozen=True)
+class SearchRecord:
+    """One search as the case report lists it: what was asked, how it was understood, what it found."""
+
+    case_number: str
+    when: str  # local date and time
+    kind: str  # describe | photo | like | suggestion
+    text: str
+    understood: str
+    filters: dict[str, str]
+    results: int
+    photo: str = ""  # the reference photo's file name, if one was used
 
 
 def status_box(text: str, kind: str = "info") -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import asdict
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,7 +74,8 @@ def build_report(console: Console, session: Session, case_number: str, operator:
     except Exception as exc:  # the report is still worth having without it
         log.warning("no CLIP model name for the report: %s", exc)
     query = session.route_query if route is not None and session.route_query else {
-        "text": session.query_text, "understood": session.understood, "filters": dict(session.filters)}
+        "text": session.query_text, "understood": session.understood, "filters": dict(session.filters),
+        "photo": session.photo_name if session.photo is not None else ""}
     case = session.case
     who = session.user
     return CaseReport(case_number=case_number.strip(), operator=operator.strip(), notes=notes.strip(),
@@ -84,7 +86,8 @@ def build_report(console: Console, session: Session, case_number: str, operator:
                       route=stops, legs=legs, suggestions=suggestions, pinned=pinned,
                       rejected_ids=list(session.rejected), route_notes=route_notes, reference_photo=photo,
                       map_svg=map_svg.replace('id="camera-map"', 'id="report-map"'), timeline_svg=timeline_svg,
-                      index=index)
+                      index=index, searches=[asdict(e) for e in session.case_searches()],
+                      photo_name=query.get("photo", ""))
 
 
 def export_preview(console: Console, session: Session) -> str:
@@ -98,6 +101,7 @@ def export_preview(console: Console, session: Session) -> str:
              f"pinned: <b>{len(session.pinned)}</b>", f"rejected: <b>{len(session.rejected)}</b>"]
     if session.query_text:
         parts.append(f"query: {escape(session.query_text[:80])}")
+    parts.append(f"searches in this case: <b>{len(session.case_searches())}</b>")
     if route is not None:
         on_route = {st.sighting.sighting_id for st in route.stops if st.sighting is not None}
         missing = [i for i in session.pinned if i not in on_route]

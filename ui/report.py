@@ -111,6 +111,9 @@ class CaseReport:
     created_at: float = field(default_factory=time.time)
     purpose: str = ""  # as logged with the case's searches
     exported_by: str = ""  # the signed-in account that exported it
+    # every search of the case, oldest first: when, kind, text, understood, filters, results, photo
+    searches: list[dict] = field(default_factory=list)
+    photo_name: str = ""  # the reference photo the route's search used, if any
 
     @property
     def tz(self) -> ZoneInfo:
@@ -160,7 +163,9 @@ def report_dict(r: CaseReport) -> dict:
                  **({"purpose": r.purpose} if r.purpose else {}),
                  **({"exported_by": r.exported_by} if r.exported_by else {})},
         "query": {"text": r.query_text, "understood": r.understood, "filters": r.filters,
-                  "reference_photo": r.reference_photo is not None},
+                  "reference_photo": r.reference_photo is not None,
+                  **({"photo_name": r.photo_name} if r.photo_name else {})},
+        "searches": r.searches,
         "route": [_sighting_dict(s, tz) for s in r.route],
         "legs": [{**asdict(leg), "speed_mps": None if leg.speed_mps is None else round(leg.speed_mps, 2)}
                  for leg in r.legs],
@@ -272,6 +277,22 @@ def _frames(items: list[ReportSighting]) -> str:
     return f'<h2>Frames (other people blurred)</h2><div class="frames">{figs}</div>'
 
 
+def _searches_html(searches: list[dict]) -> str:
+    """Every search of the case, in the order they were made."""
+    if not searches:
+        return ""
+    rows = "".join(
+        f"<tr><td>{k}</td><td>{escape(e.get('when', ''))}</td><td>{escape(e.get('kind', ''))}</td>"
+        f"<td>{escape(e.get('text') or '–')}"
+        + (f"<br>photo: {escape(e['photo'])}" if e.get("photo") else "")
+        + f"</td><td>{escape(e.get('understood') or '–')}</td>"
+        f"<td>{escape(', '.join(f'{a.lower()} {b}' for a, b in (e.get('filters') or {}).items()) or 'none')}</td>"
+        f"<td>{e.get('results', 0)}</td></tr>" for k, e in enumerate(searches, start=1))
+    return (f"<h2>Searches in this case ({len(searches)})</h2><table class='searches'><tr><th>#</th><th>When</th>"
+            "<th>Kind</th><th>Description / photo</th><th>Understood as</th><th>Filters</th><th>Results</th></tr>"
+            f"{rows}</table>")
+
+
 def to_html(r: CaseReport) -> str:
     tz = r.tz
     title = f"Case {r.case_number}" if r.case_number else "Case report"
@@ -288,9 +309,12 @@ def to_html(r: CaseReport) -> str:
         parts.append(f'<p class="meta">Purpose: {escape(r.purpose)}</p>')
     if r.notes:
         parts.append(f"<p>{escape(r.notes)}</p>")
-    parts.append("<h2>Search</h2><table>"
-                 f"<tr><th>Description</th><td>{escape(r.query_text or '(none)')}</td></tr>"
+    photo_row = f"<tr><th>Reference photo</th><td>{escape(r.photo_name)}</td></tr>" if r.photo_name else ""
+    parts.append("<h2>Search that found the route</h2><table>"
+                 f"<tr><th>Description</th><td>{escape(r.query_text or ('(photo only)' if r.photo_name else '(none)'))}"
+                 f"</td></tr>{photo_row}"
                  f"<tr><th>Understood as</th><td>{escape(r.understood or '–')}</td></tr>{filters}</table>")
+    parts.append(_searches_html(r.searches))
     if r.reference_photo:
         parts.append(f'<div class="photo figure"><p>Reference photo:</p>{_img(r.reference_photo, "reference photo")}'
                      "</div>")

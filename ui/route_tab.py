@@ -20,7 +20,7 @@ from ui.map_view import MapStop, MapSuggestion, render_map_svg
 from ui.marks import MarksView, marks_view
 from ui.models_panel import operator_notes
 from ui.policy import audit, audited_search, authorize, photo_digest, require_case
-from ui.search_tab import ResultsView, clean_list, filters_summary, results_view
+from ui.search_tab import ResultsView, clean_list, filters_summary, record_search, results_view
 from ui.timeline_view import TimelineStop, render_timeline_svg
 
 
@@ -71,7 +71,8 @@ def build_route(console: Console, session: Session) -> RouteView:
           suggestions=[c.camera_id for c in route.suggestions])
     session.route = route
     session.route_query = {"text": session.query_text, "understood": session.understood,
-                           "filters": dict(session.filters)}
+                           "filters": dict(session.filters),
+                           "photo": session.photo_name if session.photo is not None else ""}
     for stop in route.stops:
         if stop.sighting is not None:
             session.known.setdefault(stop.sighting.sighting_id, stop.sighting)
@@ -153,8 +154,13 @@ def reject_stops(console: Console, session: Session, sighting_ids: Sequence[str]
     return marks_view(console, session), route
 
 
-def search_suggestion(console: Console, session: Session, choice: str | None) -> tuple[ResultsView, dict]:
-    """Search the suggested next camera in its time window with the current description."""
+def search_suggestion(console: Console, session: Session, choice: str | None,
+                      form: dict | None = None) -> tuple[ResultsView, dict]:
+    """Search the suggested next camera in its time window with the current description.
+
+    The search form is then filled with that camera and window (the caller shows them), and ``form``,
+    the filters it held before, is kept so that the operator can put them back (``suggestion_undo``).
+    """
     from search.request import SearchRequest
 
     authorize(console, session, Permission.SEARCH, "search")
@@ -176,4 +182,11 @@ def search_suggestion(console: Console, session: Session, choice: str | None) ->
     result = audited_search(console, session, "suggestion", request, req)
     session.request, session.like_id, session.offset = request, None, 0
     session.filters = filters_summary(request, session)
-    return results_view(console, session, result), request
+    if form is not None and session.undo_filters is None:  # a second suggestion keeps the operator's own filters
+        session.undo_filters = dict(form)
+    view = results_view(console, session, result)
+    record_search(console, session, "suggestion", result)
+    view.status_html = view.status_html.replace(
+        "<b>Filters:</b>", f"<b>Suggested camera {escape(c.camera_id)}:</b> the form's camera and time filters "
+        "were set for it (<b>Undo suggested filters</b> puts yours back). <b>Filters:</b>", 1)
+    return view, request

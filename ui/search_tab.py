@@ -9,6 +9,7 @@ are in the audit log before the results are on screen. The session keeps the las
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.auth import Permission
 from ui import formatting as fmt
-from ui.console import ANY_DIRECTION, Console, ConsoleError, Session, status_box
+from ui.console import ANY_DIRECTION, Console, ConsoleError, SearchRecord, Session, status_box
 from ui.models_panel import operator_notes
 from ui.policy import audit, audited_search, authorize, require_case, set_case
 from ui.thumbnails import encode_jpeg
@@ -157,7 +158,21 @@ def run_search(console: Console, session: Session, text: str, direction: str | N
     # the route and the report use
     session.request, session.like_id, session.offset, session.query_text = request, None, 0, text
     session.filters = filters_summary(request, session)
-    return results_view(console, session, result)
+    session.undo_filters = None  # the operator searched with what the form shows now
+    view = results_view(console, session, result)
+    record_search(console, session, "photo" if session.photo is not None and not text else "describe", result)
+    return view
+
+
+def record_search(console: Console, session: Session, kind: str, result: SearchResult) -> None:
+    """Add a search that ran to the case's history (after results_view: ``session.understood`` is its own)."""
+    session.searches.append(SearchRecord(
+        case_number=session.case.number if session.case else "", when=fmt.date_time(time.time(), console.tz),
+        kind=kind, text=session.query_text if kind != "like" else f"more like sighting {session.like_id}",
+        understood=session.understood.removeprefix("understood: "),
+        filters={k: v for k, v in session.filters.items() if v not in ("any", "all", "(no limit)")
+                 and (kind != "like" or k.startswith("Time"))},  # "more like" uses the time window only
+        results=result.total, photo=session.photo_name if session.photo is not None and kind != "like" else ""))
 
 
 def filters_summary(request: dict, session: Session) -> dict[str, str]:
@@ -221,7 +236,9 @@ def more_like_this(console: Console, session: Session, shown_id: str | None = No
                              {"text": "", "time_from": window.get("time_from"), "time_to": window.get("time_to")},
                              req)
     session.like_id, session.offset = sid, 0
-    return results_view(console, session, result)
+    view = results_view(console, session, result)
+    record_search(console, session, "like", result)
+    return view
 
 
 def upload_photo(console: Console, session: Session, path: str | None) -> PhotoView:
@@ -257,6 +274,20 @@ def upload_photo(console: Console, session: Session, path: str | None) -> PhotoV
     session.photo_preview = console.thumbs.image(f"photo-{name}", encode_jpeg(small), folder="photos")
     return PhotoView(str(session.photo_preview),
                      status_box(f"Reference photo <b>{escape(name)}</b> ({w}×{h}) ready: press Search.", "ok"))
+
+
+def clear_form(console: Console, session: Session) -> PhotoView:
+    """"Clear form": the reference photo goes too, so the next description search uses only what is typed."""
+    session.undo_filters = None
+    return clear_photo(console, session)
+
+
+def suggestion_undo(session: Session) -> dict:
+    """The form's filters as they were before "Search there" filled them in (then forgotten)."""
+    if session.undo_filters is None:
+        raise ConsoleError("There is no suggested search to undo.")
+    before, session.undo_filters = session.undo_filters, None
+    return before
 
 
 def clear_photo(console: Console, session: Session) -> PhotoView:
