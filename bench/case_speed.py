@@ -61,19 +61,29 @@ def _matches(stop_cam: str, t0: float, t1: float, leg: dict) -> bool:
 
 
 def judge_route(route, truth: dict) -> dict:
-    """Route stops (after the last-seen start) against the truth stops after the report."""
+    """Route stops (after the last-seen start) against the truth stops after the report.
+
+    A stop is a camera: consecutive route sightings at one camera (a track the tracker broke, or a
+    passer-by the path took in on the way) are one stop, correct when one of them is the person there.
+    Sightings that are not the person are counted too (``wrong_sightings``)."""
     legs = truth["route"][1:]
-    stops = [s for s in route.stops if not s.is_start] if route is not None else []
-    found, wrong, order = [], [], []
-    for s in stops:
+    sightings = [s for s in route.stops if not s.is_start] if route is not None else []
+    stops: list[dict] = []
+    wrong_sightings = 0
+    for s in sightings:
         hit = next((i for i, leg in enumerate(legs) if _matches(s.camera_id, s.t_start, s.t_end, leg)), None)
-        (wrong if hit is None else found).append(s.camera_id)
-        if hit is not None:
-            order.append(hit)
+        wrong_sightings += hit is None
+        if stops and stops[-1]["camera_id"] == s.camera_id:
+            stops[-1]["legs"] |= {hit} - {None}
+        else:
+            stops.append({"camera_id": s.camera_id, "legs": {hit} - {None}})
+    order = [min(st["legs"]) for st in stops if st["legs"]]
+    wrong = [st["camera_id"] for st in stops if not st["legs"]]
     districts = route.districts if route is not None else []
-    return {"stops": [s.camera_id for s in stops], "truth_stops": [leg["camera_id"] for leg in legs],
+    return {"stops": [st["camera_id"] for st in stops], "truth_stops": [leg["camera_id"] for leg in legs],
             "correct": len(set(order)), "missing": [leg["camera_id"] for i, leg in enumerate(legs) if i not in order],
-            "wrong": wrong, "order_correct": order == sorted(order), "districts": districts,
+            "wrong": wrong, "route_sightings": len(sightings), "wrong_sightings": wrong_sightings,
+            "order_correct": order == sorted(order), "districts": districts,
             "truth_districts": truth["districts_on_route"],
             "districts_correct": districts == truth["districts_on_route"],
             "complete": len(set(order)) == len(legs) and not wrong and order == sorted(order)}

@@ -33,6 +33,7 @@ from core.registry import CameraRegistry, load_registry
 from indexer.archive import discover
 from indexer.decode import DecodeError, probe
 from indexer.windows import index_windows
+from search.errors import SearchInputError
 from search.filters import make_filters
 from search.route import MAX_HORIZON_S, Route, RouteRequest, build_route
 
@@ -289,10 +290,19 @@ class CaseRunner:
         if st.windows_done == 0 and not st.coverage:
             return None
         rep = st.report
-        self._route = build_route(self.engine, RouteRequest(
-            start_camera=rep.camera_id, start_time=rep.at, text=rep.text, photo=self.photo,
-            pinned=list(st.pinned), rejected=list(st.rejected),
-            forward_s=min(st.params.horizon_s, MAX_HORIZON_S), use_clip=self.use_clip))
+        # The sightings the case followed are confident and each reachable from the one before: they hold
+        # the route, as the operator's pins do. If the path search cannot keep them all, the pins alone.
+        followed = [a.sighting_id for a in st.anchors if a.sighting_id and a.sighting_id not in st.rejected]
+        for pins in (list(dict.fromkeys([*st.pinned, *followed])), list(st.pinned)):
+            try:
+                self._route = build_route(self.engine, RouteRequest(
+                    start_camera=rep.camera_id, start_time=rep.at, text=rep.text, photo=self.photo,
+                    pinned=pins, rejected=list(st.rejected),
+                    forward_s=min(st.params.horizon_s, MAX_HORIZON_S), use_clip=self.use_clip))
+                break
+            except SearchInputError:
+                if pins == list(st.pinned):
+                    raise
         return self._route
 
     def snapshot(self) -> Snapshot:
