@@ -408,7 +408,8 @@ def test_pin_reject_route_and_export(console: Console, small_index, tmp_path: Pa
     assert marks.summary == "Pinned: 2 · Rejected: 0"
 
     view = build_route(console, s)
-    assert "fs-msg-ok" in view.status_html and "route of" in view.status_html
+    assert "fs-msg-ok" in view.status_html
+    assert "Route of 3 stop(s) (2 pinned, 1 found by the search)" in view.status_html
     root = svg_root(view.map_html)
     stops = [g.get("data-camera") for g in root.iter(f"{SVG}g") if g.get("class") == "route-stop"]
     assert stops[0] == "G-1" and stops[-1] in {"G-3", "G-2"} and "G-3" in stops
@@ -673,3 +674,68 @@ def test_the_report_lists_every_search_of_the_case(console: Console, tmp_path: P
     # a new case number starts a new history
     set_case(console, s, "CASE-2", "another case for the unit test")
     assert s.case_searches() == []
+
+
+# ------------------------------------------------------------------------------------------ route
+
+
+def test_next_cameras_lie_ahead_or_are_marked_behind(console: Console):
+    from ui.route_tab import next_cameras
+
+    s = op()
+    run_search(console, s, "purple top, blue jeans", "any", None, None, [], ["G-1", "G-2", "G-3"])
+    for cam in ("G-1", "G-2", "G-3"):  # the person walked east: G-1, then G-2, then G-3
+        pin_selected(console, s, next(x.sighting_id for x in s.items if x.camera_id == cam))
+    view = build_route(console, s)
+    assert "Route of 3 stop(s) (3 pinned)" in view.status_html and "found" not in view.status_html.split(")")[0]
+    nexts = {n.suggestion.camera_id: n.behind for n in next_cameras(console, s.route)}
+    assert nexts["G-1"].startswith("behind: already passed") and nexts["G-2"].startswith("behind: already passed")
+    offered = {label.split()[1] for label, _ in view.suggestion_choices}
+    assert offered.isdisjoint({"G-1", "G-2"})  # never offered for a search
+    assert "Behind the person (2)" in view.suggestions_html
+    ahead = view.suggestions_html.split("Behind the person")[0]
+    assert "G-1" not in ahead and "G-2" not in ahead
+    # what Search there is given still points into the route's own list
+    for _, index in view.suggestion_choices:
+        assert s.route.suggestions[int(index)].camera_id in offered
+
+
+def test_the_way_the_person_came_from_is_behind(console: Console):
+    from search.route_result import CameraSuggestion, Route, RouteStop
+    from ui.route_tab import next_cameras
+
+    def stop(cam: str, t: float) -> RouteStop:
+        return RouteStop(camera_id=cam, district="North-gu", t_start=t, t_end=t + 5, sighting=None)
+
+    def sug(cam: str) -> CameraSuggestion:
+        return CameraSuggestion(camera_id=cam, camera_name=cam, district="", distance_m=GRID.distance_m("G-2", cam),
+                                bearing_deg=GRID.bearing_deg("G-2", cam), bearing_agreement=None, earliest=T0 + 200,
+                                latest=T0 + 300, has_footage=False)
+
+    # no direction of movement at the last stop: the leg G-1 -> G-2 (east) says which way is ahead
+    route = Route(stops=[stop("G-1", T0), stop("G-2", T0 + 100)], districts=["North-gu"], gaps=[],
+                  suggestions=[sug("G-1"), sug("G-3")], score=0.0, message="")
+    marks = {n.suggestion.camera_id: n.behind for n in next_cameras(console, route)}
+    assert marks["G-3"] == "" and marks["G-1"].startswith("behind")
+    assert [n.suggestion.camera_id for n in next_cameras(console, route)] == ["G-3", "G-1"]
+
+
+def test_suggestion_labels_do_not_cover_the_stops():
+    stops = [MapStop(1, "A-1", "09:20:12"), MapStop(2, "A-2", "09:24:51"), MapStop(3, "B-1", "09:29:16")]
+    # next? labels beside cameras that carry route badges, and beside each other
+    svg = render_map_svg(REGISTRY, stops=stops, suggestions=[MapSuggestion("A-2", ""), MapSuggestion("B-2", ""),
+                                                              MapSuggestion("A-1", "")])
+    root = svg_root(svg)
+    badges = [next(g.iter(f"{SVG}rect")) for g in root.iter(f"{SVG}g") if g.get("class") == "route-stop"]
+    boxes = [(float(r.get("x")), float(r.get("y")), float(r.get("x")) + float(r.get("width")),
+              float(r.get("y")) + 24) for r in badges]
+    labels = [t for t in root.iter(f"{SVG}text") if t.get("class") == "suggestion-label"]
+    assert len(labels) == 3
+    placed = []
+    for t in labels:
+        x, y, w = float(t.get("x")), float(t.get("y")), 6.4 * len(t.text)
+        x0 = {"end": x - w, "middle": x - w / 2}.get(t.get("text-anchor"), x)
+        box = (x0, y - 12, x0 + w, y + 1)
+        for b in boxes + placed:
+            assert min(box[2], b[2]) <= max(box[0], b[0]) or min(box[3], b[3]) <= max(box[1], b[1]), (t.text, b)
+        placed.append(box)

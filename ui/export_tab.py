@@ -20,7 +20,7 @@ from ui import formatting as fmt
 from ui.console import Console, ConsoleError, Session, status_box
 from ui.policy import audit, authorize, require_case
 from ui.report import CaseReport, ReportFiles, ReportLeg, ReportSighting, write_report
-from ui.route_tab import route_view
+from ui.route_tab import next_cameras, route_summary, route_view
 
 if TYPE_CHECKING:
     from search.result import Sighting
@@ -52,8 +52,11 @@ def build_report(console: Console, session: Session, case_number: str, operator:
                 legs.append(ReportLeg(k - 1, k, st.leg.gap_s, st.leg.distance_m))
         suggestions = [f"{c.camera_id} {c.camera_name} ({c.district}), {fmt.distance(c.distance_m)} away: "
                        f"{fmt.clock(c.earliest, tz)}–{fmt.clock(c.latest, tz)}"
-                       + ("" if c.has_footage else " (no indexed footage in that window)") for c in route.suggestions]
-        route_notes = [route.message] + [
+                       + ("" if c.has_footage else " (no indexed footage in that window)")
+                       + (f" ({n.behind})" if n.behind else "")
+                       for n in next_cameras(console, route) for c in [n.suggestion]]
+        route_notes = [route_summary(console, route)]
+        route_notes += [
             f"between stops {g.after_stop + 1} and {g.after_stop + 2}: also check {', '.join(g.cameras_between)}"
             for g in route.gaps if g.cameras_between]
     on_route = {s.sighting_id for s in stops}

@@ -222,6 +222,27 @@ def _nice_length(max_m: float) -> float:
     return 100000.0
 
 
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
+
+
+def _overlap(a: Box, b: Box) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def _free_label_spot(x: float, y: float, text: str, taken: Sequence[Box]) -> tuple[float, float, str, Box]:
+    """Where a suggestion's label goes: left of its circle, else above, below or right of it, whichever
+    covers least of ``taken`` (the first free one)."""
+    w, h = 6.4 * len(text), 13.0
+    spots = [(x - 21, y + 4, "end", (x - 21 - w, y - 8, x - 21, y + 5)),
+             (x, y - 22, "middle", (x - w / 2, y - 34, x + w / 2, y - 21)),
+             (x, y + 31, "middle", (x - w / 2, y + 19, x + w / 2, y + 19 + h)),
+             (x + 21, y + 4, "start", (x + 21, y - 8, x + 21 + w, y + 5))]
+    best = min(spots, key=lambda sp: (sum(_overlap(sp[3], t) for t in taken), spots.index(sp)))
+    return best
+
+
 def render_map_svg(registry: CameraRegistry, *, shapes: Sequence[DistrictShape] | None = None,
                    stops: Sequence[MapStop] = (), suggestions: Sequence[MapSuggestion] = (),
                    highlight: Sequence[str] = (), focus: Sequence[str] | None = None, width: int = 760,
@@ -316,6 +337,12 @@ def render_map_svg(registry: CameraRegistry, *, shapes: Sequence[DistrictShape] 
     if stops and stops[-1].camera_id in registry:
         last = registry.get(stops[-1].camera_id)
         last_xy = view.px(last.lat, last.lon)
+    # what a suggestion's label must not cover: the stops' badges and labels (drawn after, on top)
+    taken: list[Box] = [(bx - w / 2 - 2, by - 14, bx + w / 2 + 2, by + 14) for bx, by, w in badges.values()]
+    for v in visits:
+        cam = registry.get(v.camera_id)
+        _, vy = view.px(cam.lat, cam.lon)
+        taken.append((right_edge[v.camera_id] + 2, vy, right_edge[v.camera_id] + 8 + 6.2 * len(v.label), vy + 16))
     for i, sug in enumerate(suggestions, start=1):
         if sug.camera_id not in registry:
             continue
@@ -329,10 +356,13 @@ def render_map_svg(registry: CameraRegistry, *, shapes: Sequence[DistrictShape] 
         out.append(f'<circle class="suggestion" data-camera="{escape(sug.camera_id)}" cx="{x:.1f}" cy="{y:.1f}" '
                    f'r="17" fill="none" stroke="{SUGGEST_COLOUR}" stroke-width="2" stroke-dasharray="4 3">'
                    f'<title>next? {i}: {escape(sug.camera_id)} {escape(sug.label)}</title></circle>')
-        # left of the camera: route labels take the right-hand side
-        # the number only: times are in the list beside the map, and long labels would cover the route
-        out.append(_text(x - 21, y + 4, f"next? {i}", size=11, anchor="end", fill=SUGGEST_COLOUR,
-                         weight="600", cls="suggestion-label"))
+        # the number only: times are in the list beside the map, and long labels would cover the route;
+        # placed where it covers no stop badge, stop label or other suggestion's label
+        text = f"next? {i}"
+        lx, ly, anchor, box = _free_label_spot(x, y, text, taken)
+        taken.append(box)
+        out.append(_text(lx, ly, text, size=11, anchor=anchor, fill=SUGGEST_COLOUR, weight="600",
+                         cls="suggestion-label"))
     # the route: arrows first, numbered badges on top
     for i in range(1, len(visits)):
         (x1, y1, w1), (x2, y2, w2) = badges[i - 1], badges[i]

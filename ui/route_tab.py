@@ -9,11 +9,15 @@ window with the session's description (:func:`search_suggestion`).
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
+from typing import TYPE_CHECKING
 
 from core.auth import Permission
+from core.compass import angle_diff_deg, compass_name
+from core.registry import CameraRegistry
 from ui import formatting as fmt
 from ui.console import Console, ConsoleError, Session, status_box
 from ui.map_view import MapStop, MapSuggestion, render_map_svg
@@ -22,6 +26,9 @@ from ui.models_panel import operator_notes
 from ui.policy import audit, audited_search, authorize, photo_digest, require_case
 from ui.search_tab import ResultsView, clean_list, filters_summary, record_search, results_view
 from ui.timeline_view import TimelineStop, render_timeline_svg
+
+if TYPE_CHECKING:
+    from search.route_result import CameraSuggestion, Route
 
 
 @dataclass
@@ -33,6 +40,62 @@ class RouteView:
     suggestions_html: str
     suggestion_choices: list[tuple[str, str]]
     stop_choices: list[tuple[str, str]] = field(default_factory=list)  # stops an operator may reject
+
+
+@dataclass(frozen=True)
+class NextCamera:
+    """A camera the route suggests, and why it lies behind the person ("" when it lies ahead)."""
+
+    index: int  # in Route.suggestions (what "Search there" is given)
+    suggestion: CameraSuggestion
+    behind: str = ""
+
+
+def heading_of(registry: CameraRegistry, route: Route) -> float | None:
+    """Which way the person was going at the last stop: the sighting's own direction of movement, else the
+    way from the previous camera on the route to the last one."""
+    last = route.stops[-1]
+    if last.sighting is not None and last.sighting.bearing_deg is not None:
+        return last.sighting.bearing_deg
+    for st in reversed(route.stops[:-1]):
+        if st.camera_id != last.camera_id and st.camera_id in registry and last.camera_id in registry:
+            return registry.bearing_deg(st.camera_id, last.camera_id)
+    return None
+
+
+def next_cameras(console: Console, route: Route) -> list[NextCamera]:
+    """The route's suggestions, each marked when it lies behind the person: a camera they already passed
+    (earlier on the route), or one the wrong way from their direction of travel. Ahead ones first."""
+    if not route.stops:
+        return []
+    heading = heading_of(console.registry, route)
+    passed = {st.camera_id: st.t_start for st in route.stops[:-1] if st.camera_id != route.stops[-1].camera_id}
+    out = []
+    for i, c in enumerate(route.suggestions):
+        behind = ""
+        if c.camera_id in passed:
+            behind = f"behind: already passed at {fmt.clock(passed[c.camera_id], console.tz)}"
+        elif heading is not None and math.cos(math.radians(angle_diff_deg(heading, c.bearing_deg))) < 0:
+            behind = "behind: the way the person came from"
+        out.append(NextCamera(i, c, behind))
+    return sorted(out, key=lambda n: (bool(n.behind), n.index))
+
+
+def route_summary(console: Console, route: Route) -> str:
+    """The route in one line, counting pinned stops and the ones the search found apart."""
+    stops = route.stops
+    if not stops:
+        return route.message
+    pinned = sum(1 for st in stops if st.pinned)
+    found = sum(1 for st in stops if st.sighting is not None and not st.pinned)
+    start = "" if stops[0].sighting is not None else ", starting from the last-seen point"
+    parts = [f"{pinned} pinned"] if pinned else []
+    if found:
+        parts.append(f"{found} found by the search")
+    tz = console.tz
+    return (f"Route of {len(stops)} stop(s) ({', '.join(parts) or 'none confirmed'}{start}) across "
+            f"{len(route.districts)} district(s): {' → '.join(route.districts)}, "
+            f"{fmt.date_time(stops[0].t_start, tz)} to {fmt.date_time(stops[-1].t_end, tz)[11:]}")
 
 
 def base_map(console: Console, session: Session | None = None) -> str:
@@ -87,8 +150,10 @@ def route_view(console: Console, session: Session) -> RouteView:
     tz = console.tz
     stops = route.stops
     map_stops = [MapStop(k + 1, st.camera_id, fmt.clock(st.t_start, tz)) for k, st in enumerate(stops)]
-    sugs = [MapSuggestion(c.camera_id, f"{fmt.clock(c.earliest, tz)[:5]}–{fmt.clock(c.latest, tz)[:5]}")
-            for c in route.suggestions[:3]]
+    nexts = next_cameras(console, route)
+    ahead = [n for n in nexts if not n.behind]
+    sugs = [MapSuggestion(n.suggestion.camera_id, f"{fmt.clock(n.suggestion.earliest, tz)[:5]}–"
+                                                  f"{fmt.clock(n.suggestion.latest, tz)[:5]}") for n in ahead[:3]]
     map_html = render_map_svg(console.registry, shapes=console.shapes, stops=map_stops, suggestions=sugs)
     timeline = render_timeline_svg(
         [TimelineStop(k + 1, st.camera_id, st.district, st.t_start, st.t_end) for k, st in enumerate(stops)],
@@ -117,21 +182,31 @@ def route_view(console: Console, session: Session) -> RouteView:
         if gap.cameras_between:
             stops_html += (f"<p class='fs-note'>Between stops {gap.after_stop + 1} and {gap.after_stop + 2} "
                            f"({fmt.duration(gap.gap_s)}): also check {escape(', '.join(gap.cameras_between))}</p>")
-    sug_items = []
+    sug_items, behind_items = [], []
     choices = []
-    for i, c in enumerate(route.suggestions, start=1):
+    for n in nexts:
+        c = n.suggestion
         footage = "footage indexed" if c.has_footage else "no indexed footage in that window"
-        sug_items.append(f"<li><b>{escape(c.camera_id)}</b> {escape(c.camera_name)} ({escape(c.district)}): "
-                         f"{escape(fmt.distance(c.distance_m))} away, between {escape(fmt.clock(c.earliest, tz))} and "
-                         f"{escape(fmt.clock(c.latest, tz))} · {escape(footage)}</li>")
-        choices.append((f"{i}. {c.camera_id} {fmt.clock(c.earliest, tz)[:5]}–{fmt.clock(c.latest, tz)[:5]}",
-                        str(i - 1)))
+        item = (f"<b>{escape(c.camera_id)}</b> {escape(c.camera_name)} ({escape(c.district)}): "
+                f"{escape(fmt.distance(c.distance_m))} {escape(compass_name(c.bearing_deg))}, between "
+                f"{escape(fmt.clock(c.earliest, tz))} and {escape(fmt.clock(c.latest, tz))} · {escape(footage)}")
+        if n.behind:
+            behind_items.append(f"<li class='fs-behind'>{item} · <i>{escape(n.behind)}</i></li>")
+            continue
+        sug_items.append(f"<li>{item}</li>")
+        # numbered as on the map; only cameras ahead of the person are offered for a search
+        choices.append((f"{len(choices) + 1}. {c.camera_id} {fmt.clock(c.earliest, tz)[:5]}–"
+                        f"{fmt.clock(c.latest, tz)[:5]}", str(n.index)))
     suggestions_html = "<h4 class='fs-h'>Where to look next</h4>" + (
         ("<ol class='fs-suggestions'>" + "".join(sug_items) + "</ol>") if sug_items else
-        "<p class='fs-note'>No camera is within reach after the last stop.</p>")
+        "<p class='fs-note'>No camera is within reach ahead of the person after the last stop.</p>")
+    if behind_items:
+        suggestions_html += ("<details class='fs-behind-list'><summary>Behind the person "
+                             f"({len(behind_items)}): not suggested</summary><ul>{''.join(behind_items)}</ul>"
+                             "</details>")
     kind = "ok" if stops else "warn"
     notes = operator_notes(route.warnings)
-    status = escape(route.message) + "".join(f"<br><i>Note:</i> {escape(w)}" for w in notes)
+    status = escape(route_summary(console, route)) + "".join(f"<br><i>Note:</i> {escape(w)}" for w in notes)
     stop_choices = [(f"{k + 1}. {st.camera_id} {fmt.clock(st.t_start, tz)}", st.sighting.sighting_id)
                     for k, st in enumerate(stops) if st.sighting is not None and not st.pinned]
     return RouteView(status_box(status, kind), map_html, timeline, stops_html, suggestions_html, choices,
