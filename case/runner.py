@@ -38,7 +38,7 @@ from search.filters import make_filters
 from search.route import MAX_HORIZON_S, Route, RouteRequest, build_route
 
 from . import follow
-from .planner import Anchor, PlanParams, plan
+from .planner import Anchor, PlanParams, WorkItem, plan
 from .state import AnchorRecord, CaseError, CaseState, Finding, Report, case_dir, cases_root, load, new_case, save
 
 if TYPE_CHECKING:
@@ -264,6 +264,38 @@ class CaseRunner:
         if on_progress is not None:
             on_progress(snap)
         return snap
+
+    def mark(self, sighting_id: str, *, pinned: bool) -> None:
+        """The operator pins (this is her) or rejects (it is not) a sighting while the case runs (thread-safe):
+        the next step's searches leave a rejected one out, and ``follow`` re-centres on the latest pin."""
+        with self._lock:
+            st = self.state
+            if pinned:
+                st.pin(sighting_id)
+            else:
+                st.reject(sighting_id)
+                st.findings = [f for f in st.findings if f.sighting_id != sighting_id]
+            self._route = None
+            save(st, self.folder)
+
+    def queue_first(self, camera_id: str, t0: float, t1: float) -> float:
+        """Put the recorded, not yet analysed part of ``camera_id`` in [t0, t1) at the front of the queue
+        (thread-safe; the running step finishes first). Returns the seconds queued: 0 when nothing is left."""
+        self.registry.get(camera_id)
+        with self._lock:
+            st = self.state
+            todo = [p for s in iv.intersect((t0, t1), self.footage.get(camera_id, []))
+                    for p in iv.subtract(s, st.coverage.get(camera_id, []))]
+            if not todo:
+                return 0.0
+            front = [WorkItem(camera_id, a, b, priority=t0, distance_m=0.0) for a, b in todo]
+            rest = [w for w in st.queue
+                    if w.camera_id != camera_id or not any(a <= w.t0 and w.t1 <= b for a, b in todo)]
+            st.queue = front + rest
+            if st.status == "done":
+                st.set_status("stopped")  # there is work again: the case can run once more
+            save(st, self.folder)
+        return sum(b - a for a, b in todo)
 
     def stop(self) -> None:
         """Ask :meth:`run` to stop after the window in progress (thread-safe)."""
