@@ -329,6 +329,20 @@ def combine(terms: list[TermEvidence]) -> np.ndarray:
     return np.where(total > 0, k * soft + (1.0 - k) * UNKNOWN, UNKNOWN).astype(np.float32)
 
 
+def confirmation(terms: list[TermEvidence]) -> np.ndarray:
+    """(N,) how far the description's details were *seen* matching: a noisy OR of ``s_t = w_t e_t``.
+
+    ``s_t`` is the share of a full likelihood ratio a term gives (``w_t`` already says how much a clear
+    reading of that measure is worth: a seen handbag or a blonde reading is strong, a dark-hair reading
+    weak). An unmeasured detail gives 0 and a contradicted one 0 (contradictions count in
+    :func:`combine`), so adding a detail never lowers anybody's confirmation::
+
+        details = 1 - prod_t (1 - w_t e_t)
+    """
+    s = np.stack([np.clip(t.weight, 0.0, 1.0) * np.clip(t.evidence, 0.0, 1.0) for t in terms]).astype(np.float64)
+    return (1.0 - np.prod(1.0 - s, axis=0)).astype(np.float32)
+
+
 def colour_terms(parsed: ParsedQuery, upper: np.ndarray, lower: np.ndarray,
                  reliability: np.ndarray | None = None) -> list[TermEvidence]:
     """The colour terms, measured as far as the footage shows colour (``reliability``; None = daylight)."""
@@ -450,4 +464,5 @@ def description_evidence(parsed: ParsedQuery, upper: np.ndarray | None, lower: n
     if attributes:
         parts["attributes"] = combine(attributes)
         parts["description"] = combine(colours + attributes)
+        parts["details"] = confirmation(attributes)
     return parts
