@@ -37,11 +37,13 @@ from core.state_paths import console_cache_dir
 from ui import case_files
 from ui.access import check_bind
 from ui.admin_tab import index_status_view, models_view, retry_models, users_view
+from ui.app_case import build_case_tab, wire_analyse_now, wire_case_tab
 from ui.app_common import EVENT_OPTIONS, AppContext
 from ui.app_export import ExportTab, build_export_tab, wire_export_tab
 from ui.app_index import IndexTab, build_index_tab, wire_index_admin, wire_index_status
 from ui.app_route import build_route_tab, wire_marks, wire_route_tab
 from ui.app_search import SEARCH_API, build_search_tab, register_search_api, wire_search_tab
+from ui.case_tab import CaseDesk
 from ui.console import PAGE_SIZE, Console, Session, status_box
 from ui.http_guard import HttpGuard, TrustedProxies
 from ui.map_view import load_district_geojson
@@ -147,6 +149,7 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
         with gr.Tabs(elem_id="fs-tabs") as tabs:
             search = build_search_tab(session, registry, cams)
             route = build_route_tab(session, console)
+            case = build_case_tab(console, cams)
             export = build_export_tab()
             index = build_index_tab(console)
 
@@ -161,6 +164,11 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
         wire_index_admin(ctx, index)
         _wire_models_notice(ctx, app, models_notice, models_timer, index)
         register_search_api(ctx, api_concurrency)
+        # case mode: one case at a time on this console (ui.case_tab.CaseDesk); wired last, so the events
+        # above keep their numbers
+        desk = CaseDesk(console)
+        wire_case_tab(ctx, app, case, desk)
+        wire_analyse_now(ctx, route, desk)
     app.queue(default_concurrency_limit=4)
     return app
 
