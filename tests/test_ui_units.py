@@ -329,7 +329,8 @@ def test_search_shows_understanding_pages_and_thumbnails(console: Console):
     assert view.page_label == "1–2 of 3" and view.has_next and not view.has_prev
     assert len(view.gallery) == 2 and all(Path(p).is_file() for p, _ in view.gallery)
     caption = view.gallery[0][1]
-    assert re.search(r"G-\d · (North|South)-gu\n\d\d:\d\d:\d\d · (→[NESW]{1,2}|still) · [01]\.\d\d", caption)
+    assert re.search(r"G-\d · (North|South)-gu\n2026-03-14 \d\d:\d\d:\d\d · (→[NESW]{1,2}|still) · [01]\.\d\d\n"
+                     r"vid-G-\d\.mp4 @ \d\d:\d\d:\d\d\.\d", caption)
     page1 = {x.sighting_id for x in s.items}
     select_sighting(console, s, 0)
     pin_selected(console, s)
@@ -739,3 +740,40 @@ def test_suggestion_labels_do_not_cover_the_stops():
         for b in boxes + placed:
             assert min(box[2], b[2]) <= max(box[0], b[0]) or min(box[3], b[3]) <= max(box[1], b[1]), (t.text, b)
         placed.append(box)
+
+
+# ------------------------------------------------------------------------------------------ results
+
+
+def test_captions_carry_the_date_file_and_position_and_sort_by_time(console: Console):
+    from ui.search_tab import sort_results
+
+    s = op()
+    console.page_size = 10
+    view = run_search(console, s, "purple top", "any", None, None, [], [])
+    caption = view.gallery[0][1]
+    first = s.items[0]
+    assert "2026-03-14 " in caption and f"{first.video_file} @ {offset(first.offset_best_s)}" in caption
+    # this index ranks ties by time; say the engine had ranked them the other way round
+    s.items.reverse()
+    s.ranked = ranked = [x.sighting_id for x in s.items]
+    times = [x.t_start for x in s.items]
+    gallery = sort_results(console, s, True)
+    assert [x.t_start for x in s.items] == sorted(times) and len(gallery) == len(times)
+    assert s.items[0].camera_id in gallery[0][1]  # the gallery follows the session's order (clicks map to it)
+    s.items.reverse()
+    change_page(console, s, 0)  # later pages and searches keep the order chosen
+    assert [x.t_start for x in s.items] == sorted(times)
+    s.ranked = ranked
+    sort_results(console, s, False)
+    assert [x.sighting_id for x in s.items] == ranked
+
+
+def test_route_table_shows_date_file_and_position(console: Console):
+    s = op()
+    run_search(console, s, "purple top, blue jeans", "any", None, None, [], [])
+    pin_selected(console, s, s.items[0].sighting_id)
+    view = build_route(console, s)
+    assert "File @ position" in view.stops_html and "2026-03-14 10:0" in view.stops_html
+    stop = s.route.stops[0].sighting
+    assert f"{stop.video_file} @ {offset(stop.offset_best_s)}" in view.stops_html

@@ -27,6 +27,7 @@ from ui.search_tab import (
     clear_photo,
     more_like_this,
     run_search,
+    sort_results,
     suggestion_undo,
     upload_photo,
 )
@@ -62,6 +63,7 @@ class SearchTab:
     prev_btn: gr.Button
     page_label: gr.Markdown
     next_btn: gr.Button
+    sort_time: gr.Checkbox
     detail_row: gr.Row
     detail_frame: gr.Image
     detail_strip: gr.Image
@@ -139,6 +141,8 @@ def build_search_tab(session: gr.State, registry: CameraRegistry, cams: list[Cam
                 prev_btn = gr.Button("◀ Previous", size="sm", interactive=False, elem_id="fs-prev")
                 page_label = gr.Markdown("", elem_id="fs-page-label")
                 next_btn = gr.Button("Next ▶", size="sm", interactive=False, elem_id="fs-next")
+                sort_time = gr.Checkbox(False, label="Sort by time (each page)", elem_id="fs-sort-time",
+                                        min_width=120)
             with gr.Row(equal_height=False, elem_id="fs-detail", visible=False) as detail_row:
                 with gr.Column(scale=2):
                     detail_frame = gr.Image(label="Selected sighting", interactive=False, height=320,
@@ -161,7 +165,8 @@ def build_search_tab(session: gr.State, registry: CameraRegistry, cams: list[Cam
                      districts=districts, cameras=cameras, photo_file=photo_file, photo_preview=photo_preview,
                      photo_status=photo_status, search_btn=search_btn, clear_btn=clear_btn, undo_btn=undo_btn,
                      search_status=search_status, gallery=gallery, pager=pager, prev_btn=prev_btn,
-                     page_label=page_label, next_btn=next_btn, detail_row=detail_row, detail_frame=detail_frame,
+                     page_label=page_label, next_btn=next_btn, sort_time=sort_time,
+                     detail_row=detail_row, detail_frame=detail_frame,
                      detail_strip=detail_strip, detail_info=detail_info, pin_btn=pin_btn, reject_btn=reject_btn,
                      like_btn=like_btn, marks_summary=marks_summary, shown_id=shown_id, to_route_btn=to_route_btn)
 
@@ -214,6 +219,19 @@ def wire_search_tab(ctx: AppContext, t: SearchTab, cams: list[Camera]) -> None:
 
     t.gallery.select(on_select, [ctx.session], [ctx.session, t.detail_frame, t.detail_strip, t.detail_info, t.shown_id],
                      **EVENT_OPTIONS)
+
+    def on_sort(sess, by_time, request: gr.Request):
+        try:
+            ctx.bind(sess, request)
+            gallery = sort_results(console, sess, by_time)
+        except Exception as exc:
+            return sess, gr.skip(), gr.skip(), gr.skip(), ctx.error(exc), gr.skip()
+        return (sess, gallery, gr.update(value=None, visible=False), gr.update(value=None, visible=False),
+                status_box("Click a sighting to see it larger."), "")
+
+    t.sort_time.input(on_sort, [ctx.session, t.sort_time],
+                      [ctx.session, t.gallery, t.detail_frame, t.detail_strip, t.detail_info, t.shown_id],
+                      **EVENT_OPTIONS)
 
     def on_clear(sess):
         # everything the next search would use, the reference photo included

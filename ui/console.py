@@ -117,6 +117,8 @@ class Session:
     offset: int = 0
     total: int = 0
     items: list = field(default_factory=list)  # Sightings on the current page, in gallery order
+    ranked: list[str] = field(default_factory=list)  # the page's sighting ids as the engine ranked them
+    sort_by_time: bool = False  # show each page in time order instead of best match first
     known: dict = field(default_factory=dict)  # every sighting shown in this session, by id
     selected: str | None = None
     pinned: list[str] = field(default_factory=list)

@@ -172,11 +172,15 @@ def route_view(console: Console, session: Session) -> RouteView:
             leg = f"{fmt.duration(st.leg.gap_s)} after, {where}"
         flags = ", ".join(f for f, on in (("start", st.is_start), ("pinned", st.pinned)) if on)
         rows.append(f"<tr><td><b>{k + 1}</b></td><td>{thumb}</td><td>{escape(st.camera_id)}</td>"
-                    f"<td>{escape(st.district)}</td><td>{escape(fmt.span(st.t_start, st.t_end, tz))}</td>"
-                    f"<td>{escape(s.direction if s is not None else '–')}</td><td>{escape(leg)}</td>"
+                    f"<td>{escape(st.district)}</td><td>{escape(fmt.local(st.t_start, tz).strftime('%Y-%m-%d'))} "
+                    f"{escape(fmt.span(st.t_start, st.t_end, tz))}</td>"
+                    f"<td>{escape(s.direction if s is not None else '–')}</td>"
+                    f"<td>{escape(f'{s.video_file} @ {fmt.offset(s.offset_best_s)}' if s is not None else '–')}</td>"
+                    f"<td>{escape(leg)}</td>"
                     f"<td>{escape(flags)}</td></tr>")
     stops_html = ("<table class='fs-table fs-route'><tr><th>#</th><th></th><th>Camera</th><th>District</th>"
-                  "<th>Time</th><th>Dir.</th><th>From previous</th><th></th></tr>" + "".join(rows) + "</table>"
+                  "<th>Time</th><th>Dir.</th><th>File @ position</th><th>From previous</th><th></th></tr>"
+                  + "".join(rows) + "</table>"
                   if rows else "")
     for gap in route.gaps:
         if gap.cameras_between:

@@ -57,7 +57,9 @@ def _caption(console: Console, s: Sighting, session: Session) -> str:
     score = "" if s.score is None else f" · {s.score:.2f}"
     weak = " (weak)" if s.weak else ""
     direction = f"→{s.direction}" if s.direction != "-" else "still"
-    return f"{mark}{s.camera_id} · {s.district}\n{fmt.clock(s.t_best, console.tz)} · {direction}{score}{weak}"
+    # date and time (a case spans days), and where to find it in the footage: file and position
+    return (f"{mark}{s.camera_id} · {s.district}\n{fmt.date_time(s.t_best, console.tz)} · {direction}{score}{weak}"
+            f"\n{s.video_file} @ {fmt.offset(s.offset_best_s)}")
 
 
 def thumb(console: Console, s: Sighting) -> str | None:
@@ -66,7 +68,8 @@ def thumb(console: Console, s: Sighting) -> str | None:
 
 
 def results_view(console: Console, session: Session, result: SearchResult) -> ResultsView:
-    session.items = list(result.sightings)
+    session.ranked = [x.sighting_id for x in result.sightings]
+    session.items = order_items(session, result.sightings)
     session.total = result.total
     _remember(session, result.sightings)
     gallery = gallery_items(console, session)
@@ -104,6 +107,24 @@ def results_view(console: Console, session: Session, result: SearchResult) -> Re
     return ResultsView(gallery=gallery, page_label=page_label, has_prev=session.offset > 0,
                        has_next=session.offset + len(result.sightings) < result.total,
                        status_html=status_box("<br>".join(parts), kind), no_result=result.no_result)
+
+
+def order_items(session: Session, sightings: Sequence[Sighting]) -> list[Sighting]:
+    """The page as the engine ranked it, or in time order when the operator asked for that."""
+    items = list(sightings)
+    return sorted(items, key=lambda x: (x.t_start, x.camera_id)) if session.sort_by_time else items
+
+
+def sort_results(console: Console, session: Session, by_time: bool) -> list[tuple[str, str]]:
+    """Switch the results between best match first and time order (the page on screen, then every page)."""
+    session.sort_by_time = bool(by_time)
+    if not by_time and session.ranked:
+        rank = {sid: k for k, sid in enumerate(session.ranked)}
+        session.items.sort(key=lambda x: rank.get(x.sighting_id, len(rank)))
+    else:
+        session.items = order_items(session, session.items)
+    session.selected = None  # gallery positions changed
+    return gallery_items(console, session)
 
 
 def _remember(session: Session, shown: Sequence[Sighting]) -> None:
