@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import re
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
@@ -777,3 +778,50 @@ def test_route_table_shows_date_file_and_position(console: Console):
     assert "File @ position" in view.stops_html and "2026-03-14 10:0" in view.stops_html
     stop = s.route.stops[0].sighting
     assert f"{stop.video_file} @ {offset(stop.offset_best_s)}" in view.stops_html
+
+
+# ------------------------------------------------------------------------------------------ reindex
+
+
+def test_reindex_progress_in_footage_hours_with_an_eta_then_the_failures():
+    from indexer.progress import BatchSummary, FileFailure
+    from ui.index_panel import ReindexProgress, reindex_progress_html
+
+    p = ReindexProgress(started=1000.0)
+    html = reindex_progress_html(p, now=1013.0)
+    assert "looking for new and changed videos" in html and "13 s so far" in html and "%" not in html
+    p.update(2, 8, 1800.0)  # two of eight files, half an hour of footage, after 60 s
+    html = reindex_progress_html(p, now=1060.0)
+    assert "2/8 files" in html and "0.50 h of footage" in html and "footage-h/min" in html
+    assert "about 3 min left" in html and 'style="width:25%"' in html
+    p.summary = BatchSummary(files_found=8, indexed=7, footage_s=7200.0,
+                             failed=[FileFailure("/archive/G-1/bad.mp4", "cannot decode: moov atom not found")],
+                             clip_error="ONNX export failed (exit code 1); see the log above")
+    p.finished = 1300.0
+    html = reindex_progress_html(p)
+    assert "Reindex finished" in html and "5 min" in html and "fs-msg-warn" in html
+    assert "1 file(s) failed" in html and "bad.mp4" in html and "moov atom not found" in html
+    assert "see the log above" not in html and "server log" in html and "FAILED" not in html
+
+
+def test_reindex_runs_in_the_background_audited_one_at_a_time(tmp_path: Path):
+    from ui.admin_tab import reindex_view, start_reindex
+
+    cfg = make_config(tmp_path / "idx")
+    (tmp_path / "archive").mkdir()
+    c = Console(cfg=cfg, registry=GRID, cache_dir=tmp_path / "cache", archive=tmp_path / "archive")
+    boss = admin()
+    html = start_reindex(c, boss)
+    assert "Reindex running" in html
+    with pytest.raises(ReindexBusyError, match="already running"):
+        start_reindex(c, boss)
+    for _ in range(600):
+        html, running = reindex_view(c, boss)
+        if not running:
+            break
+        time.sleep(0.1)
+    assert not running and "Reindex finished" in html and "0 failed" in html
+    with pytest.raises(Exception, match="may not see the reindex"):
+        reindex_view(c, op())
+    events = [json.loads(line)["event"] for line in Path(c.audit.path).read_text().splitlines()]
+    assert events.count("reindex_start") == 2 and events.count("reindex_end") == 2  # the refused one too

@@ -8,12 +8,13 @@ crafted request reaches the same functions and is refused (and audited as ``deni
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from html import escape
 
 from core.auth import Permission, Role
 from core.index_status import index_status
 from ui.console import Console, ConsoleError, Session, status_box
-from ui.index_panel import status_html
+from ui.index_panel import ReindexProgress, reindex_progress_html, status_html
 from ui.policy import audit, authorize
 
 
@@ -53,6 +54,35 @@ def retry_models(console: Console, session: Session) -> str:
         return status_box("The models are already loading: wait for it to finish.", "warn")
     audit(console, session, "models_retry")
     return status_box("Loading the models again in the background…")
+
+
+def start_reindex(console: Console, session: Session) -> str:
+    """Start a reindex in the background (admins); its progress is polled with :func:`reindex_view`."""
+    authorize(console, session, Permission.REINDEX, "start a reindex")
+    who = replace(session)  # the start's user and case, for the record written when it ends
+
+    def on_end(p: ReindexProgress) -> None:
+        s = p.summary
+        if p.error:
+            audit(console, who, "reindex_end", error=p.error[:300])
+        else:
+            audit(console, who, "reindex_end", indexed=s.indexed, failed=len(s.failed),  # type: ignore[union-attr]
+                  unchanged=s.unchanged)  # type: ignore[union-attr]
+
+    audit(console, session, "reindex_start", archive=str(console.archive) if console.archive else None)
+    try:
+        progress = console.reindexer.start(on_end)
+    except Exception as exc:  # busy, or no archive: refused before anything ran
+        audit(console, session, "reindex_end", error=str(exc)[:300])
+        raise
+    return reindex_progress_html(progress)
+
+
+def reindex_view(console: Console, session: Session) -> tuple[str, bool]:
+    """The last reindex's progress or result, and whether it is still running."""
+    authorize(console, session, Permission.REINDEX, "see the reindex")
+    p = console.reindexer.progress
+    return reindex_progress_html(p), p is not None and p.running
 
 
 def users_view(console: Console, session: Session) -> str:

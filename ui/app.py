@@ -86,6 +86,11 @@ CSS = """
 .fs-models { display:inline-block; border-radius:6px; padding:3px 8px; font-size:13px; border:1px solid; }
 .fs-models-loading { background:#F1F5F9; border-color:#CBD5E1; color:#1E293B; }
 .fs-models-warn { background:#FFFBEB; border-color:#F59E0B; color:#78350F; }
+.fs-bar { height:8px; background:#E2E8F0; border-radius:4px; margin-top:6px; overflow:hidden; }
+.fs-bar span { display:block; height:100%; background:#2563EB; }
+.fs-bar-busy span { width:30%; animation:fs-busy 1.4s ease-in-out infinite; }
+@keyframes fs-busy { from { margin-left:-30%; } to { margin-left:100%; } }
+.fs-behind { color:var(--body-text-color-subdued); }
 .fs-model-list li { margin:3px 0; font-size:13px; } .fs-model-list .fs-bad { color:#92400E; }
 #fs-case-bar { border:1px solid var(--border-color-primary); border-radius:8px; padding:4px 8px; }
 """

@@ -10,11 +10,18 @@ from html import escape
 
 import gradio as gr
 
-from core.auth import Permission, Role
-from ui.admin_tab import add_user, index_status_view, models_view, reindex, remove_user, users_view
+from core.auth import Role
+from ui.admin_tab import (
+    add_user,
+    index_status_view,
+    models_view,
+    reindex_view,
+    remove_user,
+    start_reindex,
+    users_view,
+)
 from ui.app_common import EVENT_OPTIONS, AppContext
 from ui.console import Console, status_box
-from ui.policy import authorize
 
 
 @dataclass
@@ -26,6 +33,7 @@ class IndexTab:
     models_status: gr.HTML
     reindex_btn: gr.Button
     reindex_status: gr.HTML
+    reindex_timer: gr.Timer
     users_box: gr.Accordion
     users_html: gr.HTML
     new_name: gr.Textbox
@@ -54,6 +62,7 @@ def build_index_tab(console: Console) -> IndexTab:
         reindex_btn = gr.Button("Start reindex", variant="primary", interactive=console.archive is not None,
                                 elem_id="fs-reindex", visible=False)
         reindex_status = gr.HTML("", elem_id="fs-reindex-status")
+        reindex_timer = gr.Timer(1.0, active=False)
         with gr.Accordion("Users (admin)", open=False, visible=False, elem_id="fs-users") as users_box:
             users_html = gr.HTML("", elem_id="fs-users-list")
             with gr.Row():
@@ -69,7 +78,8 @@ def build_index_tab(console: Console) -> IndexTab:
             users_status = gr.HTML("", elem_id="fs-users-status")
     return IndexTab(index_html=index_html, refresh_btn=refresh_btn, models_html=models_html,
                     retry_models_btn=retry_models_btn, models_status=models_status, reindex_btn=reindex_btn,
-                    reindex_status=reindex_status, users_box=users_box, users_html=users_html, new_name=new_name,
+                    reindex_status=reindex_status, reindex_timer=reindex_timer, users_box=users_box,
+                    users_html=users_html, new_name=new_name,
                     new_role=new_role, new_password=new_password, add_user_btn=add_user_btn,
                     remove_user_btn=remove_user_btn, users_status=users_status)
 
@@ -99,28 +109,28 @@ def wire_index_admin(ctx: AppContext, t: IndexTab) -> None:
     """Reindex and users (admins; every handler checks the role again)."""
     console = ctx.console
 
-    def on_reindex(sess, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - how Gradio injects it
+    def on_reindex(sess, request: gr.Request):
         try:
             ctx.bind(sess, request)
-            # the role is checked before the progress bar appears: an operator sees a refusal, not a start
-            authorize(console, sess, Permission.REINDEX, "start a reindex")
+            html = start_reindex(console, sess)
         except Exception as exc:
             return ctx.error(exc), gr.skip()
-        progress(0.0, desc="looking for new and changed videos…")
+        return html, gr.Timer(active=True)
 
-        def report(done: int, total: int, footage_s: float) -> None:
-            progress((done, total), desc=f"indexed {done}/{total} files ({footage_s / 60:.1f} min of footage)",
-                     unit="files")
+    # The run goes on in the background; the tab polls its progress (footage hours, ETA) until it ends,
+    # then shows the result with every failed file. A second click is told a run is going on.
+    t.reindex_btn.click(on_reindex, [ctx.session], [t.reindex_status, t.reindex_timer], **EVENT_OPTIONS)
+
+    def on_reindex_tick(sess, request: gr.Request):
         try:
-            msg = reindex(console, sess, report)
-        except Exception as exc:
-            return ctx.error(exc), gr.skip()
-        return msg, index_status_view(console, sess)
+            html, running = reindex_view(console, ctx.bind(sess, request))
+        except Exception:
+            return gr.skip(), gr.Timer(active=False), gr.skip()
+        # when it has ended, the index status shows what it added
+        return html, gr.Timer(active=running), gr.skip() if running else index_status_view(console, sess)
 
-    # No queue limit here: a second click while one runs must be told so (the Reindexer's lock),
-    # not wait silently and then index again.
-    t.reindex_btn.click(on_reindex, [ctx.session], [t.reindex_status, t.index_html], concurrency_limit=None,
-                        show_progress_on=[t.reindex_status], **EVENT_OPTIONS)
+    t.reindex_timer.tick(on_reindex_tick, [ctx.session], [t.reindex_status, t.reindex_timer, t.index_html],
+                         show_progress="hidden", **EVENT_OPTIONS)
 
     # users (admin)
     def on_users(action: str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
@@ -85,17 +86,121 @@ class Reindexer:
     def running(self) -> bool:
         return self._lock.locked()
 
-    def run(self, on_progress: ProgressFn | None = None):
-        from indexer.batch import BatchOptions, run_index
+    progress: ReindexProgress | None = None  # the last run started from this console (running or ended)
 
+    def run(self, on_progress: ProgressFn | None = None):
+        """Reindex now, in this thread (the CLI-like path; the console uses :meth:`start`)."""
+        self._acquire()
+        try:
+            return self._run(on_progress)
+        finally:
+            self._lock.release()
+
+    def start(self, on_end: Callable[[ReindexProgress], None] | None = None) -> ReindexProgress:
+        """Reindex in a background thread; its progress (and then its result) is in the returned object."""
+        self._acquire()
+        progress = self.progress = ReindexProgress(started=time.time())
+
+        def work() -> None:
+            try:
+                progress.summary = self._run(progress.update)
+            except Exception as exc:  # shown in the tab; FootageSearchErrors are worded for the operator
+                progress.error = str(exc) or type(exc).__name__
+            finally:
+                progress.finished = time.time()
+                self._lock.release()
+                if on_end is not None:
+                    on_end(progress)
+
+        threading.Thread(target=work, name="fs-reindex", daemon=True).start()
+        return progress
+
+    def _acquire(self) -> None:
         if self.archive is None:
             raise MissingFileError("no archive configured for reindexing: start the console with --archive FOLDER")
         if not self.archive.is_dir():
             raise MissingFileError(f"archive folder not found: {self.archive}")
         if not self._lock.acquire(blocking=False):
             raise ReindexBusyError("a reindex is already running; wait for it to finish")
-        try:
-            return run_index(self.archive, self.cfg, self.registry, BatchOptions(progress=False),
-                             on_progress=on_progress)
-        finally:
-            self._lock.release()
+
+    def _run(self, on_progress: ProgressFn | None):
+        from indexer.batch import BatchOptions, run_index
+
+        assert self.archive is not None
+        return run_index(self.archive, self.cfg, self.registry, BatchOptions(progress=False), on_progress=on_progress)
+
+
+@dataclass
+class ReindexProgress:
+    """What a reindex started from the console has done so far, in footage terms, like the CLI's bar."""
+
+    started: float
+    total: int = 0  # files to index (known when the first one is done)
+    done: int = 0
+    footage_s: float = 0.0
+    first_done: float = 0.0
+    finished: float = 0.0
+    summary: object | None = None  # indexer.progress.BatchSummary
+    error: str = ""
+
+    @property
+    def running(self) -> bool:
+        return not self.finished
+
+    def update(self, done: int, total: int, footage_s: float) -> None:
+        self.first_done = self.first_done or time.time()
+        self.done, self.total, self.footage_s = done, total, footage_s
+
+    def eta_s(self, now: float) -> float | None:
+        """Seconds left at the pace so far (None before the first file is done)."""
+        if not self.done or not self.total:
+            return None
+        return (now - self.started) / self.done * (self.total - self.done)
+
+
+def reindex_progress_html(p: ReindexProgress | None, now: float | None = None) -> str:
+    """The Index tab's progress while a reindex runs, then its result with every failure listed."""
+    if p is None:
+        return ""
+    now = now or time.time()
+    elapsed = _minutes((p.finished or now) - p.started)
+    if p.running:
+        if not p.done:
+            what = ("looking for new and changed videos, loading the models and analysing the first file"
+                    if not p.total else f"analysing the first of {p.total} files")
+            return (f'<div class="fs-msg fs-msg-info" role="status"><b>Reindex running</b> ({elapsed} so far): '
+                    f'{what}…<div class="fs-bar fs-bar-busy"><span></span></div></div>')
+        rate = p.footage_s / 3600 / max((now - p.started) / 60, 1e-6)
+        eta = p.eta_s(now)
+        pct = 100 * p.done / max(p.total, 1)
+        return (f'<div class="fs-msg fs-msg-info" role="status"><b>Reindex running</b>: {p.done}/{p.total} files · '
+                f"{p.footage_s / 3600:.2f} h of footage indexed ({rate:.2f} footage-h/min) · {elapsed} so far"
+                + (f" · about {_minutes(eta)} left" if eta is not None else "")
+                + f'<div class="fs-bar"><span style="width:{pct:.0f}%"></span></div></div>')
+    if p.error:
+        return (f'<div class="fs-msg fs-msg-error" role="alert"><b>Reindex failed</b> after {elapsed}: '
+                f"{escape(_readable(p.error))}</div>")
+    summary = p.summary
+    failed = list(getattr(summary, "failed", []))
+    skipped = list(getattr(summary, "skipped", []))
+    lines = [line for line in summary.lines() if not line.startswith(("FAILED ", "SKIPPED "))]  # type: ignore[attr-defined]
+    body = "<br>".join(escape(_readable(line)) for line in lines)
+    if failed:
+        body += (f"<p><b>{len(failed)} file(s) failed</b> (they stay as they were; fix them and reindex):</p><ul>"
+                 + "".join(f"<li><code>{escape(f.path)}</code>: {escape(_readable(f.reason))}</li>" for f in failed)
+                 + "</ul>")
+    if skipped:
+        body += (f"<p><b>{len(skipped)} file(s) skipped</b> (not indexable):</p><ul>"
+                 + "".join(f"<li><code>{escape(f.path)}</code>: {escape(f.reason)}</li>" for f in skipped) + "</ul>")
+    kind = "warn" if failed else "ok"
+    return f'<div class="fs-msg fs-msg-{kind}" role="status"><b>Reindex finished</b> in {elapsed}.<br>{body}</div>'
+
+
+def _readable(text: str) -> str:
+    # the indexer's messages are written for a terminal; the console's operator sees no log
+    return text.replace("see the log above", "the details are in the console's server log")
+
+
+def _minutes(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
