@@ -131,9 +131,9 @@ def search(page, description: str) -> list[str]:
 
 
 def who(caption: str, appearances: list[Appearance]) -> Appearance | None:
-    """The ground-truth person a caption ('JG-01 · Jung-gu\\n09:20:19 · →SW · 0.88') shows, if any."""
+    """The ground-truth person a caption ('JG-01 · Jung-gu\\n2026-03-14 09:20:19 · →SW · 0.88\\n…') shows, if any."""
     camera = caption.split(" · ")[0].removeprefix("PINNED · ")
-    clock = caption.split("\n")[1].split(" · ")[0]
+    clock = caption.split("\n")[1].split(" · ")[0].split()[-1]  # "2026-03-14 09:20:19": the clock
     hits = [a for a in appearances if a.camera_id == camera and a.start <= clock <= a.end]
     # several people can be in view at once; the scripted ones are what these tests are about
     priority = {"target": 0, "double": 1, "lookalike": 2}
@@ -234,7 +234,7 @@ def test_describe_pin_route_map_and_export(page, appearances, ground_truth, samp
     page.locator("#fs-to-route").click()
     page.wait_for_selector("#fs-map svg .route-stop")
     route_status = page.locator("#fs-route-status").inner_text()
-    assert "route of" in route_status
+    assert "Route of" in route_status
     stop_cameras = page.locator("#fs-map svg .route-stop").evaluate_all("els => els.map(e => e.dataset.camera)")
     assert stop_cameras[0] == first[1].camera_id and last[1].camera_id in stop_cameras
     districts = page.locator("#fs-map svg polygon.district").evaluate_all("els => els.map(e => e.dataset.district)")
@@ -262,7 +262,7 @@ def test_describe_pin_route_map_and_export(page, appearances, ground_truth, samp
     shot(page, "route_map")
 
     # the first next-camera suggestion, searched in its time window
-    camera = page.locator("#fs-suggestions li b").first.inner_text()
+    camera = page.locator("#fs-suggestions ol li b").first.inner_text()  # the first one ahead
     page.locator("#fs-search-suggestion").click()
     page.wait_for_function("c => document.querySelector('#fs-search-status').innerText.includes('cameras ' + c)",
                            arg=camera)
