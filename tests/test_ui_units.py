@@ -825,3 +825,12 @@ def test_reindex_runs_in_the_background_audited_one_at_a_time(tmp_path: Path):
         reindex_view(c, op())
     events = [json.loads(line)["event"] for line in Path(c.audit.path).read_text().splitlines()]
     assert events.count("reindex_start") == 2 and events.count("reindex_end") == 2  # the refused one too
+
+
+def test_models_are_reported_even_without_an_index(tmp_path: Path):
+    c = Console(cfg=make_config(tmp_path / "no-index"), registry=GRID, cache_dir=tmp_path / "cache")
+    c.models.start()
+    c.models.wait(120)
+    assert c.models.state == "failed" and "no index" in c.models.error
+    assert [m.model for m in c.models.report] == ["person detector", "colour-name table", "CLIP"]
+    assert "Not loaded:" in c.models.index_html()

@@ -78,22 +78,27 @@ class ModelWarmup:
         report: list[ModelStatus] = []
         error, state = "", READY
         try:
-            report = model_report(self.cfg)  # opens the detector and colour table: what the files say
             engine = self.engine()
             models = engine.models
             if reload:
                 from search.search_models import SearchModels
 
                 models = SearchModels(self.cfg, clip_enabled=models.clip_enabled)
-            models.colours()
-            models.detector()
+            # what a description search needs first (an operator searching at once waits for these
+            # only), then the photo search's detector, then the report that reads the files
             if models.clip_enabled:
                 models.clip()  # never raises for missing weights: keeps the reason, and searches do not retry
+            models.colours()
+            models.detector()
             engine.models = models  # the whole set at once: a search never sees half a reload
-            report = _with_load_result(report, models.clip_error() if models.clip_enabled else "")
+            report = _with_load_result(model_report(self.cfg), models.clip_error() if models.clip_enabled else "")
         except Exception as exc:  # the index may not exist yet; the Index tab and searches say so
             log.warning("console models not loaded: %s", exc)
             error, state = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__, FAILED
+            try:
+                report = model_report(self.cfg)  # the files can still be reported without an index
+            except Exception as report_exc:
+                log.warning("model report failed: %s", report_exc)
         with self._lock:
             self.report, self.error, self.state, self.finished = report, error, state, time.time()
 
