@@ -141,10 +141,12 @@ def test_a_case_runs_in_the_background_and_results_arrive(city_console: Console,
     # one case at a time on a console
     with pytest.raises(ConsoleError, match="one case at a time"):
         start_case(desk, _session("C-OTHER"), **_report_args(sample_city))
-    # "analyse now" while it runs: the window goes to the front of the queue, after the window in progress
-    msg = analyse_suggestion(desk, sess, SimpleNamespace(suggestions=[_suggestion(sample_city, "MP-01")]), "0")
+    # "analyse now" while it runs: the window goes to the front of the queue, after the window in progress.
+    # Her next stop (a later one would move the case past the stops between: it follows her forward in time).
+    assert desk.job is not None and desk.job.runner.state.queue[0].camera_id != "JG-02"
+    msg = analyse_suggestion(desk, sess, SimpleNamespace(suggestions=[_suggestion(sample_city, "JG-02")]), "0")
     assert "next in case C-RUN" in msg
-    assert desk.job is not None and desk.job.runner.state.queue[0].camera_id == "MP-01"
+    assert desk.job.runner.state.queue[0].camera_id == "JG-02"
     seen = []
     while desk.job.running:
         seen.append(poll_case(desk, sess))
@@ -159,7 +161,7 @@ def test_a_case_runs_in_the_background_and_results_arrive(city_console: Console,
     assert set(truth[1:]) <= shown_cameras
     assert all(cam in last.route_html for cam in truth)  # the route through the case's findings
     windows = [r for r in _records(city_console) if r.get("case") == "C-RUN" and r["event"] == "case_window"]
-    assert "MP-01" in [w["details"]["camera"] for w in windows[:2]]
+    assert "JG-02" in [w["details"]["camera"] for w in windows[:2]]
     assert windows[0]["user"] == "lee"
 
     # reject one, pin another: the runner's state and the session's marks follow, both audited
