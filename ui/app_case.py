@@ -91,9 +91,9 @@ def build_case_tab(console: Console, cams: list[Camera]) -> CaseTab:
             progress = gr.HTML("", elem_id="fs-case-progress-box")
         with gr.Column(scale=2, min_width=480):
             gr.HTML("<h4 class='fs-h'>Best sightings so far</h4>")
-            gallery = gr.Gallery(label="Best sightings so far", columns=6, height=300, allow_preview=False,
-                                 object_fit="contain", buttons=[], interactive=False, visible=False,
-                                 elem_id="fs-case-results")
+            gallery = gr.Gallery(label="Best sightings so far", show_label=False, columns=6, height=300,
+                                 allow_preview=False, object_fit="contain", buttons=[], interactive=False,
+                                 visible=False, elem_id="fs-case-results")
             with gr.Row():
                 selected_html = gr.HTML(status_box("Click a sighting, then Pin (this is her) or Reject."),
                                         elem_id="fs-case-selected")
