@@ -261,12 +261,17 @@ def test_describe_pin_route_map_and_export(page, appearances, ground_truth, samp
     no_traceback(page)
     shot(page, "route_map")
 
-    # the first next-camera suggestion, searched in its time window
-    camera = page.locator("#fs-suggestions ol li b").first.inner_text()  # the first one ahead
-    page.locator("#fs-search-suggestion").click()
-    page.wait_for_function("c => document.querySelector('#fs-search-status').innerText.includes('cameras ' + c)",
-                           arg=camera)
-    assert page.locator("#fs-time-from textarea, #fs-time-from input").first.input_value().startswith("20")
+    # the first next-camera suggestion ahead of the person (the sample city's route may end with every
+    # camera left behind it: then none is offered, and the ones behind are listed apart)
+    if page.locator("#fs-suggestions ol li b").count():
+        camera = page.locator("#fs-suggestions ol li b").first.inner_text()
+        page.locator("#fs-search-suggestion").click()
+        page.wait_for_function("c => document.querySelector('#fs-search-status').innerText.includes('cameras ' + c)",
+                               arg=camera)
+        assert page.locator("#fs-time-from textarea, #fs-time-from input").first.input_value().startswith("20")
+    else:
+        assert "Behind the person" in page.locator("#fs-suggestions").inner_text()
+        assert not page.locator("#fs-search-suggestion").is_visible()
 
     page.get_by_role("tab", name="Case export").click()
     page.wait_for_function("document.querySelector('#fs-export-status').innerText.includes('pinned: 2')")
