@@ -35,15 +35,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from core import intervals as iv
-from core.compass import COMPASS_DEG, angle_diff_deg
+from core.compass import angle_diff_deg
 from core.errors import FootageSearchError
 from core.registry import CameraRegistry, haversine_m, initial_bearing_deg
+from search import filters
+from search.errors import SearchInputError
 
 DEFAULT_SPEED_MPS = 1.6  # a brisk walk; a person hurrying for hours rarely keeps up more
 DEFAULT_HORIZON_S = 4 * 3600.0
 DEFAULT_WINDOW_S = 600.0
-_DIRECTION_WORDS = {"north": "N", "northeast": "NE", "east": "E", "southeast": "SE", "south": "S",
-                    "southwest": "SW", "west": "W", "northwest": "NW"}
 
 
 class PlanError(FootageSearchError, ValueError):
@@ -51,22 +51,13 @@ class PlanError(FootageSearchError, ValueError):
 
 
 def parse_direction(value: str | float | None) -> float | None:
-    """A compass bearing in [0, 360) from 'S', 'south', 'SW', 'south-west' or degrees; None stays None."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise PlanError(f"direction {value!r} is not a compass bearing")
-        return float(value) % 360.0
-    text = value.strip().lower().replace("-", "").replace(" ", "")
-    name = _DIRECTION_WORDS.get(text, text.upper())
-    if name in COMPASS_DEG:
-        return COMPASS_DEG[name]
+    """A compass bearing in [0, 360) from 'S', 'south', 'south-west', '남쪽' or a bearing of 0 to 360 degrees;
+    None or "" stays None. The rule is search's (``query --direction``): a number outside 0-360 is refused,
+    not wrapped, as 370 is a typo rather than 10, and a case must not quietly follow the wrong way."""
     try:
-        return parse_direction(float(text))
-    except ValueError:
-        raise PlanError(f"direction {value!r}: use N, NE, E, SE, S, SW, W, NW, a word like 'south', "
-                        "or degrees (0 = north, 90 = east)") from None
+        return filters.parse_direction(value)
+    except SearchInputError as exc:
+        raise PlanError(str(exc)) from None
 
 
 @dataclass(frozen=True)

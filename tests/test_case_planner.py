@@ -121,8 +121,33 @@ def test_free_point_anchor_and_bad_input() -> None:
         PlanParams(speed_mps=0)
     with pytest.raises(PlanError, match="direction 'up'"):
         parse_direction("up")
-    assert [parse_direction(v) for v in ("S", "south", "south-west", "nw", 370, "45", None)] == \
-        [180.0, 180.0, 225.0, 315.0, 10.0, 45.0, None]
+    assert [parse_direction(v) for v in ("S", "south", "south-west", "south west", "nw", "남쪽", 360, "45", None, "")] \
+        == [180.0, 180.0, 225.0, 225.0, 315.0, 180.0, 0.0, 45.0, None, None]
+
+
+@pytest.mark.parametrize("bad", [370, "370", -10, "-0.5", 400.0, math.nan, "inf", True])
+def test_a_bearing_outside_0_to_360_is_refused_not_wrapped(bad) -> None:
+    # 370 is a typo, not 10: the case would otherwise follow her the wrong way (query --direction's rule)
+    with pytest.raises(PlanError, match="direction .*expected"):
+        parse_direction(bad)
+    with pytest.raises(PlanError):
+        Anchor.at_camera(CITY, "C0", T0, bad)
+
+
+def test_case_start_refuses_a_bearing_of_370_in_one_line_before_anything_is_written(tmp_path, capsys) -> None:
+    from core.registry import write_registry
+    from footage_search.cli import main
+
+    archive = tmp_path / "archive"
+    (archive / "C0").mkdir(parents=True)
+    write_registry(CITY, archive / "cameras.csv")
+    rc = main(["case", "start", "--camera", "C0", "--at", "2026-03-14T10:10:00", "--direction", "370",
+               "--text", "purple coat", "--archive", str(archive), "--index", str(tmp_path / "index"),
+               "--case", "2026-T-0001", "--purpose", "missing person reported at 10:10"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "direction '370'" in err and "0 to 360" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "cases").exists()
 
 
 # ----------------------------------------------------------------------------------------------- properties
