@@ -103,6 +103,12 @@ class SearchConfig:
 class UIConfig:
     host: str = "127.0.0.1"
     port: int = 7860
+    # The clip player (ui/clip_player.py): a sighting's source video from clip_seconds_before its offset to
+    # clip_seconds_after it (clamped to the file), cut into the console's own folder, which keeps at most
+    # clip_cache_mb of clips (the oldest go first).
+    clip_seconds_before: float = 4.0
+    clip_seconds_after: float = 6.0
+    clip_cache_mb: float = 256.0
     # Where consoles keep their thumbnails, frames, exported reports and Gradio uploads ("":
     # ~/.cache/footage-search/console). Each console gets its own 0700 folder inside, per index and
     # port (<digest>/port-<port>). ``purge`` removes purged people's pictures from here too.

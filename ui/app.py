@@ -34,10 +34,11 @@ from core.auth import Permission
 from core.config import Config
 from core.registry import CameraRegistry
 from core.state_paths import console_cache_dir
-from ui import case_files
+from ui import case_files, clip_store
 from ui.access import check_bind
 from ui.admin_tab import index_status_view, models_view, retry_models, users_view
 from ui.app_case import build_case_tab, wire_analyse_now, wire_case_tab
+from ui.app_clip import wire_clip_players
 from ui.app_common import EVENT_OPTIONS, AppContext
 from ui.app_export import ExportTab, build_export_tab, wire_export_tab
 from ui.app_index import IndexTab, build_index_tab, wire_index_admin, wire_index_status
@@ -174,6 +175,7 @@ def create_app(cfg: Config, registry: CameraRegistry, *, console: Console | None
         desk = CaseDesk(console)
         wire_case_tab(ctx, app, case, desk)
         wire_analyse_now(ctx, route, desk)
+        wire_clip_players(ctx, search, route.stop_clip, route.stops_html)  # after the rest: same reason
     app.queue(default_concurrency_limit=4)
     return app
 
@@ -262,7 +264,7 @@ def launch_options(console: Console) -> dict[str, Any]:
             "auth": None if console.access.open_mode else console.access.gradio_auth,
             "auth_message": AUTH_MESSAGE, "app_kwargs": {"middleware": [guard,
                                                            Middleware(case_files.CaseFileGuard, console=console)],
-                                            "routes": case_files.routes(console)}}
+                                            "routes": [*case_files.routes(console), *clip_store.routes(console)]}}
 
 
 def launch(cfg: Config, registry: CameraRegistry, *, host: str | None = None, port: int | None = None,

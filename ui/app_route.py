@@ -15,6 +15,7 @@ from typing import Any
 import gradio as gr
 
 from core.registry import Camera
+from ui.app_clip import StopClipPlayer, build_stop_clip_player
 from ui.app_common import EVENT_OPTIONS, AppContext
 from ui.app_search import SearchTab, camera_choice
 from ui.console import ANY_DIRECTION, Console, Session, status_box
@@ -44,6 +45,7 @@ class RouteTab:
     stop_reject_row: gr.Row
     stop_pick: gr.Dropdown
     stop_reject_btn: gr.Button
+    stop_clip: StopClipPlayer  # Play clip of a stop (ui.app_clip)
 
     @property
     def route_out(self) -> list[Any]:
@@ -94,12 +96,13 @@ def build_route_tab(session: gr.State, console: Console) -> RouteTab:
                                     multiselect=True, elem_id="fs-stop-pick", scale=3)
             stop_reject_btn = gr.Button("Reject and rebuild", variant="stop", size="sm",
                                         elem_id="fs-reject-stops", scale=1)
+        stop_clip = build_stop_clip_player()
     return RouteTab(session=session, build_btn=build_btn, route_status=route_status, pinned_gallery=pinned_gallery,
                     pinned_pick=pinned_pick, unpin_btn=unpin_btn, rejected_pick=rejected_pick,
                     unreject_btn=unreject_btn, map_html=map_html, suggestions_html=suggestions_html,
                     suggestion_row=suggestion_row, suggestion_pick=suggestion_pick, suggestion_btn=suggestion_btn,
                     timeline_html=timeline_html, stops_html=stops_html, stop_reject_row=stop_reject_row,
-                    stop_pick=stop_pick, stop_reject_btn=stop_reject_btn)
+                    stop_pick=stop_pick, stop_reject_btn=stop_reject_btn, stop_clip=stop_clip)
 
 
 @dataclass

@@ -74,6 +74,8 @@ class SearchTab:
     marks_summary: gr.Markdown
     shown_id: gr.Textbox
     to_route_btn: gr.Button
+    clip_btn: gr.Button  # Play clip (wired in ui.app_clip)
+    clip_html: gr.HTML
 
     @property
     def results_out(self) -> list[Any]:
@@ -149,6 +151,7 @@ def build_search_tab(session: gr.State, registry: CameraRegistry, cams: list[Cam
                                             elem_id="fs-detail-frame", buttons=["fullscreen"], visible=False)
                     detail_strip = gr.Image(label="Across the sighting", interactive=False, height=170,
                                             elem_id="fs-detail-strip", buttons=["fullscreen"], visible=False)
+                    clip_html = gr.HTML("", elem_id="fs-clip", visible=False)
                 with gr.Column(scale=1, min_width=260):
                     detail_info = gr.HTML(status_box("Click a sighting to see it larger."),
                                           elem_id="fs-detail-info")
@@ -156,7 +159,9 @@ def build_search_tab(session: gr.State, registry: CameraRegistry, cams: list[Cam
                         pin_btn = gr.Button("Pin (confirmed)", variant="primary", size="sm",
                                             elem_id="fs-pin")
                         reject_btn = gr.Button("Reject", variant="stop", size="sm", elem_id="fs-reject")
-                    like_btn = gr.Button("More like this", size="sm", elem_id="fs-like")
+                    with gr.Row():
+                        like_btn = gr.Button("More like this", size="sm", elem_id="fs-like")
+                        clip_btn = gr.Button("▶ Play clip", size="sm", elem_id="fs-play-clip")
                     marks_summary = gr.Markdown("Pinned: 0 · Rejected: 0", elem_id="fs-marks-summary")
                     # the sighting the detail panel shows: what Pin / Reject / More like this act on
                     shown_id = gr.Textbox(visible=False, elem_id="fs-shown-id")
@@ -168,7 +173,8 @@ def build_search_tab(session: gr.State, registry: CameraRegistry, cams: list[Cam
                      page_label=page_label, next_btn=next_btn, sort_time=sort_time,
                      detail_row=detail_row, detail_frame=detail_frame,
                      detail_strip=detail_strip, detail_info=detail_info, pin_btn=pin_btn, reject_btn=reject_btn,
-                     like_btn=like_btn, marks_summary=marks_summary, shown_id=shown_id, to_route_btn=to_route_btn)
+                     like_btn=like_btn, marks_summary=marks_summary, shown_id=shown_id, to_route_btn=to_route_btn,
+                     clip_btn=clip_btn, clip_html=clip_html)
 
 
 def wire_search_tab(ctx: AppContext, t: SearchTab, cams: list[Camera]) -> None:

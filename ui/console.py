@@ -26,6 +26,7 @@ from core.errors import FootageSearchError
 from core.registry import CameraRegistry
 from ui.access import ConsoleAccess
 from ui.case_files import CaseFileStore
+from ui.clip_store import ClipLibrary
 from ui.index_panel import Reindexer
 from ui.map_view import DistrictShape, district_shapes_from_registry
 from ui.models_panel import ModelWarmup
@@ -66,6 +67,8 @@ class Console:
         # exports/<token>/: served only by ui.case_files's route, to the exporting user and admins
         self.case_files = CaseFileStore(self.cache_dir / "exports")
         self.exports_dir = self.case_files.root
+        # clips/: cut by ui.clip_player, served only by ui.clip_store's route, to the user each was lent to
+        self.clips = ClipLibrary(self.cache_dir / "clips", int(self.cfg.ui.clip_cache_mb * 2**20))
         self.reindexer = Reindexer(self.cfg, self.registry, self.archive)
         if self.shapes is None:
             self.shapes = district_shapes_from_registry(self.registry)
