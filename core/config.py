@@ -116,6 +116,13 @@ class UIConfig:
     # Reverse proxies whose X-Forwarded-For is believed (IPs or networks, e.g. ["10.0.0.5"]). Empty: the
     # client address is the connection's peer, whatever the headers say. See docs/SECURITY.md.
     trusted_proxies: list[str] = field(default_factory=list)
+    # A street map under the route map (ui/tile_source.py): an XYZ tile URL template the browser fetches, e.g.
+    # an agency's own https://tiles.example/{z}/{x}/{y}.png, or a local MBTiles file the console serves to
+    # signed-in users. Neither: the schematic map (district outlines, no tiles). Credit for the tiles'
+    # licence goes in tile_attribution (an MBTiles file's own attribution is used when this is empty).
+    tile_url: str = ""
+    mbtiles: str = _path("")
+    tile_attribution: str = ""
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from core.auth import Permission
 from core.config import Config
 from core.registry import CameraRegistry
 from core.state_paths import console_cache_dir
-from ui import case_files, clip_store
+from ui import case_files, clip_store, tile_map
 from ui.access import check_bind
 from ui.admin_tab import index_status_view, models_view, retry_models, users_view
 from ui.app_case import build_case_tab, wire_analyse_now, wire_case_tab
@@ -122,6 +122,7 @@ def build_console(cfg: Config, registry: CameraRegistry, *, archive: str | Path 
                   engine_factory: Callable[..., Any] | None = None, page_size: int = PAGE_SIZE,
                   port: int | None = None) -> Console:
     """``cache_dir``: this console's own folder (default: per index and ``port``, see ``console_cache_dir``)."""
+    tile_map.tile_source(cfg.ui)  # a bad street-map setting stops the console here, in one line
     shapes = load_district_geojson(districts_geojson) if districts_geojson else None
     return Console(cfg=cfg, registry=registry, cache_dir=Path(cache_dir) if cache_dir else console_cache_dir(cfg, port),
                    archive=Path(archive) if archive else None, shapes=shapes, engine_factory=engine_factory,
@@ -264,7 +265,8 @@ def launch_options(console: Console) -> dict[str, Any]:
             "auth": None if console.access.open_mode else console.access.gradio_auth,
             "auth_message": AUTH_MESSAGE, "app_kwargs": {"middleware": [guard,
                                                            Middleware(case_files.CaseFileGuard, console=console)],
-                                            "routes": [*case_files.routes(console), *clip_store.routes(console)]}}
+                                            "routes": [*case_files.routes(console), *tile_map.routes(console.cfg.ui),
+                                                       *clip_store.routes(console)]}}
 
 
 def launch(cfg: Config, registry: CameraRegistry, *, host: str | None = None, port: int | None = None,

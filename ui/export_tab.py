@@ -20,7 +20,8 @@ from ui import formatting as fmt
 from ui.console import Console, ConsoleError, Session, status_box
 from ui.policy import audit, authorize, require_case
 from ui.report import CaseReport, ReportFiles, ReportLeg, ReportSighting, write_report
-from ui.route_tab import next_cameras, route_summary, route_view
+from ui.route_tab import map_items, next_cameras, route_summary, route_view
+from ui.tile_map import report_map
 
 if TYPE_CHECKING:
     from search.result import Sighting
@@ -44,7 +45,9 @@ def build_report(console: Console, session: Session, case_number: str, operator:
     route_notes: list[str] = []
     if route is not None and route.stops:
         view = route_view(console, session)
-        map_svg, timeline_svg = view.map_html, view.timeline_html
+        # the SVG, over the street map's tiles as one picture when one is configured: the file stays self-contained
+        map_stops, map_sugs = map_items(console, route)
+        map_svg, timeline_svg = report_map(console, stops=map_stops, suggestions=map_sugs), view.timeline_html
         for k, st in enumerate(route.stops, start=1):
             if st.sighting is not None:
                 stops.append(_report_sighting(st.sighting, "route", k))

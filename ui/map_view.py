@@ -5,14 +5,17 @@ are relative to each other, not streets. District outlines come from a GeoJSON f
 configured, otherwise from the registry itself (a buffered convex hull of each district's cameras),
 so a new registry gets a usable map with no extra work.
 
-The same SVG goes into the console and into the printed case report.
+The same SVG goes into the console and into the printed case report. When a street map is configured
+(``ui.tile_url`` / ``ui.mbtiles``), the console shows ``ui.tile_map``'s slippy map instead, built from
+the same geometry (:func:`default_focus`, :func:`route_visits`, :func:`district_colours`), and the
+report's SVG gets the tiles under it as a picture (``backdrop``).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -54,6 +57,37 @@ class MapStop:
 class MapSuggestion:
     camera_id: str
     label: str  # e.g. "next? 09:31–09:40"
+
+
+@dataclass(frozen=True)
+class MapBounds:
+    """What a map's picture covers: the box in degrees and its size in pixels."""
+
+    north: float
+    south: float
+    west: float
+    east: float
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class MapBackdrop:
+    """A picture drawn under the map (street tiles), as a ``data:`` URI, and whose it is."""
+
+    data_uri: str
+    attribution: str = ""
+
+
+def default_focus(registry: CameraRegistry, stops: Sequence[MapStop], suggestions: Sequence[MapSuggestion]
+                  ) -> list[str]:
+    """The cameras a map zooms to: the route's stops and the suggestions near its last stop (far ones get an
+    edge pointer rather than zooming the route out); none without a route (the whole registry)."""
+    focus = [s.camera_id for s in stops]
+    last = stops[-1].camera_id if stops and stops[-1].camera_id in registry else None
+    focus += [s.camera_id for s in suggestions if last and s.camera_id in registry
+              and registry.distance_m(last, s.camera_id) <= NEAR_SUGGESTION_M]
+    return focus
 
 
 def district_colours(districts: Sequence[str]) -> dict[str, str]:
@@ -173,6 +207,10 @@ class _View:
         x, y = self.frame.to_m(lat, lon)
         return self.pad + (x - self.x_min) * self.scale, self.pad + (self.y_max - y) * self.scale
 
+    def deg(self, px: float, py: float) -> tuple[float, float]:
+        """(lat, lon) at a pixel: the inverse of :meth:`px`."""
+        return self.frame.to_deg((px - self.pad) / self.scale + self.x_min, self.y_max - (py - self.pad) / self.scale)
+
 
 def _fit(registry: CameraRegistry, shapes: Sequence[DistrictShape], focus: Sequence[str], width: int,
          height: int, pad: float, legend_h: float) -> _View:
@@ -246,20 +284,18 @@ def _free_label_spot(x: float, y: float, text: str, taken: Sequence[Box]) -> tup
 def render_map_svg(registry: CameraRegistry, *, shapes: Sequence[DistrictShape] | None = None,
                    stops: Sequence[MapStop] = (), suggestions: Sequence[MapSuggestion] = (),
                    highlight: Sequence[str] = (), focus: Sequence[str] | None = None, width: int = 760,
-                   height: int = 520, title: str = "Cameras by district", element_id: str = "camera-map") -> str:
+                   height: int = 520, title: str = "Cameras by district", element_id: str = "camera-map",
+                   backdrop: Callable[[MapBounds], MapBackdrop | None] | None = None) -> str:
     """The map as an ``<svg>`` string (scales to its container's width).
 
     ``focus`` zooms to those cameras (default: the route's stops when there is a route, else the whole
-    registry); cameras outside the view get a pointer at the edge with their distance.
+    registry); cameras outside the view get a pointer at the edge with their distance. ``backdrop`` is
+    asked for a picture of the view's box (street tiles), drawn under everything else.
     """
     shapes = list(shapes) if shapes is not None else district_shapes_from_registry(registry)
     colours = district_colours([*registry.districts, *(s.district for s in shapes)])
     if focus is None:
-        # nearby suggestions join the view; far ones get an edge pointer rather than zooming the route out
-        focus = [s.camera_id for s in stops]
-        last = stops[-1].camera_id if stops and stops[-1].camera_id in registry else None
-        focus += [s.camera_id for s in suggestions if last and s.camera_id in registry
-                  and registry.distance_m(last, s.camera_id) <= NEAR_SUGGESTION_M]
+        focus = default_focus(registry, stops, suggestions)
     legend_h = 26.0
     view = _fit(registry, shapes, focus, width, height, pad=34.0, legend_h=legend_h)
     marker = f"{element_id}-arrow"
@@ -280,6 +316,13 @@ def render_map_svg(registry: CameraRegistry, *, shapes: Sequence[DistrictShape] 
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#F8FAFC" stroke="#CBD5E1"/>',
         f'<g clip-path="url(#{element_id}-clip)">',
     ]
+    picture = None
+    if backdrop is not None:
+        (north, west), (south, east) = view.deg(0, 0), view.deg(width, height)
+        picture = backdrop(MapBounds(north, south, west, east, width, height))
+    if picture is not None:
+        out.append(f'<image class="map-tiles" href="{escape(picture.data_uri)}" x="0" y="0" width="{width}" '
+                   f'height="{height}" preserveAspectRatio="none"/>')
     # districts
     for s in shapes:
         colour = colours[s.district]
@@ -299,7 +342,7 @@ def render_map_svg(registry: CameraRegistry, *, shapes: Sequence[DistrictShape] 
             out.append(_text(top[0], max(top[1] - 6, legend_h + 14), s.district, size=13, anchor="middle",
                              weight="600", fill=colour, cls="district-label"))
     # consecutive stops at one camera are one visit (one badge "5–8"); repeat visits sit side by side
-    visits = _visits([st for st in stops if st.camera_id in registry])
+    visits = route_visits([st for st in stops if st.camera_id in registry])
     badges: dict[int, tuple[float, float, float]] = {}  # visit index -> (x, y, width)
     right_edge: dict[str, float] = {}
     for i, v in enumerate(visits):
@@ -428,12 +471,16 @@ def render_map_svg(registry: CameraRegistry, *, shapes: Sequence[DistrictShape] 
     out.append(f'<path d="M{bx:.1f},{by - 5} v5 h{bar_px:.1f} v-5" fill="none" stroke="#334155" stroke-width="1.5"/>')
     out.append(_text(bx + bar_px / 2, by - 8, _distance_label(bar_m), size=11, anchor="middle"))
     out.append(_text(width - 14, 19.5, "N ↑", size=13, anchor="end", weight="700"))
+    if picture is not None and picture.attribution:
+        out.append(_text(8, height - 6, f"Map: {picture.attribution}", size=10, fill="#334155", cls="map-credit"))
     out.append("</svg>")
     return "\n".join(out)
 
 
 @dataclass
 class _Visit:
+    """A visit's ``badge`` (its stop number(s)) and ``label`` (its time span) as both maps show them."""
+
     camera_id: str
     numbers: list[int]
     labels: list[str]
@@ -451,7 +498,8 @@ class _Visit:
         return max(24.0, 12.0 + 7.6 * len(self.badge))
 
 
-def _visits(stops: Sequence[MapStop]) -> list[_Visit]:
+def route_visits(stops: Sequence[MapStop]) -> list[_Visit]:
+    """Consecutive stops at one camera as one visit (one badge, "5–8"); a later return is a visit of its own."""
     out: list[_Visit] = []
     for st in stops:
         if out and out[-1].camera_id == st.camera_id:

@@ -20,11 +20,12 @@ from core.compass import angle_diff_deg, compass_name
 from core.registry import CameraRegistry
 from ui import formatting as fmt
 from ui.console import Console, ConsoleError, Session, status_box
-from ui.map_view import MapStop, MapSuggestion, render_map_svg
+from ui.map_view import MapStop, MapSuggestion
 from ui.marks import MarksView, marks_view
 from ui.models_panel import operator_notes
 from ui.policy import audit, audited_search, authorize, photo_digest, require_case
 from ui.search_tab import ResultsView, clean_list, filters_summary, record_search, results_view
+from ui.tile_map import route_map
 from ui.timeline_view import TimelineStop, render_timeline_svg
 
 if TYPE_CHECKING:
@@ -99,9 +100,20 @@ def route_summary(console: Console, route: Route) -> str:
 
 
 def base_map(console: Console, session: Session | None = None) -> str:
-    """The map before a route exists: every camera, with the current results' cameras ringed."""
+    """The map before a route exists: every camera, with the current results' cameras ringed (over the
+    street map when one is configured: ``ui.tile_map``)."""
     highlight = sorted({s.camera_id for s in session.items}) if session is not None else []
-    return render_map_svg(console.registry, shapes=console.shapes, highlight=highlight)
+    return route_map(console, highlight=highlight)
+
+
+def map_items(console: Console, route: Route) -> tuple[list[MapStop], list[MapSuggestion]]:
+    """The route's stops and the first three suggestions ahead of the person, as both maps draw them."""
+    tz = console.tz
+    stops = [MapStop(k + 1, st.camera_id, fmt.clock(st.t_start, tz)) for k, st in enumerate(route.stops)]
+    ahead = [n for n in next_cameras(console, route) if not n.behind]
+    sugs = [MapSuggestion(n.suggestion.camera_id, f"{fmt.clock(n.suggestion.earliest, tz)[:5]}–"
+                                                  f"{fmt.clock(n.suggestion.latest, tz)[:5]}") for n in ahead[:3]]
+    return stops, sugs
 
 
 def build_route(console: Console, session: Session) -> RouteView:
@@ -149,12 +161,9 @@ def route_view(console: Console, session: Session) -> RouteView:
                          base_map(console, session), "", "", "", [])
     tz = console.tz
     stops = route.stops
-    map_stops = [MapStop(k + 1, st.camera_id, fmt.clock(st.t_start, tz)) for k, st in enumerate(stops)]
     nexts = next_cameras(console, route)
-    ahead = [n for n in nexts if not n.behind]
-    sugs = [MapSuggestion(n.suggestion.camera_id, f"{fmt.clock(n.suggestion.earliest, tz)[:5]}–"
-                                                  f"{fmt.clock(n.suggestion.latest, tz)[:5]}") for n in ahead[:3]]
-    map_html = render_map_svg(console.registry, shapes=console.shapes, stops=map_stops, suggestions=sugs)
+    map_stops, sugs = map_items(console, route)
+    map_html = route_map(console, stops=map_stops, suggestions=sugs)
     timeline = render_timeline_svg(
         [TimelineStop(k + 1, st.camera_id, st.district, st.t_start, st.t_end) for k, st in enumerate(stops)],
         console.registry, tz)
