@@ -128,7 +128,7 @@ def test_free_point_anchor_and_bad_input() -> None:
 @pytest.mark.parametrize("bad", [370, "370", -10, "-0.5", 400.0, math.nan, "inf", True])
 def test_a_bearing_outside_0_to_360_is_refused_not_wrapped(bad) -> None:
     # 370 is a typo, not 10: the case would otherwise follow her the wrong way (query --direction's rule)
-    with pytest.raises(PlanError, match="direction .*expected"):
+    with pytest.raises(PlanError, match=r"direction .*expected"):
         parse_direction(bad)
     with pytest.raises(PlanError):
         Anchor.at_camera(CITY, "C0", T0, bad)
