@@ -77,7 +77,13 @@ class IndexConfig:
     decoder: str = "auto"  # auto | pyav-keyframes | pyav | decord
     workers: int = 0  # 0: one per CPU core
     detector_input: int = 640  # long side of the detector input, multiple of 32
+    # Per video, the smallest input of 640/512/416/320 that keeps its smallest people 40 px high in the
+    # network (core/vision/detector_input.py; bench/detect_levers.py has cost and recall).
+    detector_input_adapt: bool = True
     detector_threshold: float = 0.3
+    # Video decoding on a GPU (speed only, not in the fingerprint): auto = on the GPU models.device names,
+    # decoding a file on the CPU where the GPU cannot (the summary says why); none; or a PyAV hwaccel type.
+    hwaccel: str = "auto"  # auto | none | cuda | vaapi | qsv ...
     crops_per_track: int = 2  # CLIP embeddings per tracklet segment (best crops, not every frame)
     max_segment_s: float = 30.0  # a long tracklet is split into sightings of at most this length
     min_track_detections: int = 2  # shorter tracks are usually false positives
@@ -199,7 +205,7 @@ class Config:
         next batch run instead of silently mixing two kinds of sightings.
         """
         keep = {k: v for k, v in asdict(self.index).items()
-                if k not in ("workers", "clip_batch_size", "decoder", "window_warmup_s")}
+                if k not in ("workers", "clip_batch_size", "decoder", "window_warmup_s", "hwaccel")}
         keep["detector"] = Path(self.models.detector_path).name if self.models.detector_path else "auto"
         blob = json.dumps(keep, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

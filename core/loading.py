@@ -28,6 +28,7 @@ from core.vision.clip_embedder import (
 from core.vision.clip_onnx import OnnxClipVision, cache_path, ensure_vision_onnx, resolve_runtime
 from core.vision.colours import ColourNamer
 from core.vision.detector import Detector, MotionBlobDetector, YoloxDetector
+from core.vision.detector_input import InputSizer, input_sizes
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,10 @@ def load_detector(cfg: Config, *, threads: int = 1, allow_fallback: bool = True)
         if not allow_fallback:
             raise ModelFileError("no person detector weights found (set models.detector_path)")
         return MotionBlobDetector()
+    sizer = InputSizer(sizes=input_sizes(cfg.index.detector_input)) if cfg.index.detector_input_adapt else None
     return YoloxDetector(path, input_long_side=cfg.index.detector_input,
-                         score_threshold=cfg.index.detector_threshold, threads=threads)
+                         score_threshold=cfg.index.detector_threshold, threads=threads,
+                         device=cfg.models.device, sizer=sizer)
 
 
 def load_colours(cfg: Config) -> ColourNamer | None:

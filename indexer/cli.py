@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--index", dest="index_uri", help="index location (overrides storage.index_uri)")
     p.add_argument("--workers", type=int, help="worker processes (default: one per CPU core)")
     p.add_argument("--sample-fps", type=float, help="frames analysed per second of video")
-    p.add_argument("--device", help="cpu, cuda, cuda:N or auto (for CLIP)")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or auto: where the detector and CLIP run, and videos are "
+                                    "decoded (index.hwaccel); sets models.device")
     p.add_argument("--rebuild", action="store_true", help="drop the index and index everything again")
     p.add_argument("--retry-failed", action="store_true", help="retry files that failed before")
     p.add_argument("--prune", action="store_true",
@@ -74,12 +75,14 @@ def _apply(cfg: Config, args: argparse.Namespace) -> Config:
 def run_index_command(args: argparse.Namespace, cfg: Config) -> int:
     from core.errors import UserError
     from core.registry import load_registry
+    from core.vision.onnx_device import resolve_onnx_device
     from indexer.batch import BatchOptions, run_index
     from indexer.embed_fill import fill_embeddings
 
     cfg = _apply(cfg, args)
     if not args.archive.is_dir():
         raise UserError(f"archive folder not found: {args.archive}")
+    resolve_onnx_device(cfg.models.device)  # a GPU asked for that cannot be used: one line, before any work
     registry_path = args.registry or args.archive / "cameras.csv"
     registry = load_registry(registry_path)
     progress = not args.no_progress and sys.stderr.isatty()

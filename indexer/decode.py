@@ -102,12 +102,17 @@ def _seek_before(container, stream, start_s: float) -> None:
     container.seek(max(target, stream.start_time or 0), stream=stream, backward=True, any_frame=False)
 
 
-def _open(path: str | Path):  # -> av.container.InputContainer
+def _open(path: str | Path, hwaccel: str = ""):  # -> av.container.InputContainer
     import av
 
     try:
-        container = av.open(str(path), mode="r")
-    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        if hwaccel:
+            from av.codec.hwaccel import HWAccel
+
+            container = av.open(str(path), mode="r", hwaccel=HWAccel(device_type=hwaccel))
+        else:
+            container = av.open(str(path), mode="r")
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
         raise DecodeError(f"cannot open video: {exc}") from exc
     if not container.streams.video:
         container.close()
@@ -116,6 +121,25 @@ def _open(path: str | Path):  # -> av.container.InputContainer
         container.close()
         raise DecodeError("unsupported video codec: no decoder for this stream's format")
     return container
+
+
+def open_video(path: str | Path, hwaccel: str = ""):  # -> (av.container.InputContainer, str)
+    """The file opened for decoding on ``hwaccel``'s device ("": the CPU), and "" - or, when the device
+    cannot decode it, the file opened for the CPU and the reason (a per-file fallback; the run goes on)."""
+    if not hwaccel:
+        return _open(path), ""
+    try:
+        return _open(path, hwaccel), ""
+    except DecodeError as exc:
+        container = _open(path)  # a file the CPU cannot open either fails as any bad file does
+        return container, f"{hwaccel} decode unavailable ({str(exc).removeprefix('cannot open video: ')})"
+
+
+def _named(base: str, hwaccel: str, note: str) -> str:
+    """The decoder as recorded with the video: ``pyav+cuda`` on the GPU, the fallback's reason if not."""
+    if not hwaccel:
+        return base
+    return f"{base} (cpu: {note})" if note else f"{base}+{hwaccel}"
 
 
 def probe(path: str | Path) -> VideoInfo:
@@ -173,10 +197,12 @@ class PyAVDecoder:
 
     name: str = "pyav"
     threads: int = 0  # 0 lets FFmpeg choose
+    hwaccel: str = ""  # a PyAV hwaccel device type ("cuda"); "" decodes on the CPU
 
     def frames(self, path: str | Path, sample_fps: float, start_s: float = 0.0,
                end_s: float = math.inf) -> Iterator[SampledFrame]:
-        container = _open(path)
+        container, note = open_video(path, self.hwaccel)
+        self.name = _named("pyav", self.hwaccel, note)
         try:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
@@ -192,10 +218,12 @@ class PyAVKeyframeDecoder:
     """Decode keyframes only; the sample rate is capped by the keyframe rate."""
 
     name: str = "pyav-keyframes"
+    hwaccel: str = ""  # a PyAV hwaccel device type ("cuda"); "" decodes on the CPU
 
     def frames(self, path: str | Path, sample_fps: float, start_s: float = 0.0,
                end_s: float = math.inf) -> Iterator[SampledFrame]:
-        container = _open(path)
+        container, note = open_video(path, self.hwaccel)
+        self.name = _named("pyav-keyframes", self.hwaccel, note)
         try:
             stream = container.streams.video[0]
             stream.codec_context.skip_frame = "NONKEY"
@@ -258,16 +286,26 @@ class DecordDecoder:
                 yield SampledFrame(t=float(t), image=np.ascontiguousarray(img[:, :, ::-1]))
 
 
-def choose_decoder(name: str, info: VideoInfo | None, sample_fps: float) -> FrameDecoder:
-    """Resolve ``auto`` per file: keyframes when they come often enough for the asked rate."""
+def choose_decoder(name: str, info: VideoInfo | None, sample_fps: float, hwaccel: str = "") -> FrameDecoder:
+    """Resolve ``auto`` per file: keyframes when they come often enough for the asked rate. ``hwaccel``
+    (a PyAV device type) decodes on that device where it can (decord always decodes on the CPU)."""
     if name not in DECODERS:
         raise ValueError(f"unknown decoder {name!r}; choose one of {', '.join(DECODERS)}")
     if name == "pyav-keyframes":
-        return PyAVKeyframeDecoder()
+        return PyAVKeyframeDecoder(hwaccel=hwaccel)
     if name == "pyav":
-        return PyAVDecoder()
+        return PyAVDecoder(hwaccel=hwaccel)
     if name == "decord":
         return DecordDecoder()
     if info is not None and info.keyframe_gap_s <= min(MAX_KEYFRAME_GAP_S, 1.0 / sample_fps + 1e-3):
-        return PyAVKeyframeDecoder()
-    return PyAVDecoder()
+        return PyAVKeyframeDecoder(hwaccel=hwaccel)
+    return PyAVDecoder(hwaccel=hwaccel)
+
+
+def resolve_hwaccel(setting: str, device: str) -> str:
+    """The PyAV hwaccel device type for ``index.hwaccel`` ("" = CPU decoding): ``auto`` decodes on the GPU
+    the models run on (``device`` as :func:`core.vision.onnx_device.resolve_onnx_device` resolved it)."""
+    setting = (setting or "none").strip().lower()
+    if setting == "auto":
+        return "cuda" if device.startswith("cuda") else ""
+    return "" if setting in ("none", "cpu") else setting

@@ -34,7 +34,7 @@ from core.vision.detector import Detector, detect_frame
 from core.vision.night import colour_reliability
 from indexer.archive import VideoFile
 from indexer.attributes import NO_HEAD, ObjectSeen, PointAttributes, associate, summarise
-from indexer.decode import VideoInfo, choose_decoder, probe
+from indexer.decode import VideoInfo, choose_decoder, probe, resolve_hwaccel
 from indexer.foreground import Foreground
 from indexer.sighting_rows import (
     ATTRIBUTES,
@@ -233,6 +233,9 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config,
         with timer.stage("decode"):
             info = probe(video.path)
             decoder = choose_decoder(icfg.decoder, info, icfg.sample_fps)
+            hwaccel = resolve_hwaccel(icfg.hwaccel, getattr(getattr(models.detector, "runtime", None), "device", "cpu"))
+            if hwaccel and hasattr(decoder, "hwaccel"):  # the PyAV decoders; they fall back to the CPU per file
+                decoder.hwaccel = hwaccel
     except (DecodeError, OSError) as exc:
         return VideoResult(video, None, icfg.decoder, None, None, timer.seconds, error=str(exc), window=window)
 

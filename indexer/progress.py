@@ -38,6 +38,7 @@ class BatchSummary:
     pruned_videos: int = 0
     windows: int = 0  # windows of partly analysed videos (case mode, or the gaps a whole run fills)
     ray_left_partial: int = 0  # partly analysed videos the Ray engine leaves to the local one
+    cpu_decoded: dict[str, int] = field(default_factory=dict)  # GPU decoding asked for, CPU used: why -> files
 
     def count(self, outcome: VideoOutcome, write_s: float = 0.0, window: tuple[float, float] | None = None) -> None:
         """Add one processed video or window of a video (indexed or failed) to the totals."""
@@ -48,6 +49,9 @@ class BatchSummary:
             return
         if outcome.detector:
             self.detector = outcome.detector
+        if "(cpu: " in outcome.decoder:  # indexer.decode: the GPU could not decode this file
+            why = outcome.decoder.partition("(cpu: ")[2].rstrip(")")
+            self.cpu_decoded[why] = self.cpu_decoded.get(why, 0) + 1
         self.sightings_without_vectors += outcome.n_without_vectors
         self.sightings += outcome.n_sightings
         self.stage_seconds["write"] += write_s
@@ -83,6 +87,8 @@ class BatchSummary:
             out.append(f"stage time (summed over workers): {split}")
         if self.detector:
             out.append(f"detector: {self.detector}")
+        for why, n in self.cpu_decoded.items():
+            out.append(f"decoded on the CPU instead of the GPU: {n} files, {why}")
         if self.orphans_removed:
             out.append(f"removed {self.orphans_removed} half-written sightings left by an interrupted run")
         out += self.registry_changes

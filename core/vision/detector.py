@@ -27,6 +27,7 @@ import numpy as np
 import supervision as sv
 
 from core.errors import MissingFileError
+from core.vision.detector_input import InputSizer, batch_capable
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,10 @@ OBJECT_THRESHOLD = 0.1
 # People scored below the tracking threshold are kept as weak "person" objects: a child sitting in a
 # pushchair is often one (see indexer.attributes).
 WEAK_PERSON_THRESHOLD = 0.1
+
+
+# Network rows (N, 85), their grid cells and strides, the letterbox scale.
+_Raw = tuple[np.ndarray, np.ndarray, np.ndarray, float]
 
 
 @dataclass(frozen=True)
@@ -104,52 +109,75 @@ class YoloxDetector:
     object_classes: tuple[int, ...] = tuple(CARRIED_OBJECTS)
     object_threshold: float = OBJECT_THRESHOLD
     weak_person_threshold: float = WEAK_PERSON_THRESHOLD
+    device: str = "cpu"  # models.device: cpu | cuda | cuda:N | auto (core.vision.onnx_device)
+    # Per-video input size from the people the camera shows (None: always input_long_side).
+    sizer: InputSizer | None = None
 
     def __post_init__(self) -> None:
-        import onnxruntime as ort
+        from core.vision.onnx_device import open_session
 
         self.model_path = Path(self.model_path)
         if not self.model_path.is_file():
             raise MissingFileError(f"detector weights not found: {self.model_path}")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        self._session = ort.InferenceSession(
-            str(self.model_path), sess_options=opts, providers=["CPUExecutionProvider"]
-        )
+        model, self.max_batch = batch_capable(self.model_path)
+        self._session, self.runtime = open_session(model, self.device, self.threads)
         inp = self._session.get_inputs()[0]
         self._input_name = inp.name
         h, w = inp.shape[2], inp.shape[3]
         # The published file is fixed 416x416; the re-declared one takes any multiple of 32.
         self._fixed = (h, w) if isinstance(h, int) and isinstance(w, int) else None
         self._grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        if self._fixed is not None:
+            self.sizer = None
+        self._in_video = False
         self.name = f"yolox-nano:{self.model_path.name}"
+        if self.runtime.label != "cpu-fp32":  # the index records where its boxes came from
+            self.name += f"@{self.runtime.label}"
 
-    def reset(self) -> None:  # stateless
-        return None
+    def reset(self) -> None:
+        """A new video starts: its people's sizes are measured afresh. Only frames of a video (after a
+        reset) get a sized input; single pictures (a reference photo, an export) always get the full size."""
+        if self.sizer is not None:
+            self.sizer.reset()
+            self._in_video = True
 
-    def _letterbox(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
+    @property
+    def long_side(self) -> int:
+        """The input's long side the next frame will get."""
+        if self.sizer is not None and self._in_video:
+            return self.sizer.next_size()
+        return self.input_long_side
+
+    def _letterbox(self, frame: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
         h, w = frame.shape[:2]
-        in_h, in_w = self._fixed or _input_size(h, w, self.input_long_side)
+        in_h, in_w = self._fixed or _input_size(h, w, long_side)
         r = min(in_h / h, in_w / w)
         resized = cv2.resize(frame, (int(w * r), int(h * r)), interpolation=cv2.INTER_LINEAR)
         canvas = np.full((in_h, in_w, 3), LETTERBOX_FILL, dtype=np.uint8)
         canvas[: resized.shape[0], : resized.shape[1]] = resized
-        blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
-        return blob, r
+        return canvas.transpose(2, 0, 1), r
 
-    def _raw(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-        """Network rows (N, 85) with their grid cells and strides, and the letterbox scale."""
-        blob, r = self._letterbox(frame_bgr)
-        out = self._session.run(None, {self._input_name: blob})[0][0]
-        in_h, in_w = blob.shape[2], blob.shape[3]
-        if (in_h, in_w) not in self._grids:
-            self._grids[(in_h, in_w)] = _grid(in_h, in_w)
-        cells, strides = self._grids[(in_h, in_w)]
-        return out, cells, strides, r
+    def _raw_batch(self, frames: list[np.ndarray]) -> list[_Raw]:
+        """Network rows (N, 85) with their grid cells and strides, and the letterbox scale, per frame;
+        one session run for all of them (frames of one video share a size)."""
+        long_side = self.long_side
+        boxes = [self._letterbox(f, long_side) for f in frames]
+        out: list[_Raw] = []
+        for lo in range(0, len(boxes), self.max_batch):
+            chunk = boxes[lo: lo + self.max_batch]
+            blob = np.stack([b for b, _ in chunk]).astype(np.float32)
+            rows = self._session.run(None, {self._input_name: blob})[0]
+            in_h, in_w = blob.shape[2], blob.shape[3]
+            if (in_h, in_w) not in self._grids:
+                self._grids[(in_h, in_w)] = _grid(in_h, in_w)
+            cells, strides = self._grids[(in_h, in_w)]
+            out.extend((rows[i], cells, strides, r) for i, (_, r) in enumerate(chunk))
+        return out
 
-    def _decode(self, raw: tuple[np.ndarray, np.ndarray, np.ndarray, float], classes: tuple[int, ...],
+    def _raw(self, frame_bgr: np.ndarray) -> _Raw:
+        return self._raw_batch([frame_bgr])[0]
+
+    def _decode(self, raw: _Raw, classes: tuple[int, ...],
                 threshold: float, frame_hw: tuple[int, int]) -> sv.Detections:
         """Boxes of ``classes`` scoring at least ``threshold``, class-wise NMS."""
         out, cells, strides, r = raw
@@ -173,18 +201,31 @@ class YoloxDetector:
         return dets.with_nms(threshold=self.nms_iou, class_agnostic=False)
 
     def detect(self, frame_bgr: np.ndarray) -> sv.Detections:
-        raw = self._raw(frame_bgr)
-        return self._decode(raw, self.classes, self.score_threshold, frame_bgr.shape[:2])
+        return self.detect_all(frame_bgr).persons
 
     def detect_all(self, frame_bgr: np.ndarray) -> FrameDetections:
-        """People exactly as :meth:`detect`, plus carried objects and weak people from the same pass.
+        """People, plus carried objects and weak people from the same pass (see :meth:`detect_all_batch`)."""
+        return self.detect_all_batch([frame_bgr])[0]
+
+    def detect_all_batch(self, frames: list[np.ndarray]) -> list[FrameDetections]:
+        """Per frame, people exactly as :meth:`detect`, plus carried objects and weak people from the same
+        network pass; the frames (of one video) go through the network together.
 
         Weak people come out of the same greedy NMS run down to the lower threshold: boxes are taken in
         score order, so the confident ones (the people) suppress each other exactly as before, and a weak
         box that survives does not duplicate a person.
         """
-        raw = self._raw(frame_bgr)
-        hw = frame_bgr.shape[:2]
+        long_side = self.long_side
+        out = []
+        for frame, raw in zip(frames, self._raw_batch(frames), strict=True):
+            found = self._frame_detections(raw, frame.shape[:2])
+            if self.sizer is not None and self._in_video:
+                heights = found.persons.xyxy[:, 3] - found.persons.xyxy[:, 1]
+                self.sizer.observe(long_side, heights, max(frame.shape[:2]))
+            out.append(found)
+        return out
+
+    def _frame_detections(self, raw: _Raw, hw: tuple[int, int]) -> FrameDetections:
         people = self._decode(raw, self.classes, min(self.score_threshold, self.weak_person_threshold), hw)
         if len(people):
             strong = people.confidence >= self.score_threshold
