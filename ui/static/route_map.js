@@ -7,6 +7,7 @@
   const data = JSON.parse(document.getElementById("fs-map-data").textContent);
   // Leaflet puts tooltip strings in as HTML: registry names are admin-typed text
   const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  // quarter zoom levels fit the route as the SVG does (tiles overlap by half a pixel: no hairline gaps)
   const map = L.map("map", { zoomSnap: 0.25, minZoom: data.tiles.minZoom, maxZoom: Math.max(19, data.tiles.maxNativeZoom) });
   L.tileLayer(data.tiles.url, {
     attribution: esc(data.tiles.attribution || ""), minZoom: data.tiles.minZoom,
@@ -25,11 +26,17 @@
     const r = (bearing * Math.PI) / 180;
     return [lat + (m * Math.cos(r)) / 110540, lon + (m * Math.sin(r)) / (111320 * Math.cos((lat * Math.PI) / 180))];
   };
+  const onRoute = new Set(data.visits.map((v) => v.camera));
+  const label = (direction, offset) => ({ permanent: true, direction, offset, className: "fs-label", opacity: 1 });
   for (const c of data.cameras) {
     L.polyline([[c.lat, c.lon], metres(c.lat, c.lon, c.heading, 18)], { color: c.colour, weight: 2, opacity: 0.7, interactive: false }).addTo(map);
     if (c.highlight) L.circleMarker([c.lat, c.lon], { radius: 10, color: c.colour, weight: 2.5, fill: false, interactive: false }).addTo(map);
     L.circleMarker([c.lat, c.lon], { radius: 6, color: "#ffffff", weight: 1.5, fillColor: c.colour, fillOpacity: 1, className: "fs-camera" })
       .bindTooltip(`<b>${esc(c.id)}</b>: ${esc(c.name)} (${esc(c.district)})`).addTo(map);
+    // every camera named, as on the schematic map; a stop's camera is named beside its badge instead
+    if (!onRoute.has(c.id)) {
+      L.tooltip(label("right", [6, -8])).setLatLng([c.lat, c.lon]).setContent(esc(c.id)).addTo(map);
+    }
   }
   const last = data.visits.length ? data.visits[data.visits.length - 1] : null;
   data.suggestions.forEach((s) => {
@@ -57,16 +64,25 @@
     }
   };
   const seen = {};
+  const named = {};
+  const right = {};
   data.visits.forEach((v) => {
     // repeat visits to one camera sit side by side, as on the SVG
     const k = `${v.lat},${v.lon}`;
     const shift = seen[k] || 0;
     const w = Math.max(24, 12 + 7.6 * v.badge.length);
     seen[k] = shift + w + 4;
+    right[k] = shift + w / 2;
     L.marker([v.lat, v.lon], { keyboard: false, zIndexOffset: 1000, icon: L.divIcon({ className: "fs-badge fs-stop",
       iconSize: [w, 20], iconAnchor: [w / 2 - shift, 10], html: esc(v.badge) }) })
       .bindTooltip(`${esc(v.badge)}. ${esc(v.camera)} ${esc(v.label)}`).addTo(map);
+    (named[k] = named[k] || { v, labels: [] }).labels.push(v.label);
   });
+  for (const k in named) {
+    const { v, labels } = named[k];
+    L.tooltip(label("right", [right[k] + 2, 0])).setLatLng([v.lat, v.lon])
+      .setContent(`<b>${esc(v.camera)}</b><br>${esc(labels.join(" · "))}`).addTo(map);
+  }
   const legend = L.control({ position: "topright" });
   legend.onAdd = () => {
     const div = L.DomUtil.create("div", "fs-legend");
