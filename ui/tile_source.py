@@ -22,7 +22,7 @@ import re
 import sqlite3
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -42,6 +42,7 @@ SUBDOMAINS = "abc"
 DEFAULT_MAX_ZOOM = 19
 MOSAIC_MAX_TILES = 64  # a report's map needs a few dozen tiles at most; more means a zoom too deep
 FETCH_TIMEOUT_S = 8.0
+MOSAIC_DEADLINE_S = 20.0  # an export waits this long at most for a tile server that does not answer
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 _FORMATS = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
 
@@ -204,8 +205,11 @@ def tile_mosaic(source: TileSource, north: float, south: float, west: float, eas
     tx0, ty0 = int(x0 // TILE_PX), int(y0 // TILE_PX)
     tx1, ty1 = int(x1 // TILE_PX), int(y1 // TILE_PX)
     wanted = [(tx, ty) for ty in range(ty0, ty1 + 1) for tx in range(tx0, tx1 + 1)]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        got = list(pool.map(lambda t: source.fetch(z, t[0] % n, t[1]) if 0 <= t[1] < n else None, wanted))
+    pool = ThreadPoolExecutor(max_workers=8)
+    futures = [pool.submit(source.fetch, z, tx % n, ty) if 0 <= ty < n else None for tx, ty in wanted]
+    wait([f for f in futures if f is not None], timeout=MOSAIC_DEADLINE_S)
+    pool.shutdown(wait=False, cancel_futures=True)  # a hung server's last requests end on their own timeout
+    got = [_result(f) for f in futures]
     canvas = Image.new("RGB", ((tx1 - tx0 + 1) * TILE_PX, (ty1 - ty0 + 1) * TILE_PX), (226, 232, 240))
     missing = 0
     for (tx, ty), data in zip(wanted, got, strict=True):
@@ -221,6 +225,16 @@ def tile_mosaic(source: TileSource, north: float, south: float, west: float, eas
     buf = io.BytesIO()
     out.save(buf, "JPEG", quality=82, optimize=True)
     return Mosaic(buf.getvalue(), z, len(wanted), missing)
+
+
+def _result(future: Future[bytes | None] | None) -> bytes | None:
+    if future is None or not future.done() or future.cancelled():
+        return None
+    try:
+        return future.result()
+    except Exception as exc:  # one unreadable tile (a locked or damaged MBTiles page) is one grey square
+        log.warning("street-map tile: %s", exc)
+        return None
 
 
 def _decode(data: bytes | None) -> Image.Image | None:
