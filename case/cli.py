@@ -3,6 +3,7 @@
     footage-search case start --camera JN-06 --at 2026-03-14T09:04:40 --text "purple coat, blue jeans" \\
         --archive ARCHIVE --case 2026-SEO-0142 --purpose "missing person reported 09:10 near Jongno"
     footage-search case status 2026-SEO-0142        # or: case stop / case route --json / case resume
+    footage-search case pin 2026-SEO-0142 SIGHTING_ID   # or: case reject (this is / is not the person)
 
 Every command needs the case number; start and resume need a purpose too (the console's rules: at least
 10 characters, one line). Everything is audited with both. ``case start`` shows live progress on a
@@ -54,6 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         c = cs.add_parser(name, help=helptext)
         _common(c, purpose_required=False)
         c.set_defaults(handler=handler)
+    for name, helptext, pinned in (("pin", "this is the person: the case follows from the sighting", True),
+                                   ("reject", "this is not the person: the case never follows it", False)):
+        m = cs.add_parser(name, help=helptext)
+        _common(m, purpose_required=False)
+        m.add_argument("sighting_ids", nargs="+", metavar="SIGHTING_ID", help="sighting id(s), as search prints them")
+        m.set_defaults(handler=run_mark, pinned=pinned)
 
 
 def _common(p: argparse.ArgumentParser, *, purpose_required: bool) -> None:
@@ -195,8 +202,38 @@ def run_route(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def _reader(cfg: Config, args: argparse.Namespace):
-    """A runner that only reads (no resume record, nothing analysed)."""
+def run_mark(args: argparse.Namespace, cfg: Config) -> int:
+    """Pin or reject sightings. A case running in another process takes the marks in before its next
+    window; otherwise they are applied to the case file now (a pin ahead of the cone re-centres it)."""
+    from case import marks
+
+    cfg = _cfg(args, cfg)
+    runner = _reader(cfg, args, footage=args.pinned)
+    ids = list(dict.fromkeys(args.sighting_ids))
+    for sid in ids:
+        runner.engine.get_sighting(sid)  # an unknown id is refused before anything is marked
+    what = "pinned" if args.pinned else "rejected"
+    with marks.not_running(runner.folder) as free:
+        for sid in ids:
+            if free:
+                runner.mark(sid, pinned=args.pinned)
+            else:
+                marks.post(runner.folder, marks.Mark(sid, args.pinned))
+            runner._audit("case_pin" if args.pinned else "case_reject", sighting_id=sid, applied=free)
+    st = runner.state
+    if not free:
+        print(f"case {st.number}: {len(ids)} sighting(s) {what}; the running case takes them in before its next "
+              "window")
+    else:
+        a = st.anchors[-1]
+        print(f"case {st.number}: {len(ids)} sighting(s) {what}; centred on {a.anchor.camera_id} "
+              f"{_iso(a.anchor.t, ZoneInfo(cfg.index.timezone))[11:19]} ({a.reason}), {len(st.queue)} windows "
+              f"queued{'; `case resume` analyses them' if st.queue and st.status != 'running' else ''}")
+    return 0
+
+
+def _reader(cfg: Config, args: argparse.Namespace, *, footage: bool = False):
+    """A runner that analyses nothing (no resume record); ``footage``: it may re-plan (reads the archive)."""
     from case.runner import CaseRunner
     from case.state import case_dir, cases_root, load
     from core.registry import load_registry
@@ -205,8 +242,8 @@ def _reader(cfg: Config, args: argparse.Namespace):
     state = load(folder)
     if args.purpose:
         state.purpose = _purpose(args.purpose, required=True)
-    return CaseRunner(cfg, load_registry(Path(state.registry)), Path(state.archive), state, folder, footage={},
-                      use_clip=not args.no_clip)
+    return CaseRunner(cfg, load_registry(Path(state.registry)), Path(state.archive), state, folder,
+                      footage=None if footage else {}, use_clip=not args.no_clip)
 
 
 def _audit(cfg: Config, state, event: str, purpose: str) -> None:

@@ -37,7 +37,7 @@ from search.errors import SearchInputError
 from search.filters import make_filters
 from search.route import MAX_HORIZON_S, Route, RouteRequest, build_route
 
-from . import follow
+from . import follow, marks
 from .planner import Anchor, PlanParams, WorkItem, plan
 from .state import AnchorRecord, CaseError, CaseState, Finding, Report, case_dir, cases_root, load, new_case, save
 
@@ -203,6 +203,8 @@ class CaseRunner:
         spans = [(w.camera_id, w.t0, w.t1) for w in items]
         run = index_windows(self.cfg, self.registry, self.archive, spans, workers=self.workers)
         query = self._compiled()
+        if st.pinned and query.scoring.uses_appearance:  # pinned sightings: more views of her (query expansion)
+            self.engine.expand(query, list(st.pinned))
         hits: list[Finding] = []
         now = time.time()
         for w in items:
@@ -244,9 +246,17 @@ class CaseRunner:
 
     def run(self, *, until: Callable[[CaseRunner], bool] | None = None,
             on_progress: Callable[[Snapshot], None] | None = None, max_steps: int | None = None) -> Snapshot:
-        """Step until the queue is empty, ``until(self)`` holds, a stop is asked for, or ``max_steps`` steps."""
+        """Step until the queue is empty, ``until(self)`` holds, a stop is asked for, or ``max_steps`` steps.
+        Marks left by ``case pin|reject`` from other processes are taken in before each window."""
+        with marks.hold_running(self.folder):
+            return self._run(until, on_progress, max_steps)
+
+    def _run(self, until: Callable[[CaseRunner], bool] | None, on_progress: Callable[[Snapshot], None] | None,
+             max_steps: int | None) -> Snapshot:
         steps = 0
         while True:
+            for m in marks.take(self.folder):
+                self.mark(m.sighting_id, pinned=m.pinned)
             if self.stop_requested():
                 self._stopped("stop asked")
                 break
@@ -266,12 +276,28 @@ class CaseRunner:
         return snap
 
     def mark(self, sighting_id: str, *, pinned: bool) -> None:
-        """The operator pins (this is her) or rejects (it is not) a sighting while the case runs (thread-safe):
-        the next step's searches leave a rejected one out, and ``follow`` re-centres on the latest pin."""
+        """The operator pins (this is her) or rejects (it is not) a sighting (thread-safe). A rejected one is
+        left out of the case's searches and never moves the cone; a pin re-centres the cone on it at once
+        when it lies ahead (the queue is re-planned, so a finished case has work again). A pinned sighting
+        the case has not found itself (another search found it) is fetched from the index."""
+        found = None
+        with self._lock:
+            known = any(f.sighting_id == sighting_id for f in self.state.findings)
+        if pinned and not known:
+            found = Finding.from_sighting(self.engine.get_sighting(sighting_id), time.time())
         with self._lock:
             st = self.state
             if pinned:
                 st.pin(sighting_id)
+                if found is not None:
+                    st.add_findings([found])
+                decision = follow.decide(st.findings, st.anchor, self.registry, pinned=st.pinned,
+                                         rejected=st.rejected, threshold=self.confident,
+                                         speed_mps=st.params.speed_mps)
+                if decision.recentre and decision.reason == "pinned sighting":
+                    self._recentre(decision)
+                    if st.queue and st.status == "done":
+                        st.set_status("stopped")  # there is work again: the case can run once more
             else:
                 st.reject(sighting_id)
                 st.findings = [f for f in st.findings if f.sighting_id != sighting_id]

@@ -168,3 +168,42 @@ def test_route_json_status_and_stop_from_the_cli(followed, sample_city):
     assert json.loads(_cli("status", "C-3", "--json", index=index).stdout)["status"] == "stopped"
     bad = _cli(*_start_args(sample_city, "C-4")[:-3], "--purpose", "short", index=index)
     assert bad.returncode == 2 and "at least 10 characters" in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_pin_and_reject_from_the_cli_apply_now_or_reach_the_running_case(followed, sample_city):
+    from case import marks
+    from case.state import CaseError
+
+    cfg, runner, _ = followed
+    index = Path(cfg.storage.index_uri)
+    followed_ids = {a.sighting_id for a in runner.state.anchors}
+    stored = lancedb.connect(str(index)).open_table(SIGHTINGS).to_arrow().column("sighting_id").to_pylist()
+    other = next(sid for sid in sorted(stored) if sid not in followed_ids)  # found by a search, not by the case
+    # no process runs C-1: the mark is applied to the case file at once and audited
+    out = _cli("reject", "C-1", other, "--purpose", PURPOSE, index=index)
+    assert out.returncode == 0, out.stderr[-2000:]
+    status = json.loads(_cli("status", "C-1", "--json", index=index).stdout)
+    assert other in status["rejected"] and other not in [b["sighting_id"] for b in status["best"]]
+    assert _cli("pin", "C-1", other, index=index).returncode == 0
+    status = json.loads(_cli("status", "C-1", "--json", index=index).stdout)
+    assert other in status["pinned"] and other not in status["rejected"]
+    events = [json.loads(line) for line in audit_log_path(cfg).read_text(encoding="utf-8").splitlines()]
+    marked = [e for e in events if e.get("event") in ("case_pin", "case_reject") and e.get("case") == "C-1"]
+    assert [e["event"] for e in marked[-2:]] == ["case_reject", "case_pin"]
+    # an id that is not in the index is refused in one line, and nothing is marked
+    bad = _cli("pin", "C-1", "nosuchvideo@0:1:0", index=index)
+    assert bad.returncode == 2 and "unknown sighting" in bad.stderr and bad.stderr.count("\n") == 1
+    assert load(case_dir(cases_root(cfg), "C-1")).pinned == status["pinned"]
+
+    # C-6 is running (its process holds the case): the mark waits in MARKS and is taken in before its next window
+    again = CaseRunner.open(cfg, sample_city.registry, sample_city.archive, "C-6", _report(sample_city), PURPOSE,
+                            _params(), use_clip=False)
+    folder = case_dir(cases_root(cfg), "C-6")
+    with marks.hold_running(folder):
+        out = _cli("reject", "C-6", other, index=index)
+        assert out.returncode == 0 and "before its next window" in out.stdout, out.stderr[-2000:]
+        assert load(folder).rejected == [] and (folder / marks.MARKS_FILE).read_text(encoding="utf-8").strip()
+        with pytest.raises(CaseError, match="already running"):
+            again.run(max_steps=1)  # a second process may not run the same case
+    again.run(max_steps=1)
+    assert load(folder).rejected == [other] and marks.take(folder) == []
