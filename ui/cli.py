@@ -68,6 +68,7 @@ def run_ui_command(args: argparse.Namespace, cfg: Config) -> int:
     from core.errors import UserError
     from ui.access import check_bind_config
     from ui.app import launch
+    from ui.tile_source import tile_source
 
     if args.index_uri:
         cfg = cfg.with_overrides({"storage.index_uri": args.index_uri}, origin="command line", base_dir=Path.cwd())
@@ -77,6 +78,7 @@ def run_ui_command(args: argparse.Namespace, cfg: Config) -> int:
     if args.archive and not args.archive.is_dir():
         raise UserError(f"archive folder not found: {args.archive}")
     registry = console_registry(args, cfg)
+    tile_source(cfg.ui)  # a bad street-map setting is one line before the console says it is up
     mode = (f"OPEN: no login (no users in {users_file}), this machine only" if open_mode else
             f"login required (users: {users_file})")
     print(f"footage-search console on http://{host}:{args.port or cfg.ui.port}/ ({mode}; Ctrl+C to stop)",
