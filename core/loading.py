@@ -89,30 +89,32 @@ class ImageEmbedder(Protocol):
 class ImageEmbedderPlan:
     """What the indexer's workers should load, decided once in the parent process."""
 
-    runtime: str  # torch | onnx | onnx-int8 | none
+    runtime: str  # torch | onnx | onnx-int8 | onnx-fp16 | none
     dim: int
     onnx_path: str = ""
     error: str = ""
+    device: str = "cpu"  # the resolved models.device the ONNX session runs on
 
 
 def plan_image_embedder(cfg: Config) -> ImageEmbedderPlan:
     """Resolve the runtime and, for ONNX, make sure the exported tower exists (exporting it once)."""
     spec = ClipSpec.from_config(cfg.models)
     dim = spec.embed_dim()
-    runtime = resolve_runtime(cfg.models.clip_runtime, resolve_device(cfg.models.device))
+    device = resolve_device(cfg.models.device)
+    runtime = resolve_runtime(cfg.models.clip_runtime, device)
     if runtime == "torch":
-        return ImageEmbedderPlan("torch", dim)
+        return ImageEmbedderPlan("torch", dim, device=device)
     offline = _offline_unless_reachable(spec, cfg)
-    root, int8 = writable_dir(cfg, "clip-onnx"), runtime == "onnx-int8"
+    root, int8, fp16 = writable_dir(cfg, "clip-onnx"), runtime == "onnx-int8", runtime == "onnx-fp16"
     try:
-        if not cache_path(spec, root, int8).is_file() and (offline or spec.checkpoint):
+        if not cache_path(spec, root, int8, fp16).is_file() and (offline or spec.checkpoint):
             # The export's child process would die with a page of hub errors: look for the weights first.
             find_clip_weights(spec, clip_cache(cfg))
-        path = ensure_vision_onnx(spec, root, int8=int8, cache_dir=clip_cache(cfg))
+        path = ensure_vision_onnx(spec, root, int8=int8, cache_dir=clip_cache(cfg), fp16=fp16)
     except ClipUnavailableError as exc:
         error = warn_clip_unavailable(cfg, exc)
-        return ImageEmbedderPlan("none", dim, error=error)
-    return ImageEmbedderPlan(runtime, dim, onnx_path=str(path))
+        return ImageEmbedderPlan("none", dim, error=error, device=device)
+    return ImageEmbedderPlan(runtime, dim, onnx_path=str(path), device=device)
 
 
 def warn_clip_unavailable(cfg: Config, exc: ClipUnavailableError) -> str:
@@ -133,7 +135,7 @@ def load_image_embedder(cfg: Config, plan: ImageEmbedderPlan, threads: int = 1) 
     if plan.runtime == "torch":
         clip = load_clip(cfg, vision_only=True)
         return clip.embedder, clip.error
-    return OnnxClipVision(Path(plan.onnx_path), threads=threads), ""
+    return OnnxClipVision(Path(plan.onnx_path), threads=threads, device=plan.device), ""
 
 
 def _offline_unless_reachable(spec: ClipSpec, cfg: Config) -> bool:

@@ -6,6 +6,11 @@ ViT-B-32-SigLIP2-256, one thread: PyTorch ~135 ms/crop, ONNX Runtime fp32 ~118 m
 per-channel dynamic int8 weights ~49 ms, whose embeddings keep cosine >= 0.999 to fp32. Worker
 processes also no longer import torch or hold the text tower, which most of SigLIP's memory is.
 
+On a GPU (``models.device`` / ``index.device`` = cuda) the same export runs under ONNX Runtime's CUDA
+execution provider with fp16 weights (``onnx-fp16``: inputs and outputs stay float32, so preprocessing
+and the vectors written are the same as on CPU). ``tests/test_clip_device.py`` checks that the vectors of
+the requested provider stay comparable to the CPU provider's.
+
 The export runs in a short-lived child process (it needs the full PyTorch model and its weights);
 the file is cached under ``<models_dir>/clip-onnx/`` keyed by the model identity, so later runs and
 all workers just open it.
@@ -24,12 +29,17 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import FootageSearchError
 from core.vision.clip_embedder import ClipSpec, ClipUnavailableError, pad_to_square
 
 log = logging.getLogger(__name__)
 
-RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
+RUNTIMES = ("auto", "torch", "onnx", "onnx-int8", "onnx-fp16")
 EXPORT_OPSET = 17
+
+
+class OnnxDeviceError(FootageSearchError):
+    """The requested device has no ONNX Runtime execution provider on this machine."""
 
 
 def resolve_runtime(runtime: str, device: str) -> str:
@@ -37,16 +47,31 @@ def resolve_runtime(runtime: str, device: str) -> str:
         raise ValueError(f"unknown CLIP runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
     if runtime != "auto":
         return runtime
-    return "torch" if device.startswith("cuda") else "onnx-int8"
+    return "onnx-fp16" if device.startswith("cuda") else "onnx-int8"
 
 
-def cache_path(spec: ClipSpec, root: Path, int8: bool) -> Path:
+def execution_providers(device: str) -> list:
+    """ONNX Runtime providers for ``device`` (cpu, cuda, cuda:N); a GPU that ORT cannot use is an error,
+    not a silent fall back to a CPU run 50x slower than the operator asked for."""
+    import onnxruntime as ort
+
+    if not device.startswith("cuda"):
+        return ["CPUExecutionProvider"]
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        raise OnnxDeviceError(f"device {device!r} asked for, but this onnxruntime has no CUDA provider "
+                              "(install onnxruntime-gpu, or index with --device cpu)")
+    device_id = int(device.partition(":")[2] or 0)
+    return [("CUDAExecutionProvider", {"device_id": device_id}), "CPUExecutionProvider"]
+
+
+def cache_path(spec: ClipSpec, root: Path, int8: bool, fp16: bool = False) -> Path:
     ident = spec.identity
     if spec.config_path:  # a custom architecture: its definition is part of what was exported
         ident += ":" + hashlib.sha256(Path(spec.config_path).expanduser().read_bytes()).hexdigest()[:10]
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", ident)[:80]
     digest = hashlib.sha256(ident.encode()).hexdigest()[:10]
-    return root / f"{slug}-{digest}" / ("vision.int8.onnx" if int8 else "vision.onnx")
+    name = "vision.int8.onnx" if int8 else "vision.fp16.onnx" if fp16 else "vision.onnx"
+    return root / f"{slug}-{digest}" / name
 
 
 def _export(spec: ClipSpec, fp32_path: str, cache_dir: str | None) -> None:
@@ -80,11 +105,12 @@ def _export(spec: ClipSpec, fp32_path: str, cache_dir: str | None) -> None:
     Path(fp32_path).with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
 
 
-def ensure_vision_onnx(spec: ClipSpec, root: Path, int8: bool, cache_dir: str | None = None) -> Path:
-    """The cached ONNX image tower for ``spec``, exporting (and quantising) it first if needed."""
+def ensure_vision_onnx(spec: ClipSpec, root: Path, int8: bool, cache_dir: str | None = None,
+                       fp16: bool = False) -> Path:
+    """The cached ONNX image tower for ``spec``, exporting (and quantising or halving) it first if needed."""
     from filelock import FileLock
 
-    target = cache_path(spec, root, int8)
+    target = cache_path(spec, root, int8, fp16)
     fp32 = cache_path(spec, root, False)
     if target.is_file() and fp32.with_suffix(".json").is_file():
         return target
@@ -104,6 +130,15 @@ def ensure_vision_onnx(spec: ClipSpec, root: Path, int8: bool, cache_dir: str | 
             tmp = target.with_suffix(".tmp.onnx")
             quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
             os.replace(tmp, target)
+        if fp16 and not target.is_file():
+            import onnx
+            from onnxruntime.transformers.float16 import convert_float_to_float16
+
+            # keep_io_types: float32 in and out, so preprocessing and the stored vectors do not change.
+            half = convert_float_to_float16(onnx.load(str(fp32)), keep_io_types=True)
+            tmp = target.with_suffix(".tmp.onnx")
+            onnx.save(half, str(tmp))
+            os.replace(tmp, target)
     return target
 
 
@@ -113,6 +148,7 @@ class OnnxClipVision:
 
     path: Path
     threads: int = 1
+    device: str = "cpu"  # cpu | cuda | cuda:N (see execution_providers)
 
     def __post_init__(self) -> None:
         import onnxruntime as ort
@@ -128,7 +164,13 @@ class OnnxClipVision:
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        self._session = ort.InferenceSession(str(self.path), sess_options=opts, providers=["CPUExecutionProvider"])
+        if self.path.name.endswith(".fp16.onnx"):
+            # ORT 1.32's CPU layout pass (level "all") crashes on the fp16 graph; "extended" keeps every
+            # fusion the CUDA provider uses.
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        self._session = ort.InferenceSession(str(self.path), sess_options=opts,
+                                             providers=execution_providers(self.device))
+        self.provider = self._session.get_providers()[0]
 
     def _pixels(self, crops_bgr: list[np.ndarray]) -> np.ndarray:
         from PIL import Image
