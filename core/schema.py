@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from core.vision.colours import LAYOUT_DIM, N_COLOURS
 
-SCHEMA_VERSION = "2"  # 2: appearance attributes (objects, hair, pattern, night)
+SCHEMA_VERSION = "3"  # 2: appearance attributes (objects, hair, pattern, night); 3: part colours per crop
 
 SIGHTINGS = "sightings"
 VIDEOS = "videos"
@@ -101,6 +101,9 @@ def sightings_schema(dim: int) -> pa.Schema:
         pa.field("pattern_confidence", pa.float32(), nullable=True),
         pa.field("night", pa.bool_(), nullable=True),  # night / infrared: colours say little
         pa.field("colour_reliability", pa.float32(), nullable=True),  # 0 (IR, too dark) .. 1 (daylight)
+        # Head / torso / legs colour names of up to 4 crops (core.vision.parts): K x 33 floats, null when
+        # not measured (an index of schema 2, no colour table); search then uses the colours above alone.
+        pa.field("part_colours", pa.list_(pa.float32()), nullable=True),
         pa.field("vector", pa.list_(pa.float32(), dim), nullable=False),
         pa.field("has_vector", pa.bool_(), nullable=False),
         pa.field("clip_model", pa.string(), nullable=False),  # "" until a vector is filled in
@@ -147,6 +150,7 @@ class SightingField:
     PATTERN_CONFIDENCE: Final = "pattern_confidence"
     NIGHT: Final = "night"
     COLOUR_RELIABILITY: Final = "colour_reliability"
+    PART_COLOURS: Final = "part_colours"
     VECTOR: Final = "vector"
     HAS_VECTOR: Final = "has_vector"
     CLIP_MODEL: Final = "clip_model"
@@ -196,6 +200,7 @@ class SightingRecord:
     pattern_confidence: float | None = None
     night: bool | None = None
     colour_reliability: float | None = None
+    part_colours: np.ndarray | None = None  # (K * 33,) float32, core.vision.parts
     vector: np.ndarray | None = None  # required by the time the row is written
     has_vector: bool = False
     clip_model: str = ""
@@ -217,7 +222,7 @@ ATTRIBUTE_FIELDS = ("objects", "hair_colour", "hair_confidence", "pattern", "pat
 def unmeasured_attributes(dim: int, n: int) -> dict[str, pa.Array]:
     """Null attribute columns for ``n`` rows, for tables built without the indexer (benchmarks, fixtures)."""
     schema = sightings_schema(dim)
-    return {name: pa.nulls(n, schema.field(name).type) for name in ATTRIBUTE_FIELDS}
+    return {name: pa.nulls(n, schema.field(name).type) for name in (*ATTRIBUTE_FIELDS, "part_colours")}
 
 
 VIDEOS_SCHEMA = pa.schema([

@@ -32,6 +32,7 @@ from core.vision.colours import ColourNamer
 from core.vision.crops import crop_with_margin
 from core.vision.detector import Detector, detect_frame
 from core.vision.night import colour_reliability
+from core.vision.parts import grey_world_gains
 from indexer.archive import VideoFile
 from indexer.attributes import NO_HEAD, ObjectSeen, PointAttributes, associate, summarise
 from indexer.decode import VideoInfo, choose_decoder, probe, resolve_hwaccel
@@ -41,6 +42,7 @@ from indexer.sighting_rows import (
     COLOURS,
     ROW,
     Candidate,
+    crop_part_colours,
     crop_quality,
     frame_rows,
     pick_crops,
@@ -154,6 +156,7 @@ class _VideoState:
         with timer.stage("track"):
             self.tracker.record(t, index, tracked)
         with timer.stage("describe"):
+            gains = grey_world_gains(frame) if models.colours is not None else None  # for part colours
             for i in range(len(tracked)):
                 box, tid = tracked.xyxy[i], int(tracked.tracker_id[i])
                 score = float(tracked.confidence[i])
@@ -162,7 +165,7 @@ class _VideoState:
                 q = crop_quality(box, score, self.frame_wh, others)
                 pool = self.candidates[(tid, segment_index(t, self.track_t0[tid], icfg.max_segment_s))]
                 if len(pool) < CANDIDATES_PER_SEGMENT or q > min(c.quality for c in pool):
-                    pool.append(Candidate(q, t, box.copy(), crop_with_margin(frame, box)))
+                    pool.append(Candidate(q, t, box.copy(), crop_with_margin(frame, box), gains))
                     if len(pool) > CANDIDATES_PER_SEGMENT:
                         pool.pop(int(np.argmin([c.quality for c in pool])))
 
@@ -296,6 +299,7 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config,
                 best = chosen[0]
                 row = sighting_record(video, camera, seg_points, track, seg, best, frame_wh, tz,
                                       models.detector.name, icfg.thumbnail_height)
+                row.part_colours = crop_part_colours(pool, models.colours)
                 if window is not None:
                     row.sighting_id = sighting_id(video.video_id, track.track_id, seg, window[0])
                 row_points.append(seg_points)

@@ -22,7 +22,9 @@ import supervision as sv
 from core.loading import ImageEmbedder
 from core.registry import Camera
 from core.schema import SightingRecord, frames_schema
-from core.vision.colours import LAYOUT_DIM, N_COLOURS
+from core.vision.colours import LAYOUT_DIM, N_COLOURS, ColourNamer
+from core.vision.crops import CROP_MARGIN
+from core.vision.parts import MAX_CROPS, crops_part_colours
 from indexer.archive import VideoFile
 from indexer.motion import estimate_motion
 from indexer.tracking import Track, TrackPoint
@@ -40,7 +42,8 @@ class Candidate:
     quality: float
     t: float
     box: np.ndarray
-    crop: np.ndarray
+    crop: np.ndarray  # crop_with_margin(frame, box)
+    gains: np.ndarray | None = None  # the frame's grey-world gains (core.vision.parts), for part colours
 
 
 def crop_quality(box: np.ndarray, score: float, frame_wh: tuple[int, int], others: np.ndarray) -> float:
@@ -80,6 +83,17 @@ def pick_crops(cands: list[Candidate], k: int) -> list[Candidate]:
         if all(abs(c.t - o.t) >= MIN_CROP_SPACING_S for o in chosen):
             chosen.append(c)
     return chosen or ranked[:1]
+
+
+def crop_part_colours(pool: list[Candidate], namer: ColourNamer | None) -> np.ndarray | None:
+    """The ``part_colours`` of a segment: head / torso / legs colours of each of its best crops (up to
+    ``MAX_CROPS``, best first), so a photo can meet the view closest to its own; None without a colour table.
+    Unlike the CLIP crops these need no spacing in time: they cost microseconds, and a short pass has no
+    two crops 2 s apart."""
+    if namer is None or not pool:
+        return None
+    ranked = sorted(pool, key=lambda c: -c.quality)[:MAX_CROPS]
+    return crops_part_colours(namer, [(c.crop, c.box, c.gains) for c in ranked], CROP_MARGIN)
 
 
 def thumbnail(crop: np.ndarray, height: int) -> bytes:

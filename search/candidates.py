@@ -28,6 +28,7 @@ import pyarrow as pa
 from core.schema import SightingField
 from core.vision.colours import LAYOUT_DIM, N_COLOURS
 from search import evidence as ev
+from search.appearance import read_part_column
 from search.attribute_columns import columns_for, read_attribute_columns
 from search.filters import SearchFilters, and_where
 from search.index_reader import DISTANCE, ROW_ID, SightingReader, fixed_list
@@ -86,6 +87,8 @@ def score_columns(q: ScoringQuery, available: set[str]) -> list[str]:
         cols += [SightingField.UPPER_COLOUR, SightingField.LOWER_COLOUR]
     if q.uses_appearance:
         cols.append(SightingField.COLOUR_LAYOUT)
+    if q.uses_parts and SightingField.PART_COLOURS in available:
+        cols.append(SightingField.PART_COLOURS)
     cols += columns_for(q.parsed, available)
     return cols
 
@@ -300,7 +303,9 @@ def _batch_arrays(batch: pa.RecordBatch | pa.Table, q: ScoringQuery) -> dict[str
     if SightingField.COLOUR_LAYOUT in names:
         layout = fixed_list(batch.column(SightingField.COLOUR_LAYOUT), LAYOUT_DIM)
     attributes = read_attribute_columns(batch, q.parsed) if q.uses_description else None  # type: ignore[arg-type]
-    out.update(absolute_parts(q, upper, lower, layout, attributes))
+    crops = read_part_column(batch.column(SightingField.PART_COLOURS)) \
+        if q.uses_parts and SightingField.PART_COLOURS in names else None
+    out.update(absolute_parts(q, upper, lower, layout, attributes, crops))
     if any(k in out for k in REPORTED):
         out["evidence"] = evidence_score({k: out[k] for k in REPORTED if k in out}, len(out["ids"]))
     return out

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from core.schema import SightingField
 from search.errors import SearchInputError
 from search.photo import PhotoPerson, decode_photo, describe_person
@@ -39,7 +41,8 @@ class CompiledQuery:
 def compile_query(text: str, *, photo: bytes | None, photo_box: tuple[float, float, float, float] | None,
                   like: str | None, use_clip: bool, models: SearchModels, index_clip_model: Callable[[], str],
                   table_columns: Callable[[], set[str]], get_sighting: Callable[[str], Sighting],
-                  timer: StageTimer) -> CompiledQuery:
+                  timer: StageTimer,
+                  get_parts: Callable[[list[str]], dict[str, np.ndarray]] | None = None) -> CompiledQuery:
     """Parse, look at the photo, look up the sighting, and embed what CLIP should embed.
 
     The index is asked (``index_clip_model``, ``table_columns``, ``get_sighting``) only once the
@@ -94,7 +97,7 @@ def compile_query(text: str, *, photo: bytes | None, photo_box: tuple[float, flo
         q.photo = person
         q.warnings.extend(person.notes)
         if person.upper is not None and person.lower is not None and person.layout is not None:
-            q.scoring.references.append(Appearance(person.upper, person.lower, person.layout))
+            q.scoring.references.append(Appearance(person.upper, person.lower, person.layout, person.parts))
         if person.vector is not None:
             q.scoring.vectors.append(person.vector)
     if like:
@@ -102,7 +105,8 @@ def compile_query(text: str, *, photo: bytes | None, photo_box: tuple[float, flo
             s = get_sighting(like)
         q.like = s
         if s.upper is not None and s.lower is not None and s.layout is not None:
-            q.scoring.references.append(Appearance(s.upper, s.lower, s.layout))
+            parts = get_parts([s.sighting_id]).get(s.sighting_id) if get_parts is not None else None
+            q.scoring.references.append(Appearance(s.upper, s.lower, s.layout, parts))
         if want_clip and s.vector is not None and index_model:
             q.scoring.vectors.append(s.vector)
     return q

@@ -16,14 +16,18 @@ commits (:meth:`search.index_reader.SightingReader.snapshot`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
+
+import numpy as np
 
 from core.compass import COMPASS_DEG
 from core.config import Config
 from core.index_db import IndexDB
 from core.registry import CameraRegistry
 from core.schema import META_CLIP_MODEL
+from search.appearance import read_parts
 from search.candidates import (
     ANN_EXACT_MAX,
     CANDIDATE_K,
@@ -41,6 +45,7 @@ from search.index_reader import SightingReader
 from search.request import SearchRequest
 from search.result import SearchResult, Sighting
 from search.results import check_page, describe_filters, display_columns, fill_result, rows_by_id, sighting_from_rows
+from search.scoring import Appearance
 from search.search_models import SearchModels
 from search.timeutil import to_epoch, zone
 from search.timing import StageTimer
@@ -78,6 +83,8 @@ class SearchEngine:
         with timer.stage("query"):
             query = self.compile(req.text, photo=req.photo, photo_box=req.photo_box, like=req.like,
                                  use_clip=req.use_clip, timer=timer)
+            if req.pinned and query.scoring.uses_appearance:
+                self.expand(query, req.pinned)
         if req.direction is None and query.parsed is not None and query.parsed.direction is not None:
             filters = replace(filters, direction_deg=COMPASS_DEG[query.parsed.direction])
         return self.find(query, filters, offset=offset, limit=limit, include_weak=req.include_weak, timer=timer)
@@ -111,7 +118,32 @@ class SearchEngine:
         return compile_query(text, photo=photo, photo_box=photo_box, like=like, use_clip=use_clip,
                              models=self.models, index_clip_model=lambda: self.db.meta().get(META_CLIP_MODEL) or "",
                              table_columns=self._table_columns, get_sighting=self.get_sighting,
-                             timer=timer or StageTimer())
+                             timer=timer or StageTimer(), get_parts=self.part_colours)
+
+    def expand(self, query: CompiledQuery, pinned: Sequence[str]) -> int:
+        """Query expansion: each pinned sighting (confirmed as the person by an operator) becomes another
+        reference, with its own colours and crops, so views unlike the photo's still find the person.
+        Returns how many were added (a pin already a reference, or gone from the index, adds none)."""
+        have = {query.like.sighting_id} if query.like is not None else set()
+        have |= set(query.scoring.examples)
+        ids = [check_sighting_id(p) for p in dict.fromkeys(pinned) if p not in have]
+        if not ids:
+            return 0
+        rows = rows_by_id(self.reader.fetch(ids, self._display_columns()))
+        parts = self.part_colours([i for i in ids if i in rows])
+        added = 0
+        for sid in ids:
+            if sid in rows:
+                s = sighting_from_rows(rows, [sid], sid, self.registry)
+                if s.upper is not None and s.lower is not None and s.layout is not None:
+                    query.scoring.references.append(Appearance(s.upper, s.lower, s.layout, parts.get(sid)))
+                    query.scoring.examples.append(sid)
+                    added += 1
+        return added
+
+    def part_colours(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """Head / torso / legs colours of the crops of sightings ``ids`` (search.appearance), where indexed."""
+        return read_parts(self.reader, ids, self._table_columns())
 
     def find(self, query: CompiledQuery, filters: SearchFilters, *, offset: int = 0, limit: int | None = None,
              include_weak: bool = False, candidate_k: int | None = None, timer: StageTimer | None = None

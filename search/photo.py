@@ -12,7 +12,8 @@ with a message an operator can act on:
    in which the detector finds nobody is used whole when its aspect is person-like (taller than
    wide); otherwise "no person found".
 
-The person's colours come from the same :class:`ColourNamer` the indexer uses, and the crop is
+The person's colours come from the same :class:`ColourNamer` the indexer uses (also per part: head,
+torso, legs, after the same grey-world correction, :mod:`core.vision.parts`), and the crop is
 embedded with CLIP when it is available, so photo queries compare like with like.
 """
 
@@ -28,6 +29,7 @@ import numpy as np
 
 from core.vision.colours import ColourNamer
 from core.vision.crops import crop_with_margin  # the indexer's crop: photo and sighting vectors compare
+from core.vision.parts import as_crops, grey_world_gains, part_colours
 from search.errors import SearchInputError
 
 MIB = 1024 * 1024
@@ -59,6 +61,7 @@ class PhotoPerson:
     layout: np.ndarray | None = field(default=None, repr=False)
     vector: np.ndarray | None = field(default=None, repr=False)
     crop: np.ndarray | None = field(default=None, repr=False)
+    parts: np.ndarray | None = field(default=None, repr=False)  # (1, 3, 11) head / torso / legs colours
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
@@ -175,10 +178,12 @@ def describe_person(image: np.ndarray, detector, colours: ColourNamer | None, em
                     box: tuple[float, float, float, float] | None = None) -> PhotoPerson:
     """Find the person and compute what search compares: colours, colour layout and (if possible) a CLIP vector."""
     found_box, source, n, conf, notes = find_person(image, detector, box)
-    upper = lower = layout = vector = None
+    upper = lower = layout = vector = parts = None
     if colours is not None:
         bc = colours.body_colours(image, np.asarray(found_box, dtype=np.float32))
         upper, lower, layout = bc.upper, bc.lower, bc.layout
+        # Like the indexer: the photo's own grey-world correction, so its light's cast is taken out too.
+        parts = as_crops(part_colours(colours, image, found_box, grey_world_gains(image)))
     else:
         notes.append("no colour-name table: the photo's colours cannot be compared")
     crop = crop_with_margin(image, found_box)
@@ -186,4 +191,5 @@ def describe_person(image: np.ndarray, detector, colours: ColourNamer | None, em
         vector = embedder.embed_images([crop])[0]
     h, w = image.shape[:2]
     return PhotoPerson(box=found_box, photo_size=(w, h), source=source, people_found=n, confidence=conf,
-                       upper=upper, lower=lower, layout=layout, vector=vector, crop=crop, notes=tuple(notes))
+                       upper=upper, lower=lower, layout=layout, vector=vector, crop=crop, parts=parts,
+                       notes=tuple(notes))

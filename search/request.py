@@ -32,3 +32,6 @@ class SearchRequest:
     use_clip: bool = True  # False: structured matching only, even when CLIP is loaded
     include_weak: bool = False  # also return hits below the no-result threshold (flagged weak)
     exclude_ids: Sequence[str] = ()  # sightings an operator rejected
+    # Sightings an operator pinned as the person: each becomes another example of how they look (query
+    # expansion, with a photo or "more like this"; a description alone is left as typed).
+    pinned: Sequence[str] = ()

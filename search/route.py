@@ -116,6 +116,8 @@ def _build(engine: SearchEngine, req: RouteRequest, timer: StageTimer, v_max: fl
         t_lo = to_epoch(req.time_from, engine.tz, "time window 'from'")
         t_hi = to_epoch(req.time_to, engine.tz, "time window 'to'")
     pins = [engine.get_sighting(p) for p in pinned]
+    if pins and query.scoring.uses_appearance:  # query expansion: each pin is another view of the person
+        engine.expand(query, pinned)
     for p in pins:
         t_lo = p.t_start if t_lo is None else min(t_lo, p.t_start)
         t_hi = p.t_end if t_hi is None else max(t_hi, p.t_end)

@@ -7,7 +7,9 @@ For each candidate row, each part of the query that is present gives a component
   either body half) and its attribute words (carried objects, hair, pattern). Reported as ``colour``
   (colour terms alone) and ``attributes`` (attribute terms alone) too; without attribute words the
   description evidence *is* the colour evidence;
-* ``appearance`` - colour appearance of a reference photo or a "more like this" sighting;
+* ``appearance`` - colour appearance of a reference photo, a "more like this" sighting or a pinned
+  sighting (query expansion): averaged colours and stripe layout, fused with head / torso / legs colours
+  of several crops where the index has them (:mod:`search.appearance`);
 * ``clip``       - CLIP similarity to the caption / photo crop / sighting, rescaled within the
   candidates (best -> 1, candidate cut -> 0). Present only for rows with a CLIP vector.
 
@@ -44,6 +46,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from search import evidence as ev
+from search.appearance import DEFAULT as DEFAULT_PART_WEIGHTS
+from search.appearance import PartWeights, combine_references, fuse, part_evidence, part_similarity
 from search.query_parser import ParsedQuery
 
 WEIGHTS = {"description": 1.0, "appearance": 1.0, "clip": 0.5}
@@ -60,6 +64,7 @@ class Appearance:
     upper: np.ndarray
     lower: np.ndarray
     layout: np.ndarray
+    parts: np.ndarray | None = None  # (K, 3, 11) head / torso / legs colours of K crops (search.appearance)
 
 
 @dataclass
@@ -69,6 +74,12 @@ class ScoringQuery:
     parsed: ParsedQuery | None = None
     references: list[Appearance] = field(default_factory=list)
     vectors: list[np.ndarray] = field(default_factory=list)  # CLIP query vectors (unit length)
+    part_weights: PartWeights = DEFAULT_PART_WEIGHTS  # how part colours count (search.appearance)
+    examples: list[str] = field(default_factory=list)  # pinned sightings already added as references
+
+    @property
+    def uses_parts(self) -> bool:
+        return any(r.parts is not None for r in self.references)
 
     @property
     def uses_colours(self) -> bool:
@@ -101,14 +112,23 @@ class ScoringQuery:
 
 
 def absolute_parts(q: ScoringQuery, upper: np.ndarray | None, lower: np.ndarray | None,
-                   layout: np.ndarray | None, attributes: ev.AttributeColumns | None = None) -> dict[str, np.ndarray]:
-    """Calibrated parts: ``colour``/``attributes``/``description`` of a description, ``appearance``."""
+                   layout: np.ndarray | None, attributes: ev.AttributeColumns | None = None,
+                   crops: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Calibrated parts: ``colour``/``attributes``/``description`` of a description, ``appearance``.
+    ``crops``: the rows' part colours (:func:`search.appearance.read_part_column`), when the index has them."""
     parts: dict[str, np.ndarray] = {}
     if q.uses_description:
         parts.update(ev.description_evidence(q.parsed, upper, lower, attributes))  # type: ignore[arg-type]
     if q.uses_appearance and upper is not None and lower is not None and layout is not None:
-        sims = [ev.reference_evidence(upper, lower, layout, r.upper, r.lower, r.layout) for r in q.references]
-        parts["appearance"] = np.mean(np.stack(sims), axis=0).astype(np.float32)
+        w = q.part_weights
+        sims = []
+        for r in q.references:
+            colours = ev.reference_evidence(upper, lower, layout, r.upper, r.lower, r.layout)
+            if r.parts is not None and crops is not None and w.parts > 0:
+                part_ev = part_evidence(part_similarity(crops[0], crops[1], r.parts, w), w)
+                colours = fuse(colours, part_ev, w)
+            sims.append(colours)
+        parts["appearance"] = combine_references(sims, w)
     return parts
 
 
