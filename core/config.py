@@ -66,9 +66,9 @@ class ModelConfig:
     colour_table_path: str = _path("")
     allow_download: bool = True
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    # How the indexer runs the CLIP image tower: auto = onnx-int8 on CPU, torch on GPU.
+    # How the indexer runs the CLIP image tower: auto = onnx-int8 on CPU, onnx-fp16 (ORT CUDA provider) on GPU.
     # See core/vision/clip_onnx.py for the measured trade-off.
-    clip_runtime: str = "auto"  # auto | torch | onnx | onnx-int8
+    clip_runtime: str = "auto"  # auto | torch | onnx | onnx-int8 | onnx-fp16
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ video, crops the stored box and embeds it, then replaces the rows in one atomic 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -16,7 +17,7 @@ import pyarrow as pa
 
 from core.config import Config
 from core.index_db import IndexDB, sql_str
-from core.loading import load_clip
+from core.loading import load_image_embedder, plan_image_embedder
 from core.schema import META_CLIP_MODEL, SIGHTINGS, VIDEO_STATUS_DONE, VIDEO_STATUS_PARTIAL, SightingField
 from core.video_frames import FrameReadError, read_frames_at
 from core.vision.crops import crop_with_margin
@@ -46,11 +47,14 @@ def fill_embeddings(cfg: Config, progress: bool = False) -> FillSummary:
     t0 = time.perf_counter()
     with indexer_lock(cfg.storage.index_uri):
         db = IndexDB.open(cfg.storage, must_exist=True)
-        clip = load_clip(cfg, vision_only=True)
-        if clip.embedder is None:
-            summary.error = clip.error
+        # The indexer's own image tower (int8 ONNX on CPU, fp16 under CUDA with --device cuda): the vectors
+        # filled in are made the way the indexer makes them, and torch is not loaded for it.
+        plan = plan_image_embedder(cfg)
+        embedder, error = load_image_embedder(cfg, plan, threads=os.cpu_count() or 1)
+        if embedder is None:
+            summary.error = error
             return summary
-        db.check_compatible(clip.embedder.identity, clip.dim)
+        db.check_compatible(embedder.identity, plan.dim)
         table = db.table(SIGHTINGS)
         col = SightingField
         missing = table.search().where(f"{col.HAS_VECTOR} = false").limit(None).to_arrow()
@@ -76,19 +80,19 @@ def fill_embeddings(cfg: Config, progress: bool = False) -> FillSummary:
                 summary.unreadable.append(f"{path}: no frame at the stored offsets")
                 continue
             crops = [crop_with_margin(frames[i], np.asarray(rows.column(col.BOX)[i].as_py())) for i in keep]
-            vecs = clip.embedder.embed_images(crops, batch_size=cfg.index.clip_batch_size)
+            vecs = embedder.embed_images(crops, batch_size=cfg.index.clip_batch_size)
             updated = rows.take(keep)
             updated = updated.set_column(updated.schema.get_field_index(col.VECTOR), col.VECTOR,
                                          pa.array(list(vecs), type=updated.schema.field(col.VECTOR).type))
             updated = updated.set_column(updated.schema.get_field_index(col.HAS_VECTOR), col.HAS_VECTOR,
                                          pa.array([True] * len(keep)))
             updated = updated.set_column(updated.schema.get_field_index(col.CLIP_MODEL), col.CLIP_MODEL,
-                                         pa.array([clip.embedder.identity] * len(keep)))
+                                         pa.array([embedder.identity] * len(keep)))
             (table.merge_insert(col.SIGHTING_ID).when_matched_update_all().execute(updated))
             summary.filled += len(keep)
         if summary.filled:
-            db.set_meta({META_CLIP_MODEL: clip.embedder.identity})
+            db.set_meta({META_CLIP_MODEL: embedder.identity})
             indexed = f"status IN ({sql_str(VIDEO_STATUS_DONE)}, {sql_str(VIDEO_STATUS_PARTIAL)})"
-            db.table("videos").update(where=indexed, values={"clip_model": clip.embedder.identity})
+            db.table("videos").update(where=indexed, values={"clip_model": embedder.identity})
     summary.wall_s = time.perf_counter() - t0
     return summary

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 RUNTIMES = ("auto", "torch", "onnx", "onnx-int8", "onnx-fp16")
 EXPORT_OPSET = 17
+GPU_MIN_BATCH = 256  # crops per ORT call on a GPU: a 5-minute busy video's crops in one or two calls
 
 
 class OnnxDeviceError(FootageSearchError):
@@ -187,6 +188,8 @@ class OnnxClipVision:
     def embed_images(self, crops_bgr: list[np.ndarray], batch_size: int = 32) -> np.ndarray:
         if not crops_bgr:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.provider != "CPUExecutionProvider":
+            batch_size = max(batch_size, GPU_MIN_BATCH)  # a GPU idles on small batches; a video's crops fill one
         out = [self._session.run(None, {"pixels": self._pixels(crops_bgr[i: i + batch_size])})[0]
                for i in range(0, len(crops_bgr), batch_size)]
         x = np.concatenate(out)
