@@ -74,6 +74,11 @@ class ModelConfig:
 @dataclass(frozen=True)
 class IndexConfig:
     sample_fps: float = 1.0  # bench/decode_speed.py + bench/tracking_quality.py: 1 fps keyframes pays
+    # Adaptive sampling (indexer/sampling.py): frames between the base ones, up to busy_fps (a whole multiple
+    # of sample_fps; = sample_fps: constant rate), while a track seen within the last second is younger than
+    # busy_track_s (0: while anyone is in view). bench/adaptive_sampling.py has the cost and retrieval figures.
+    busy_fps: float = 2.0
+    busy_track_s: float = 5.0
     decoder: str = "auto"  # auto | pyav-keyframes | pyav | decord
     workers: int = 0  # 0: one per CPU core
     detector_input: int = 640  # long side of the detector input, multiple of 32

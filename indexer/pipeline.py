@@ -35,8 +35,16 @@ from core.vision.night import colour_reliability
 from core.vision.parts import grey_world_gains
 from indexer.archive import VideoFile
 from indexer.attributes import NO_HEAD, ObjectSeen, PointAttributes, associate, summarise
-from indexer.decode import VideoInfo, choose_decoder, probe, resolve_hwaccel
+from indexer.decode import VideoInfo, probe, resolve_hwaccel
 from indexer.foreground import Foreground
+from indexer.sampling import (
+    AdaptiveSampler,
+    SamplingPlan,
+    base_periods,
+    choose_sampling_decoder,
+    sampled_frames,
+    scene_is_busy,
+)
 from indexer.sighting_rows import (
     ATTRIBUTES,
     COLOURS,
@@ -91,6 +99,7 @@ class VideoResult:
     n_gated: int = 0  # sampled frames on which motion gating skipped detection
     window: tuple[float, float] | None = None  # [t0, t1) file offsets of a windowed run; None: the whole file
     decoded_s: float = 0.0  # footage seconds decoded (for a window, its warm-up and track run-out too)
+    n_busy: int = 0  # sampled frames between the base-rate ones, taken while someone new was in view
 
     @property
     def ok(self) -> bool:
@@ -231,10 +240,11 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config,
     timer = StageTimer(STAGES)
     icfg = cfg.index
     span = _Window.of(window, cfg)
+    plan = SamplingPlan.of(icfg)
     try:
         with timer.stage("decode"):
             info = probe(video.path)
-            decoder = choose_decoder(icfg.decoder, info, icfg.sample_fps)
+            decoder = choose_sampling_decoder(icfg.decoder, info, plan)
             hwaccel = resolve_hwaccel(icfg.hwaccel, getattr(getattr(models.detector, "runtime", None), "device", "cpu"))
             if hwaccel and hasattr(decoder, "hwaccel"):  # the PyAV decoders; they fall back to the CPU per file
                 decoder.hwaccel = hwaccel
@@ -243,7 +253,8 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config,
 
     models.detector.reset()
     state = _VideoState(models, cfg, PersonTracker(icfg.sample_fps), (info.width, info.height))
-    frames = decoder.frames(video.path, icfg.sample_fps, span.decode_from, span.t1 + span.run_out_s)
+    sampler = AdaptiveSampler(plan, span.decode_from, span.t1 + span.run_out_s)
+    frames = sampled_frames(decoder, video.path, sampler)
     first_t = None
     try:
         while True:
@@ -253,6 +264,7 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config,
                 break
             first_t = sampled.t if first_t is None else first_t
             state.observe(sampled.t, sampled.image, timer)
+            sampler.busy = scene_is_busy(state.tracker, sampled.t, plan)
             if span.done(sampled.t, state.tracker):
                 break
     except DecodeError as exc:
@@ -284,7 +296,10 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config,
     row_points: list[list[TrackPoint]] = []
     with timer.stage("describe"):
         for track in tracker.tracks():
-            if len(track.points) < icfg.min_track_detections or not span.owns(track):
+            # Counted in base-rate periods, so the frames adaptive sampling adds do not turn a blip into a
+            # sighting or add crops to embed (the indexer's biggest cost).
+            if base_periods([p.t for p in track.points], plan) < icfg.min_track_detections \
+                    or not span.owns(track):
                 continue
             for seg_points in segments(track, icfg.max_segment_s):
                 seg = segment_index(seg_points[0].t, track.t_start, icfg.max_segment_s)
@@ -293,7 +308,8 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config,
                     continue
                 # A short sighting barely changes view: one crop says it all, and embedding is the
                 # indexer's biggest CPU cost. Longer ones get more views, up to crops_per_track.
-                n_crops = min(max(1, icfg.crops_per_track), 1 + len(seg_points) // DETECTIONS_PER_EXTRA_CROP)
+                n_crops = min(max(1, icfg.crops_per_track),
+                              1 + base_periods([p.t for p in seg_points], plan) // DETECTIONS_PER_EXTRA_CROP)
                 chosen = pick_crops(pool, n_crops)
                 best = chosen[0]
                 row = sighting_record(video, camera, seg_points, track, seg, best, frame_wh, tz,
@@ -332,7 +348,7 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config,
     table = pa.Table.from_pylist([r.to_row() for r in rows], schema=sightings_schema(models.clip_dim)) if rows else \
         sightings_schema(models.clip_dim).empty_table()
     return VideoResult(video, info, decoder.name, table, frames_table, timer.seconds, n_sampled,
-                       n_gated=state.n_gated, window=window, decoded_s=decoded_s)
+                       n_gated=state.n_gated, window=window, decoded_s=decoded_s, n_busy=sampler.n_busy)
 
 
 def _objects_array(items: list) -> np.ndarray:

@@ -1,0 +1,241 @@
+"""Adaptive sampling: more frames while someone has just come into view, the base rate otherwise.
+
+At ``index.sample_fps`` = 1, a person crossing a street camera in 3-4 s gets 2-4 detections, so their
+sighting's colours, crops and direction rest on very little. Sampling everything at 2 fps doubles the
+indexing cost, most of it spent on empty scenes and on people who stay in view long enough anyway.
+So frames lie on a grid of ``index.busy_fps`` (an integer multiple of the base rate); every
+``busy_fps / sample_fps``-th grid point is a *base* frame, always analysed, and the points between are
+analysed only while the scene is *busy*: some track seen within the last base period is younger than
+``index.busy_track_s`` (0: any track still in view). A new person's first detection (on a base frame)
+turns the higher rate on; it stays on while they are new, then falls back.
+
+Decoding follows the same choice (:class:`SkippingDecoder`): packets are demuxed one by one and a
+non-key packet is decoded only while it leads to a wanted frame before the next keyframe; otherwise
+decoding skips to that keyframe. With recorder-style 1 s GOPs an empty scene costs keyframes only
+(as ``pyav-keyframes`` does), and a busy second costs the frames up to its middle (about half a GOP).
+The next keyframe is predicted from the spacing of the last two (the probe's spacing at first); a
+late keyframe only means a wanted frame comes from the next keyframe instead.
+
+Base frames are the ones a constant-rate run at ``sample_fps`` takes (the first decoded frame at or
+after each grid time), so windows (:mod:`indexer.windows`) and a whole-file pass share them; which
+in-between frames a window analyses depends on what its tracker follows, which its warm-up settles.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.config import ConfigError, IndexConfig
+from core.video_frames import upright_bgr
+from indexer.decode import (
+    MAX_KEYFRAME_GAP_S,
+    DecodeError,
+    FrameDecoder,
+    SampledFrame,
+    VideoInfo,
+    _grid_step,
+    _named,
+    _seek_before,
+    choose_decoder,
+    open_video,
+)
+from indexer.tracking import PersonTracker
+
+EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class SamplingPlan:
+    """The sampling settings of a run: base rate, busy rate, and how long a new track keeps it busy."""
+
+    base_fps: float
+    busy_fps: float
+    busy_track_s: float
+
+    @classmethod
+    def of(cls, icfg: IndexConfig) -> SamplingPlan:
+        base, busy = float(icfg.sample_fps), float(icfg.busy_fps)
+        if base <= 0:
+            raise ConfigError(f"index.sample_fps must be above 0, got {base:g}")
+        if busy <= base + EPS:  # no higher rate asked for: a constant-rate run
+            return cls(base, base, icfg.busy_track_s)
+        ratio = busy / base
+        if abs(ratio - round(ratio)) > 1e-3:
+            raise ConfigError(f"index.busy_fps ({busy:g}) must be a whole multiple of index.sample_fps ({base:g}), "
+                              f"e.g. {2 * base:g}; or set it to {base:g} to sample at a constant rate")
+        return cls(base, base * round(ratio), icfg.busy_track_s)
+
+    @property
+    def adaptive(self) -> bool:
+        return self.busy_fps > self.base_fps + EPS
+
+    @property
+    def ratio(self) -> int:
+        return round(self.busy_fps / self.base_fps)
+
+
+class AdaptiveSampler:
+    """Which frames to analyse, within ``[start_s, end_s)``: one per *unit* of time, a base period (1 /
+    ``sample_fps``) while the scene is quiet and a busy-grid period (1 / ``busy_fps``) while :attr:`busy`.
+
+    A unit's frame is its keyframe when one lies in it, else its first frame: a property of the file, so
+    windows and a whole-file pass agree, and a quiet scene on recorder GOPs costs keyframes only, wherever
+    they fall in the second. Units follow one another on the busy grid: a unit is never one already served.
+    """
+
+    KEEP, CHAIN, SKIP = "keep", "chain", "skip"
+
+    def __init__(self, plan: SamplingPlan, start_s: float = 0.0, end_s: float = math.inf):
+        self.plan, self.start_s, self.end_s = plan, start_s, end_s
+        self.step, self.period = 1.0 / plan.busy_fps, 1.0 / plan.base_fps
+        self.busy = False  # set by the pipeline after each analysed frame
+        self.served_end = -math.inf  # end of the last unit a frame was taken for
+        self.last_period: int | None = None  # base period of the last kept frame
+        self.n_busy = 0  # frames kept in a base period that already had one (the busy rate's extra frames)
+
+    def next_unit(self) -> tuple[float, float]:
+        """[start, end) of the next unit to serve."""
+        size = self.step if self.busy else self.period
+        if math.isinf(self.served_end):
+            return -math.inf, -math.inf
+        a = math.ceil(self.served_end / size - EPS) * size  # a base period already served is skipped
+        return a, a + size
+
+    def _unit_of(self, t: float) -> tuple[float, float]:
+        size = self.step if self.busy else self.period
+        k = math.floor(t / size + EPS)
+        return k * size, (k + 1) * size
+
+    def decide(self, t: float, is_key: bool, next_key: float) -> str:
+        """What to do with the packet at ``t`` (``next_key``: when the keyframe after it is expected):
+        KEEP its frame (the frame of a unit), CHAIN (decode it only so a later frame can be), or SKIP."""
+        a, b = self.next_unit()
+        if t + EPS >= a:  # the packet lies in (or past) the next unit: it may be that unit's frame
+            if t + EPS >= b:
+                b = self._unit_of(t)[1]
+            if is_key or next_key + EPS >= b:  # a keyframe, or no keyframe in the unit after it
+                # served up to the end of the frame's busy-grid step, so turning busy takes the next one
+                self.served_end = (math.floor(t / self.step + EPS) + 1) * self.step
+                return self.KEEP
+            return self.SKIP  # a keyframe later in the unit serves it
+        # inside a served unit: decode only if the next unit's frame is a non-key frame (no key in it)
+        a, b = self.next_unit()
+        return self.CHAIN if next_key + EPS >= b else self.SKIP
+
+    def take(self, t: float) -> bool:
+        """A frame decided KEEP came out of the decoder: whether the pipeline gets it."""
+        if t + EPS < self.start_s:
+            return False
+        period = math.floor(t / self.period + EPS)
+        if period == self.last_period:
+            self.n_busy += 1
+        self.last_period = period
+        return True
+
+    def keep(self, t: float) -> bool:
+        """For a decoder that delivers every busy-grid frame: whether to analyse the frame at ``t``."""
+        return self.decide(t, True, math.inf) == self.KEEP and self.take(t)
+
+    def past_end(self, t: float) -> bool:
+        return t + EPS >= self.end_s
+
+
+@dataclass
+class SkippingDecoder:
+    """PyAV decoding only the packets that lead to a frame :class:`AdaptiveSampler` wants (module doc).
+
+    No frame threading: each packet's frame must be out before the next packet is chosen."""
+
+    keyframe_gap_s: float
+    name: str = "pyav-adaptive"
+    hwaccel: str = ""  # a PyAV hwaccel device type ("cuda"); "" decodes on the CPU
+
+    def frames(self, path: str | Path, sampler: AdaptiveSampler) -> Iterator[SampledFrame]:
+        import av
+
+        container, note = open_video(path, self.hwaccel)
+        self.name = _named("pyav-adaptive", self.hwaccel, note)
+        t = sampler.start_s
+        try:
+            stream = container.streams.video[0]
+            stream.thread_type = "SLICE"
+            tb, start = stream.time_base, stream.start_time or 0
+            gap, last_key, chain = self.keyframe_gap_s, -math.inf, False
+            keep: set[int] = set()  # pts of the packets whose frames are kept (the decoder may lag)
+            _seek_before(container, stream, sampler.start_s)
+            for packet in container.demux(stream):
+                if packet.pts is not None:
+                    tp = float((packet.pts - start) * tb)
+                    if packet.is_keyframe:
+                        if math.isfinite(last_key) and tp > last_key:
+                            gap = tp - last_key
+                        last_key = tp
+                    decision = sampler.decide(tp, packet.is_keyframe, last_key + gap)
+                    if decision == sampler.SKIP or not (chain or packet.is_keyframe):
+                        chain = False  # a skipped packet breaks the chain until the next keyframe
+                        continue
+                    chain = True
+                    if decision == sampler.KEEP:
+                        keep.add(packet.pts)
+                for frame in packet.decode():
+                    if frame.pts is None or frame.pts not in keep:
+                        continue
+                    keep.discard(frame.pts)
+                    t = float((frame.pts - start) * tb)
+                    if sampler.past_end(t):
+                        return
+                    if sampler.take(t):
+                        yield SampledFrame(t=t, image=upright_bgr(frame))
+        except av.error.FFmpegError as exc:
+            raise DecodeError(f"decoding failed near {t:.1f}s: {exc}") from exc
+        finally:
+            container.close()
+
+
+def choose_sampling_decoder(name: str, info: VideoInfo | None,
+                            plan: SamplingPlan) -> FrameDecoder | SkippingDecoder:
+    """The decoder of a run: as :func:`indexer.decode.choose_decoder` at a constant rate; adaptive under
+    ``auto``, the skipping decoder when keyframes come often enough to skip to (else decoding every frame
+    costs the same and FFmpeg's threads make it faster); a named decoder decodes at the busy rate."""
+    if not plan.adaptive:
+        return choose_decoder(name, info, plan.base_fps)
+    if name == "auto" and info is not None and info.keyframe_gap_s <= MAX_KEYFRAME_GAP_S:
+        return SkippingDecoder(info.keyframe_gap_s)
+    return choose_decoder(name, info, plan.busy_fps)
+
+
+def sampled_frames(decoder: FrameDecoder | SkippingDecoder, path: str | Path,
+                   sampler: AdaptiveSampler) -> Iterator[SampledFrame]:
+    """The frames ``sampler`` keeps, from any decoder (a frame decoder samples the busy grid, and the
+    sampler drops the in-between frames of quiet moments)."""
+    if isinstance(decoder, SkippingDecoder):
+        yield from decoder.frames(path, sampler)
+        return
+    plan = sampler.plan
+    frames = decoder.frames(path, plan.busy_fps, sampler.start_s, sampler.end_s)
+    try:
+        for frame in frames:
+            if not plan.adaptive or sampler.keep(frame.t):
+                yield frame
+    finally:
+        frames.close()  # type: ignore[attr-defined]
+
+
+def scene_is_busy(tracker: PersonTracker, t: float, plan: SamplingPlan) -> bool:
+    """Someone seen within the last base period is new (tracked for less than ``busy_track_s``)."""
+    if not plan.adaptive:
+        return False
+    recent = 1.0 / plan.base_fps + EPS
+    for tr in tracker.tracks():
+        if t - tr.t_end <= recent and (plan.busy_track_s <= 0 or tr.t_end - tr.t_start < plan.busy_track_s):
+            return True
+    return False
+
+
+def base_periods(times: list[float], plan: SamplingPlan) -> int:
+    """How many base-rate periods ``times`` fall in: a detection count that does not grow with the busy
+    rate (what ``min_track_detections`` and the crops per sighting are counted in)."""
+    return len({_grid_step(t, 1.0 / plan.base_fps) for t in times})

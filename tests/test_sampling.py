@@ -1,0 +1,120 @@
+"""Adaptive sampling (indexer/sampling.py): which frames are analysed, what is decoded, bad settings."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from core.config import ConfigError, load_config
+from indexer.decode import PyAVDecoder, PyAVKeyframeDecoder, probe
+from indexer.sampling import (
+    AdaptiveSampler,
+    SamplingPlan,
+    SkippingDecoder,
+    base_periods,
+    choose_sampling_decoder,
+    sampled_frames,
+)
+from tests.videos import write_video
+
+ADAPTIVE = SamplingPlan(base_fps=1.0, busy_fps=2.0, busy_track_s=5.0)
+
+
+def _plan(**over: object) -> SamplingPlan:
+    return SamplingPlan.of(load_config(None, {f"index.{k}": v for k, v in over.items()}, environ={}).index)
+
+
+def test_plan_from_settings_and_bad_rates_in_one_line():
+    assert _plan() == ADAPTIVE and ADAPTIVE.adaptive and ADAPTIVE.ratio == 2
+    assert not _plan(busy_fps=1).adaptive and not _plan(sample_fps=3).adaptive  # busy <= base: constant rate
+    assert _plan(sample_fps=0.5, busy_fps=2).ratio == 4
+    with pytest.raises(ConfigError, match=r"index.busy_fps \(2.5\) must be a whole multiple of index.sample_fps"):
+        _plan(busy_fps=2.5)
+    with pytest.raises(ConfigError, match="sample_fps must be above 0"):
+        _plan(sample_fps=0)
+
+
+def _times(video: Path, busy: bool, start: float = 0.0, end: float = 1e9) -> list[float]:
+    sampler = AdaptiveSampler(ADAPTIVE, start, end)
+    sampler.busy = busy
+    return [f.t for f in SkippingDecoder(probe(video).keyframe_gap_s).frames(video, sampler)]
+
+
+def _expected(seconds: float, fps: int, gop_s: float, unit_s: float) -> list[float]:
+    """Per unit of ``unit_s``: its keyframe if one lies in it, else its first frame (the sampler's rule)."""
+    frames = [i / fps for i in range(int(seconds * fps))]
+    gop = max(1, int(fps * gop_s))
+    keys = [t for i, t in enumerate(frames) if i % gop == 0]
+    out = []
+    for k in range(int(seconds / unit_s + 1e-9)):
+        a, b = k * unit_s - 1e-6, (k + 1) * unit_s - 1e-6
+        inside = [t for t in keys if a <= t < b] or [t for t in frames if a <= t < b]
+        out += inside[:1]
+    return out
+
+
+@pytest.mark.parametrize("gop_s", [1.0, 0.5, 1.3, 2.0])
+def test_quiet_scene_takes_one_frame_a_second_and_a_busy_one_two(tmp_path: Path, gop_s: float):
+    """Whatever the GOP, each second (quiet) or half second (busy) gets one frame: its keyframe when it
+    has one, else its first frame; windows of a file together take what one pass over it takes."""
+    video = write_video(tmp_path / "v.mp4", seconds=12, fps=10, gop_s=gop_s)
+    quiet = _times(video, busy=False)
+    assert quiet == pytest.approx(_expected(12, 10, gop_s, 1.0)) and len(quiet) == 12
+    assert _times(video, busy=True) == pytest.approx(_expected(12, 10, gop_s, 0.5))
+    parts = [t for a, b in ((0, 3.05), (3.05, 7.0), (7.0, 1e9)) for t in _times(video, False, a, b)]
+    assert parts == quiet
+    if gop_s == 1.0:  # keyframes on the second: exactly a constant-rate run's frames
+        assert quiet == [f.t for f in PyAVDecoder().frames(video, 1.0)]
+        assert _times(video, busy=True) == [f.t for f in PyAVDecoder().frames(video, 2.0)]
+
+
+def test_busy_only_while_someone_new_is_in_view(tmp_path: Path):
+    """The sampler follows ``busy`` as it changes: extra frames only after a busy frame."""
+    video = write_video(tmp_path / "v.mp4", seconds=10, fps=10, gop_s=1.0)
+    sampler = AdaptiveSampler(ADAPTIVE)
+    kept = []
+    for f in SkippingDecoder(1.0).frames(video, sampler):
+        kept.append(f.t)
+        sampler.busy = 3.0 <= f.t < 6.0  # someone came into view at 3 s and was new until 6 s
+    assert kept == pytest.approx([0, 1, 2, 3, 3.5, 4, 4.5, 5, 5.5, 6, 7, 8, 9])
+    assert sampler.n_busy == 3
+
+
+def test_named_decoders_sample_the_busy_grid_and_drop_the_quiet_frames(tmp_path: Path):
+    video = write_video(tmp_path / "v.mp4", seconds=8, fps=10, gop_s=1.0)
+    info = probe(video)
+    assert isinstance(choose_sampling_decoder("auto", info, ADAPTIVE), SkippingDecoder)
+    assert isinstance(choose_sampling_decoder("auto", info, SamplingPlan(1.0, 1.0, 5.0)), PyAVKeyframeDecoder)
+    named = choose_sampling_decoder("pyav", info, ADAPTIVE)
+    assert isinstance(named, PyAVDecoder)
+    quiet = [f.t for f in sampled_frames(named, video, AdaptiveSampler(ADAPTIVE))]
+    assert quiet == [f.t for f in PyAVDecoder().frames(video, 1.0)]
+    sparse = write_video(tmp_path / "sparse.mp4", seconds=8, fps=10, gop_s=20.0)  # keyframes too rare to skip to
+    assert choose_sampling_decoder("auto", probe(sparse), ADAPTIVE).name == "pyav"
+
+
+def test_a_quiet_scene_decodes_keyframes_only(tmp_path: Path):
+    """Skipping is real: a quiet pass over 1 s GOPs costs about what the keyframe decoder costs, well
+    under decoding every frame (the least of three runs each, so other jobs on the box matter less)."""
+    video = write_video(tmp_path / "v.mp4", seconds=30, fps=25, size=(1280, 720), gop_s=1.0)
+
+    def best(run) -> float:
+        out = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            run()
+            out.append(time.perf_counter() - t0)
+        return min(out)
+
+    quiet = best(lambda: _times(video, busy=False))
+    keyframes = best(lambda: list(PyAVKeyframeDecoder().frames(video, 1.0)))
+    every = best(lambda: list(PyAVDecoder(threads=1).frames(video, 1.0)))
+    assert quiet < 0.6 * every and quiet < 2.0 * keyframes, (quiet, keyframes, every)
+
+
+def test_base_periods_count_detections_at_the_base_rate():
+    assert base_periods([0.0, 0.5, 1.0, 1.5, 2.0], ADAPTIVE) == 3
+    assert base_periods([0.0, 0.5], ADAPTIVE) == 1  # a blip the busy rate saw twice is still one detection
+    assert base_periods([0.0, 0.5], SamplingPlan(2.0, 2.0, 0.0)) == 2
