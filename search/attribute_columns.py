@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from core.schema import ATTRIBUTE_FIELDS, SightingField
 from core.vision.colours import N_COLOURS
 from search.evidence import AttributeColumns
-from search.query_parser import ParsedQuery
+from search.query_terms import ParsedQuery
 
 ATTRIBUTE_COLUMNS = ATTRIBUTE_FIELDS
 

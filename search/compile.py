@@ -16,7 +16,8 @@ import numpy as np
 from core.schema import SightingField
 from search.errors import SearchInputError
 from search.photo import PhotoPerson, decode_photo, describe_person
-from search.query_parser import ParsedQuery, parse_query
+from search.query_parser import parse_query
+from search.query_terms import ParsedQuery
 from search.result import Sighting
 from search.scoring import Appearance, ScoringQuery
 from search.search_models import SearchModels

@@ -78,7 +78,7 @@ import numpy as np
 from core.schema import SightingField
 from core.vision.colours import COLOUR_NAMES, N_COLOURS
 from search import vocabulary as V
-from search.query_parser import ColourTerm, HairTerm, ObjectTerm, ParsedQuery, PatternTerm
+from search.query_terms import ColourTerm, HairTerm, ObjectTerm, ParsedQuery, PatternTerm
 
 # (floor, full) per basic colour; see the module docstring for where the numbers come from.
 COLOUR_RANGES: dict[str, tuple[float, float]] = {

@@ -14,7 +14,7 @@ from core.compass import compass_name
 from core.schema import SightingField
 from core.vision.colours import dominant
 from search.photo import PhotoPerson
-from search.query_parser import ParsedQuery
+from search.query_terms import ParsedQuery
 from search.timeutil import iso
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from search.query_parser import ParsedQuery
+from search.query_terms import ParsedQuery
 from search.result import Sighting
 from search.timeutil import iso
 

@@ -48,7 +48,7 @@ import numpy as np
 from search import evidence as ev
 from search.appearance import DEFAULT as DEFAULT_PART_WEIGHTS
 from search.appearance import PartWeights, combine_references, fuse, part_evidence, part_similarity
-from search.query_parser import ParsedQuery
+from search.query_terms import ParsedQuery
 
 WEIGHTS = {"description": 1.0, "appearance": 1.0, "clip": 0.5}
 ABSOLUTE = ("description", "appearance")
