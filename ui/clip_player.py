@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.auth import Permission
+from indexer.archive import video_id_for
 from ui import formatting as fmt
 from ui.clip_cut import ClipCutError, clip_window, probe_duration
 from ui.clip_store import ClipLibrary
@@ -49,9 +50,17 @@ def find_sighting(session: Session, sighting_id: str | None) -> Sighting:
     return s
 
 
+def archive_path(s: Sighting) -> str:
+    """The sighting's video as the archive names it (``<camera>/<file>``); also when the index kept it relative."""
+    path = s.video_path.replace("\\", "/")
+    if path and not path.startswith("/") and video_id_for(path) == s.video_id:
+        return path
+    return source_file(s)
+
+
 def source_video(console: Console, s: Sighting) -> Path:
     """The sighting's source video on this server; a :class:`ConsoleError` saying why not."""
-    rel = source_file(s)
+    rel = archive_path(s)
     recorded = Path(s.video_path) if s.video_path else None
     if recorded is not None and recorded.is_absolute() and recorded.is_file():
         return recorded
@@ -72,7 +81,7 @@ def play_clip(console: Console, session: Session, sighting_id: str | None) -> Cl
     authorize(console, session, Permission.SEARCH, "play clips of sightings")
     require_case(session)
     s = find_sighting(session, sighting_id)
-    rel = source_file(s) or s.video_file
+    rel = archive_path(s) or s.video_file
     details = {"sighting": s.sighting_id, "camera": s.camera_id, "video": rel, "offset_s": round(s.offset_best_s, 3)}
     try:
         video = source_video(console, s)
