@@ -36,7 +36,8 @@ from tests.search_fixtures import T0, Row, grid_registry, write_index
 from ui.console import CaseContext, Console, Session
 from ui.detail import select_sighting
 from ui.export_tab import export_case
-from ui.map_view import MapStop, MapSuggestion, render_map_svg
+from ui.map_geometry import MapStop, MapSuggestion
+from ui.map_view import render_map_svg
 from ui.marks import pin_selected
 from ui.route_tab import base_map, build_route
 from ui.search_tab import run_search

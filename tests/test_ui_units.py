@@ -34,16 +34,9 @@ from ui.detail import select_sighting
 from ui.export_tab import build_report, export_case
 from ui.formatting import duration, offset
 from ui.index_panel import ReindexBusyError
-from ui.map_view import (
-    MapDataError,
-    MapStop,
-    MapSuggestion,
-    convex_hull,
-    district_colours,
-    district_shapes_from_registry,
-    load_district_geojson,
-    render_map_svg,
-)
+from ui.map_districts import MapDataError, convex_hull, district_shapes_from_registry, load_district_geojson
+from ui.map_geometry import MapStop, MapSuggestion, district_colours
+from ui.map_view import render_map_svg
 from ui.marks import pin_selected, reject_selected, unmark
 from ui.policy import readable_error, set_case
 from ui.report import CSV_COLUMNS, CaseReport, ReportLeg, ReportSighting, report_dict, to_csv, to_html, write_report

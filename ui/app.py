@@ -47,7 +47,7 @@ from ui.app_search import SEARCH_API, build_search_tab, register_search_api, wir
 from ui.case_tab import CaseDesk
 from ui.console import PAGE_SIZE, Console, Session, status_box
 from ui.http_guard import HttpGuard, TrustedProxies
-from ui.map_view import load_district_geojson
+from ui.map_districts import load_district_geojson
 from ui.policy import header_html, readable_error
 
 TITLE = "footage-search · operator console"

@@ -28,7 +28,7 @@ from ui.access import ConsoleAccess
 from ui.case_files import CaseFileStore
 from ui.clip_store import ClipLibrary
 from ui.index_panel import Reindexer
-from ui.map_view import DistrictShape, district_shapes_from_registry
+from ui.map_districts import DistrictShape, district_shapes_from_registry
 from ui.models_panel import ModelWarmup
 from ui.redact import ExportRedactor
 from ui.thumbnails import ThumbnailCache

@@ -7,197 +7,38 @@ so a new registry gets a usable map with no extra work.
 
 The same SVG goes into the console and into the printed case report. When a street map is configured
 (``ui.tile_url`` / ``ui.mbtiles``), the console shows ``ui.tile_map``'s slippy map instead, built from
-the same geometry (:func:`default_focus`, :func:`route_visits`, :func:`district_colours`), and the
+the same geometry (:mod:`ui.map_geometry`; district outlines from :mod:`ui.map_districts`), and the
 report's SVG gets the tiles under it as a picture (``backdrop``).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
-from pathlib import Path
 
-from core.errors import FootageSearchError
 from core.registry import CameraRegistry
-
-# Colour-blind-friendly and distinct on white and in greyscale print (Okabe-Ito, then Tableau).
-PALETTE = ("#0072B2", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#E69F00", "#8C564B", "#7F7F7F",
-           "#BCBD22", "#17BECF")
-ROUTE_COLOUR = "#111827"
-SUGGEST_COLOUR = "#B45309"
-M_PER_DEG_LAT = 110_540.0
-M_PER_DEG_LON_EQUATOR = 111_320.0
-DISTRICT_BUFFER_M = 90.0
-FOCUS_MARGIN_M = 220.0
-NEAR_SUGGESTION_M = 600.0
-GEOJSON_NAME_KEYS = ("district", "name", "NAME", "name_en", "SIG_ENG_NM")
-
-
-class MapDataError(FootageSearchError, ValueError):
-    """A district outline file the map cannot use; the message names the file and the problem."""
-
-
-@dataclass(frozen=True)
-class DistrictShape:
-    district: str
-    rings: tuple[tuple[tuple[float, float], ...], ...]  # outer rings of (lat, lon)
-
-
-@dataclass(frozen=True)
-class MapStop:
-    number: int
-    camera_id: str
-    label: str  # e.g. the time span at that camera
-
-
-@dataclass(frozen=True)
-class MapSuggestion:
-    camera_id: str
-    label: str  # e.g. "next? 09:31–09:40"
-
-
-@dataclass(frozen=True)
-class MapBounds:
-    """What a map's picture covers: the box in degrees and its size in pixels."""
-
-    north: float
-    south: float
-    west: float
-    east: float
-    width: int
-    height: int
-
-
-@dataclass(frozen=True)
-class MapBackdrop:
-    """A picture drawn under the map (street tiles), as a ``data:`` URI, and whose it is."""
-
-    data_uri: str
-    attribution: str = ""
-
-
-def default_focus(registry: CameraRegistry, stops: Sequence[MapStop], suggestions: Sequence[MapSuggestion]
-                  ) -> list[str]:
-    """The cameras a map zooms to: the route's stops and the suggestions near its last stop (far ones get an
-    edge pointer rather than zooming the route out); none without a route (the whole registry)."""
-    focus = [s.camera_id for s in stops]
-    last = stops[-1].camera_id if stops and stops[-1].camera_id in registry else None
-    focus += [s.camera_id for s in suggestions if last and s.camera_id in registry
-              and registry.distance_m(last, s.camera_id) <= NEAR_SUGGESTION_M]
-    return focus
-
-
-def district_colours(districts: Sequence[str]) -> dict[str, str]:
-    """Stable colours: the same district keeps its colour in the console and in every report."""
-    return {d: PALETTE[i % len(PALETTE)] for i, d in enumerate(sorted(set(districts)))}
-
-
-# ------------------------------------------------------------------------------------------ geometry
-
-
-@dataclass(frozen=True)
-class _Frame:
-    """Local flat-earth metres around the cameras (errors are centimetres at city scale)."""
-
-    lat0: float
-    lon0: float
-
-    @property
-    def kx(self) -> float:
-        return M_PER_DEG_LON_EQUATOR * math.cos(math.radians(self.lat0))
-
-    def to_m(self, lat: float, lon: float) -> tuple[float, float]:
-        return (lon - self.lon0) * self.kx, (lat - self.lat0) * M_PER_DEG_LAT
-
-    def to_deg(self, x: float, y: float) -> tuple[float, float]:
-        return self.lat0 + y / M_PER_DEG_LAT, self.lon0 + x / self.kx
-
-
-def convex_hull(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Counter-clockwise hull (Andrew's monotone chain); collinear points dropped."""
-    pts = sorted(set(points))
-    if len(pts) <= 2:
-        return pts
-
-    def cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
-        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-
-    lower: list[tuple[float, float]] = []
-    for p in pts:
-        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
-            lower.pop()
-        lower.append(p)
-    upper: list[tuple[float, float]] = []
-    for p in reversed(pts):
-        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
-            upper.pop()
-        upper.append(p)
-    return lower[:-1] + upper[:-1]
-
-
-def district_shapes_from_registry(registry: CameraRegistry, buffer_m: float = DISTRICT_BUFFER_M,
-                                  steps: int = 24) -> list[DistrictShape]:
-    """Each district as the convex hull of circles around its cameras (one camera: a circle)."""
-    cams = list(registry)
-    frame = _Frame(sum(c.lat for c in cams) / len(cams), sum(c.lon for c in cams) / len(cams))
-    shapes = []
-    for district in registry.districts:
-        pts = []
-        for c in cams:
-            if c.district != district:
-                continue
-            x, y = frame.to_m(c.lat, c.lon)
-            pts += [(x + buffer_m * math.cos(2 * math.pi * k / steps), y + buffer_m * math.sin(2 * math.pi * k / steps))
-                    for k in range(steps)]
-        ring = tuple(frame.to_deg(x, y) for x, y in convex_hull(pts))
-        shapes.append(DistrictShape(district, (ring,)))
-    return shapes
-
-
-def load_district_geojson(path: str | Path) -> list[DistrictShape]:
-    """District outlines from a GeoJSON FeatureCollection of (Multi)Polygons named by a property."""
-    path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MapDataError(f"{path}: district outline file not found") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MapDataError(f"{path}: not a GeoJSON file ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        raise MapDataError(f"{path}: expected a GeoJSON FeatureCollection")
-    merged: dict[str, list[tuple[tuple[float, float], ...]]] = {}
-    for i, feature in enumerate(doc.get("features") or []):
-        props = feature.get("properties") or {}
-        name = next((str(props[k]) for k in GEOJSON_NAME_KEYS if props.get(k)), "")
-        if not name:
-            raise MapDataError(f"{path}: feature {i} has no name property ({', '.join(GEOJSON_NAME_KEYS)})")
-        geom = feature.get("geometry") or {}
-        if geom.get("type") == "Polygon":
-            polygons = [geom.get("coordinates") or []]
-        elif geom.get("type") == "MultiPolygon":
-            polygons = geom.get("coordinates") or []
-        else:
-            raise MapDataError(f"{path}: feature {i} ({name}) is a {geom.get('type')}, not a (Multi)Polygon")
-        try:
-            # GeoJSON positions are [lon, lat]; only outer rings matter for a colour wash.
-            rings = [tuple((float(p[1]), float(p[0])) for p in poly[0]) for poly in polygons if poly]
-        except (TypeError, ValueError, IndexError):
-            raise MapDataError(f"{path}: feature {i} ({name}) has malformed coordinates") from None
-        merged.setdefault(name, []).extend(rings)
-    if not merged:
-        raise MapDataError(f"{path}: no district features")
-    return [DistrictShape(name, tuple(rings)) for name, rings in sorted(merged.items())]
-
-
-# ------------------------------------------------------------------------------------------- drawing
+from ui.map_districts import DistrictShape, district_shapes_from_registry
+from ui.map_geometry import (
+    FOCUS_MARGIN_M,
+    ROUTE_COLOUR,
+    SUGGEST_COLOUR,
+    LocalFrame,
+    MapBackdrop,
+    MapBounds,
+    MapStop,
+    MapSuggestion,
+    default_focus,
+    district_colours,
+    route_visits,
+)
+from ui.map_labels import Box, distance_label, free_label_spot, nice_length, pill_reach, svg_text
 
 
 @dataclass(frozen=True)
 class _View:
-    frame: _Frame
+    frame: LocalFrame
     scale: float  # px per metre
     x_min: float
     y_max: float
@@ -215,7 +56,7 @@ class _View:
 def _fit(registry: CameraRegistry, shapes: Sequence[DistrictShape], focus: Sequence[str], width: int,
          height: int, pad: float, legend_h: float) -> _View:
     cams = list(registry)
-    frame = _Frame(sum(c.lat for c in cams) / len(cams), sum(c.lon for c in cams) / len(cams))
+    frame = LocalFrame(sum(c.lat for c in cams) / len(cams), sum(c.lon for c in cams) / len(cams))
     focused = [registry.get(cid) for cid in focus if cid in registry]
     if focused:
         # Zoom to the route: the operator reads stops and arrows, not the whole city. A margin keeps
@@ -243,42 +84,6 @@ def _edge_point(cx: float, cy: float, x: float, y: float, x0: float, y0: float, 
     t = min((x1 - cx) / dx if dx > 0 else (x0 - cx) / dx if dx < 0 else math.inf,
             (y1 - cy) / dy if dy > 0 else (y0 - cy) / dy if dy < 0 else math.inf)
     return cx + t * dx, cy + t * dy
-
-
-def _text(x: float, y: float, s: str, *, size: int = 12, anchor: str = "start", weight: str = "normal",
-          fill: str = "#111827", cls: str = "") -> str:
-    # A white halo keeps labels readable over district washes and lines.
-    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" font-weight="{weight}" '
-            f'fill="{fill}" stroke="#ffffff" stroke-width="3" paint-order="stroke"'
-            f'{f" class={chr(34)}{cls}{chr(34)}" if cls else ""}>{escape(s)}</text>')
-
-
-def _nice_length(max_m: float) -> float:
-    for m in (50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000):
-        if m >= max_m * 0.5:
-            return float(m)
-    return 100000.0
-
-
-Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
-
-
-def _overlap(a: Box, b: Box) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    return w * h if w > 0 and h > 0 else 0.0
-
-
-def _free_label_spot(x: float, y: float, text: str, taken: Sequence[Box]) -> tuple[float, float, str, Box]:
-    """Where a suggestion's label goes: left of its circle, else above, below or right of it, whichever
-    covers least of ``taken`` (the first free one)."""
-    w, h = 6.4 * len(text), 13.0
-    spots = [(x - 21, y + 4, "end", (x - 21 - w, y - 8, x - 21, y + 5)),
-             (x, y - 22, "middle", (x - w / 2, y - 34, x + w / 2, y - 21)),
-             (x, y + 31, "middle", (x - w / 2, y + 19, x + w / 2, y + 19 + h)),
-             (x + 21, y + 4, "start", (x + 21, y - 8, x + 21 + w, y + 5))]
-    best = min(spots, key=lambda sp: (sum(_overlap(sp[3], t) for t in taken), spots.index(sp)))
-    return best
 
 
 def render_map_svg(registry: CameraRegistry, *, shapes: Sequence[DistrictShape] | None = None,
@@ -339,8 +144,8 @@ def render_map_svg(registry: CameraRegistry, *, shapes: Sequence[DistrictShape] 
             if visible(*ring_top) and (top is None or ring_top[1] < top[1]):
                 top = ring_top
         if top is not None:
-            out.append(_text(top[0], max(top[1] - 6, legend_h + 14), s.district, size=13, anchor="middle",
-                             weight="600", fill=colour, cls="district-label"))
+            out.append(svg_text(top[0], max(top[1] - 6, legend_h + 14), s.district, size=13, anchor="middle",
+                                weight="600", fill=colour, cls="district-label"))
     # consecutive stops at one camera are one visit (one badge "5–8"); repeat visits sit side by side
     visits = route_visits([st for st in stops if st.camera_id in registry])
     badges: dict[int, tuple[float, float, float]] = {}  # visit index -> (x, y, width)
@@ -374,7 +179,7 @@ def render_map_svg(registry: CameraRegistry, *, shapes: Sequence[DistrictShape] 
                    f'{escape(c.name)} ({escape(c.district)})</title></circle>')
         on_route = c.camera_id in right_edge
         lx = right_edge[c.camera_id] + 4 if on_route else x + 9
-        out.append(_text(lx, y - (3 if on_route else 8), c.camera_id, size=12, weight="600", cls="camera-label"))
+        out.append(svg_text(lx, y - (3 if on_route else 8), c.camera_id, size=12, weight="600", cls="camera-label"))
     # next-camera suggestions: dashed, so they never read as part of the confirmed route
     last_xy = None
     if stops and stops[-1].camera_id in registry:
@@ -402,10 +207,10 @@ def render_map_svg(registry: CameraRegistry, *, shapes: Sequence[DistrictShape] 
         # the number only: times are in the list beside the map, and long labels would cover the route;
         # placed where it covers no stop badge, stop label or other suggestion's label
         text = f"next? {i}"
-        lx, ly, anchor, box = _free_label_spot(x, y, text, taken)
+        lx, ly, anchor, box = free_label_spot(x, y, text, taken)
         taken.append(box)
-        out.append(_text(lx, ly, text, size=11, anchor=anchor, fill=SUGGEST_COLOUR, weight="600",
-                         cls="suggestion-label"))
+        out.append(svg_text(lx, ly, text, size=11, anchor=anchor, fill=SUGGEST_COLOUR, weight="600",
+                            cls="suggestion-label"))
     # the route: arrows first, numbered badges on top
     for i in range(1, len(visits)):
         (x1, y1, w1), (x2, y2, w2) = badges[i - 1], badges[i]
@@ -413,7 +218,7 @@ def render_map_svg(registry: CameraRegistry, *, shapes: Sequence[DistrictShape] 
         if dist < 30:
             continue
         ux, uy = (x2 - x1) / dist, (y2 - y1) / dist
-        r1, r2 = _pill_reach(w1, ux, uy), _pill_reach(w2, ux, uy)
+        r1, r2 = pill_reach(w1, ux, uy), pill_reach(w2, ux, uy)
         out.append(f'<line class="route-leg" x1="{x1 + (r1 + 2) * ux:.1f}" y1="{y1 + (r1 + 2) * uy:.1f}" '
                    f'x2="{x2 - (r2 + 3) * ux:.1f}" y2="{y2 - (r2 + 3) * uy:.1f}" stroke="{ROUTE_COLOUR}" '
                    f'stroke-width="2.5" marker-end="url(#{marker})"/>')
@@ -431,7 +236,7 @@ def render_map_svg(registry: CameraRegistry, *, shapes: Sequence[DistrictShape] 
     for cam_id, texts in labels.items():
         cam = registry.get(cam_id)
         _, y = view.px(cam.lat, cam.lon)
-        out.append(_text(right_edge[cam_id] + 4, y + 12, " · ".join(texts), size=11, cls="stop-label"))
+        out.append(svg_text(right_edge[cam_id] + 4, y + 12, " · ".join(texts), size=11, cls="stop-label"))
     out.append("</g>")
     # cameras outside the zoomed view: a pointer at the edge, so nobody forgets they exist
     sug_rank = {sug.camera_id: i for i, sug in enumerate(suggestions, start=1)}
@@ -453,68 +258,25 @@ def render_map_svg(registry: CameraRegistry, *, shapes: Sequence[DistrictShape] 
         first = registry.get(ids[0])
         names = ", ".join(f"{i} (next? {sug_rank[i]})" if i in sug_rank else i for i in ids)
         lo, hi = dists[ids[0]], dists[ids[-1]]
-        span = _distance_label(lo) if hi - lo < 100 else f"{_distance_label(lo)}–{_distance_label(hi)}"
+        span = distance_label(lo) if hi - lo < 100 else f"{distance_label(lo)}–{distance_label(hi)}"
         label = f"{names} · {span}" if hi > 0 else names
         anchor = "end" if ex > width * 0.66 else "start" if ex < width * 0.33 else "middle"
         ty = ey + 16 if ey < height / 2 else ey - 8
         tx = ex - 12 if anchor == "end" else ex + 12 if anchor == "start" else ex
-        out.append(_text(tx, ty, label, size=11, anchor=anchor, fill=colours[first.district], cls="off-view-label"))
+        out.append(svg_text(tx, ty, label, size=11, anchor=anchor, fill=colours[first.district], cls="off-view-label"))
     # legend, scale bar, north
     lx = 12.0
     for d in sorted(colours):
         out.append(f'<rect x="{lx:.0f}" y="9" width="12" height="12" rx="2" fill="{colours[d]}"/>')
-        out.append(_text(lx + 16, 19.5, d, size=12))
+        out.append(svg_text(lx + 16, 19.5, d, size=12))
         lx += 16 + 7.2 * len(d) + 18
-    bar_m = _nice_length((width * 0.2) / view.scale)
+    bar_m = nice_length((width * 0.2) / view.scale)
     bar_px = bar_m * view.scale
     bx, by = width - 20 - bar_px, height - 10
     out.append(f'<path d="M{bx:.1f},{by - 5} v5 h{bar_px:.1f} v-5" fill="none" stroke="#334155" stroke-width="1.5"/>')
-    out.append(_text(bx + bar_px / 2, by - 8, _distance_label(bar_m), size=11, anchor="middle"))
-    out.append(_text(width - 14, 19.5, "N ↑", size=13, anchor="end", weight="700"))
+    out.append(svg_text(bx + bar_px / 2, by - 8, distance_label(bar_m), size=11, anchor="middle"))
+    out.append(svg_text(width - 14, 19.5, "N ↑", size=13, anchor="end", weight="700"))
     if picture is not None and picture.attribution:
-        out.append(_text(8, height - 6, f"Map: {picture.attribution}", size=10, fill="#334155", cls="map-credit"))
+        out.append(svg_text(8, height - 6, f"Map: {picture.attribution}", size=10, fill="#334155", cls="map-credit"))
     out.append("</svg>")
     return "\n".join(out)
-
-
-@dataclass
-class _Visit:
-    """A visit's ``badge`` (its stop number(s)) and ``label`` (its time span) as both maps show them."""
-
-    camera_id: str
-    numbers: list[int]
-    labels: list[str]
-
-    @property
-    def badge(self) -> str:
-        return str(self.numbers[0]) if len(self.numbers) == 1 else f"{self.numbers[0]}–{self.numbers[-1]}"
-
-    @property
-    def label(self) -> str:
-        return self.labels[0] if len(self.labels) == 1 else f"{self.labels[0]}–{self.labels[-1]}"
-
-    @property
-    def badge_width(self) -> float:
-        return max(24.0, 12.0 + 7.6 * len(self.badge))
-
-
-def route_visits(stops: Sequence[MapStop]) -> list[_Visit]:
-    """Consecutive stops at one camera as one visit (one badge, "5–8"); a later return is a visit of its own."""
-    out: list[_Visit] = []
-    for st in stops:
-        if out and out[-1].camera_id == st.camera_id:
-            out[-1].numbers.append(st.number)
-            out[-1].labels.append(st.label)
-        else:
-            out.append(_Visit(st.camera_id, [st.number], [st.label]))
-    return out
-
-
-def _pill_reach(width: float, ux: float, uy: float) -> float:
-    """Distance from a pill badge's centre to its edge along the unit direction (ux, uy)."""
-    half = width / 2 - 12
-    return 12 + half * abs(ux)
-
-
-def _distance_label(metres: float) -> str:
-    return f"{metres:.0f} m" if metres < 1000 else f"{metres / 1000:.1f} km"

@@ -20,7 +20,7 @@ from core.compass import angle_diff_deg, compass_name
 from core.registry import CameraRegistry
 from ui import formatting as fmt
 from ui.console import Console, ConsoleError, Session, status_box
-from ui.map_view import MapStop, MapSuggestion
+from ui.map_geometry import MapStop, MapSuggestion
 from ui.marks import MarksView, marks_view
 from ui.models_panel import operator_notes
 from ui.policy import audit, audited_search, authorize, photo_digest, require_case

@@ -32,23 +32,22 @@ from starlette.routing import BaseRoute, Route
 
 from core.config import ConfigError, UIConfig
 from core.registry import CameraRegistry
-from ui.map_view import (
+from ui.map_districts import DistrictShape, district_shapes_from_registry
+from ui.map_geometry import (
     FOCUS_MARGIN_M,
     M_PER_DEG_LAT,
     M_PER_DEG_LON_EQUATOR,
     ROUTE_COLOUR,
     SUGGEST_COLOUR,
-    DistrictShape,
     MapBackdrop,
     MapBounds,
     MapStop,
     MapSuggestion,
     default_focus,
     district_colours,
-    district_shapes_from_registry,
-    render_map_svg,
     route_visits,
 )
+from ui.map_view import render_map_svg
 from ui.tile_source import MBTILES_ROUTE, TileSource, read_mbtiles_tile, tile_mosaic, tile_source
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from core.registry import CameraRegistry
 from ui.formatting import clock, distance, duration
-from ui.map_view import ROUTE_COLOUR, district_colours
+from ui.map_geometry import ROUTE_COLOUR, district_colours
 
 
 @dataclass(frozen=True)
