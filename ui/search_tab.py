@@ -172,7 +172,7 @@ def run_search(console: Console, session: Session, text: str, direction: str | N
                "time_to": (time_to or "").strip() or None,
                "districts": clean_list(districts), "cameras": clean_list(cameras)}
     req = SearchRequest(**request, photo=session.photo, exclude_ids=list(session.rejected), offset=0,
-                        limit=limit or console.page_size)
+                        limit=limit or console.page_size, pinned=list(session.pinned))
     result = audited_search(console, session, "photo" if session.photo is not None and not text else "describe",
                              request, req)
     # only a search that ran replaces the session's query: a typo must not change what paging,
@@ -219,10 +219,10 @@ def change_page(console: Console, session: Session, step: int) -> ResultsView:
     if session.like_id:
         req = SearchRequest(like=session.like_id, time_from=session.request.get("time_from"),
                             time_to=session.request.get("time_to"), exclude_ids=list(session.rejected),
-                            offset=offset, limit=console.page_size)
+                            offset=offset, limit=console.page_size, pinned=list(session.pinned))
     else:
         req = SearchRequest(**session.request, photo=session.photo, exclude_ids=list(session.rejected),
-                            offset=offset, limit=console.page_size)
+                            offset=offset, limit=console.page_size, pinned=list(session.pinned))
     result = audited_search(console, session, "page", {"text": session.query_text, **session.request}, req, offset)
     session.offset = offset
     return results_view(console, session, result)
@@ -251,8 +251,10 @@ def more_like_this(console: Console, session: Session, shown_id: str | None = No
     require_case(session)
     sid = require_selected(session, shown_id)
     window = session.request or {}
+    # pins are more examples of the person (query expansion: search.engine.SearchEngine.expand)
     req = SearchRequest(like=sid, time_from=window.get("time_from"), time_to=window.get("time_to"),
-                        exclude_ids=list(session.rejected), offset=0, limit=console.page_size)
+                        exclude_ids=list(session.rejected), offset=0, limit=console.page_size,
+                        pinned=list(session.pinned))
     result = audited_search(console, session, "like",
                              {"text": "", "time_from": window.get("time_from"), "time_to": window.get("time_to")},
                              req)
