@@ -10,7 +10,15 @@ Per sampled frame (:func:`observe_person`, called for every tracked person), che
 * **pushchair** (no COCO class): a child seated in front of the adult is usually detected as a small
   person, often below the tracking threshold, so the detector returns weak people too. A small person
   box (20-70 % of the adult's height) in the adult's lower front counts as a pushchair sighting.
-* **hair** and **garment texture**: :mod:`core.vision.attributes`;
+* **hair** and **garment texture**: :mod:`core.vision.attributes`, on the decoded frame at its full
+  resolution (the detector only sees a downscaled copy; its boxes are mapped back to full-frame pixels);
+* **a close look for bags** (:class:`CloseLook`): the frame pass runs the detector on the whole frame
+  scaled to 640 px or less, where a small person's handbag is a few pixels and YOLOX-Nano finds 2 of 12.
+  For people that small in the detector's input, the region around them (their handbag zone) is cut from
+  the full-resolution frame and detected again at 192 px, about 2-3x the frame pass's scale: handbags
+  only (the other classes' boxes at that scale were mostly false), a few people per frame, each at most
+  once a second. Its own presence (frames with a bag among the frames looked at) stands beside the frame
+  pass's;
 * **colour reliability** of the frame: :mod:`core.vision.night`.
 
 Per sighting (:func:`summarise`), over all its frames: an object is trusted for recurring with the
@@ -22,15 +30,17 @@ does not). Single-frame hits at YOLOX-Nano's low object scores are mostly noise;
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import supervision as sv
 
 from core.schema import SightingRecord
-from core.vision.attributes import HeadColour, Texture
-from core.vision.colours import N_COLOURS
-from core.vision.detector import CARRIED_OBJECTS, PERSON_CLASS
+from core.vision.attributes import HeadColour, Texture, object_colour
+from core.vision.colours import N_COLOURS, ColourNamer
+from core.vision.detector import CARRIED_OBJECTS, LETTERBOX_FILL, PERSON_CLASS, Detector, YoloxDetector
 from core.vision.night import NIGHT_RELIABILITY
 
 PUSHCHAIR = "pushchair"
@@ -70,6 +80,16 @@ MIN_AFFINITY = 0.3
 CHILD_MAX_ASPECT = 2.25  # height / width of a seated child with its pushchair
 TRUNCATED_ADULT_ASPECT = 1.9  # an adult box this squat has lost its legs (behind a pushchair)
 MIN_FRAMES = {PUSHCHAIR: 2}  # frames an object must be seen in before it counts (default 1)
+# The close look (see the module docstring). Sizes were compared frame by frame on the labelled real clips'
+# people (160/192/224/256 px; tests/test_attributes_close.py keeps the check): 192 found handbags on most
+# carriers' frames with a few single weak (<= 0.17) hits on others; backpack and suitcase boxes at these
+# scales fired on people without one, so only handbags are taken.
+CLOSE_LOOK_PX = 192
+CLOSE_LOOK_CLASSES: dict[int, str] = {26: "handbag"}
+CLOSE_LOOK_BELOW_PX = 128.0  # person height in the frame pass's input under which bags are looked for closely
+CLOSE_LOOK_EVERY_S = 1.0  # per person: busy-rate frames add no looks
+CLOSE_LOOKS_PER_FRAME = 4  # the people looked at least recently go first
+CLOSE_LOOK_MARGIN = (0.6, 0.1)  # of the person's width sideways, of their height above and below
 
 
 @dataclass(frozen=True)
@@ -91,6 +111,7 @@ class PointAttributes:
     texture: Texture
     objects: tuple[ObjectSeen, ...]
     reliability: float  # colour reliability of the frame (night/IR -> 0)
+    close: tuple[ObjectSeen, ...] | None = None  # what a close look found; None: not looked at in this frame
 
 
 @dataclass
@@ -216,6 +237,69 @@ def associate(persons: np.ndarray, objects: sv.Detections) -> list[list[tuple[in
     return out
 
 
+class CloseLook:
+    """Bags on people too small for the frame pass: their zone cut from the full-resolution frame and
+    detected again at :data:`CLOSE_LOOK_PX` (one batched network run per frame)."""
+
+    def __init__(self, detector: YoloxDetector):
+        self.detector = YoloxDetector(detector.model_path, input_long_side=CLOSE_LOOK_PX,
+                                      object_classes=tuple(CLOSE_LOOK_CLASSES), threads=detector.threads,
+                                      device=detector.device)
+        self.last: dict[int, float] = {}  # track id -> when it was last looked at (this video)
+
+    @classmethod
+    def of(cls, detector: Detector) -> CloseLook | None:
+        """A close look with ``detector``'s weights (a network session of its own: build it once per
+        worker, :meth:`reset` per video); None for detectors without carried objects."""
+        return cls(detector) if isinstance(detector, YoloxDetector) else None
+
+    def reset(self) -> None:
+        self.last.clear()
+
+    def _region(self, box: np.ndarray, hw: tuple[int, int]) -> tuple[int, int, int, int]:
+        x1, y1, x2, y2 = (float(v) for v in box[:4])
+        mx, my = CLOSE_LOOK_MARGIN[0] * (x2 - x1), CLOSE_LOOK_MARGIN[1] * (y2 - y1)
+        return (max(0, int(x1 - mx)), max(0, int(y1 - my)), min(hw[1], math.ceil(x2 + mx)),
+                min(hw[0], math.ceil(y2 + my)))
+
+    def look(self, t: float, frame: np.ndarray, boxes: np.ndarray, track_ids: np.ndarray, frame_pass_px: int,
+             namer: ColourNamer | None) -> list[tuple[ObjectSeen, ...] | None]:
+        """Per tracked person, the bags a close look found in their zone (None: not looked at now);
+        ``frame_pass_px``: the long side of the frame pass's input."""
+        out: list[tuple[ObjectSeen, ...] | None] = [None] * len(boxes)
+        scale = frame_pass_px / max(frame.shape[:2])
+        due = [i for i in range(len(boxes)) if (boxes[i][3] - boxes[i][1]) * scale < CLOSE_LOOK_BELOW_PX
+               and t - self.last.get(int(track_ids[i]), -math.inf) >= CLOSE_LOOK_EVERY_S - 1e-6]
+        due = sorted(due, key=lambda i: self.last.get(int(track_ids[i]), -math.inf))[:CLOSE_LOOKS_PER_FRAME]
+        if not due:
+            return out
+        canvases, placed = [], []
+        for i in due:
+            xa, ya, xb, yb = self._region(boxes[i], frame.shape[:2])
+            f = CLOSE_LOOK_PX / max(xb - xa, yb - ya, 1)
+            crop = cv2.resize(frame[ya:yb, xa:xb], (max(1, round((xb - xa) * f)), max(1, round((yb - ya) * f))),
+                              interpolation=cv2.INTER_LINEAR if f > 1 else cv2.INTER_AREA)
+            canvas = np.full((CLOSE_LOOK_PX, CLOSE_LOOK_PX, 3), LETTERBOX_FILL, dtype=np.uint8)
+            canvas[: crop.shape[0], : crop.shape[1]] = crop  # one shape for all: one batch
+            canvases.append(canvas)
+            placed.append((xa, ya, f))
+        for i, (xa, ya, f), found in zip(due, placed, self.detector.detect_all_batch(canvases), strict=True):
+            self.last[int(track_ids[i])] = t
+            seen = []
+            for obj, cid, score in zip(found.objects.xyxy, found.objects.class_id, found.objects.confidence,
+                                       strict=True):
+                name = CLOSE_LOOK_CLASSES.get(int(cid))
+                if name is None:
+                    continue
+                in_frame = (obj / f + np.array([xa, ya, xa, ya])).astype(np.float32)
+                aff = _affinity(ZONES[name], boxes[i], in_frame)
+                if aff >= MIN_AFFINITY:
+                    colour = object_colour(namer, frame, in_frame) if namer is not None else None
+                    seen.append(ObjectSeen(name, float(score) * aff, in_frame, colour))
+            out[i] = tuple(seen)
+        return out
+
+
 # --------------------------------------------------------------------------------------- per sighting
 
 
@@ -242,11 +326,19 @@ def _objects(seen: list[PointAttributes]) -> list[dict]:
             hits = [o for o in p.objects if o.name == name]
             best.append(max(hits, key=lambda o: o.score) if hits else None)
         present = [(p, o) for p, o in zip(seen, best, strict=True) if o is not None]
-        if len(present) < MIN_FRAMES.get(name, 1):
+        conf = 0.0
+        if len(present) >= MIN_FRAMES.get(name, 1):
+            conf = len(present) / n * float(np.mean([o.score for _, o in present])) * _comotion(present)
+        # The close look's own presence, over the frames it looked at; the better of the two counts.
+        looked = [p for p in seen if p.close is not None]
+        close = [(p, max(hits, key=lambda o: o.score)) for p in looked
+                 if (hits := [o for o in p.close or () if o.name == name])]
+        if close:
+            close_conf = len(close) / len(looked) * float(np.mean([o.score for _, o in close])) * _comotion(close)
+            if close_conf > conf:
+                conf, present = close_conf, close
+        if conf <= 0.0:
             continue
-        mean_score = float(np.mean([o.score for _, o in present]))
-        presence = len(present) / n
-        conf = presence * mean_score * _comotion(present)
         colours = [(o.colour, o.score) for _, o in present if o.colour is not None]
         colour = (np.average(np.stack([c for c, _ in colours]), axis=0, weights=[w for _, w in colours])
                   if colours else np.full(N_COLOURS, 1.0 / N_COLOURS))

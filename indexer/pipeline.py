@@ -34,7 +34,7 @@ from core.vision.detector import Detector, detect_frame
 from core.vision.night import colour_reliability
 from core.vision.parts import grey_world_gains
 from indexer.archive import VideoFile
-from indexer.attributes import NO_HEAD, ObjectSeen, PointAttributes, associate, summarise
+from indexer.attributes import NO_HEAD, CloseLook, ObjectSeen, PointAttributes, associate, summarise
 from indexer.decode import VideoInfo, probe, resolve_hwaccel
 from indexer.foreground import Foreground
 from indexer.sampling import (
@@ -84,6 +84,7 @@ class Models:
     colours: ColourNamer | None
     embedder: ImageEmbedder | None
     clip_dim: int
+    close_look: CloseLook | None = None  # built on first use (indexer.attributes.CloseLook)
 
 
 @dataclass
@@ -118,6 +119,10 @@ class _VideoState:
         self.scene_frames: list[tuple[float, np.ndarray]] = []
         self.next_scene_t = 0.0
         self.frame_wh = frame_wh
+        if models.close_look is None:  # bags on small people; its own network session, once per worker
+            models.close_look = CloseLook.of(models.detector)
+        if models.close_look is not None:
+            models.close_look.reset()
         self.n_sampled = 0
         self.n_gated = 0
         self.last_t = 0.0
@@ -187,6 +192,9 @@ class _VideoState:
             self.reliability, self.reliability_t = colour_reliability(small), t
         background = self.foreground.background if self.foreground is not None else None
         carried = associate(persons.xyxy, objects)
+        close = self.models.close_look
+        looks = close.look(t, frame, tracked.xyxy, tracked.tracker_id, getattr(self.models.detector, "long_side", 640),
+                           namer) if close is not None else [None] * len(tracked)
         out = []
         for i in range(len(tracked)):
             box = tracked.xyxy[i]
@@ -198,7 +206,7 @@ class _VideoState:
                 seen.append(ObjectSeen(name, score * affinity, obj_box.copy(), colour))
             head = head_colour(namer, frame, box, background) if namer is not None else NO_HEAD
             out.append(PointAttributes(box=box.copy(), head=head, texture=garment_texture(frame, box, fg),
-                                       objects=tuple(seen), reliability=self.reliability))
+                                       objects=tuple(seen), reliability=self.reliability, close=looks[i]))
         return out
 
 
