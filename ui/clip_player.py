@@ -22,7 +22,7 @@ from indexer.archive import video_id_for
 from ui import formatting as fmt
 from ui.clip_cut import ClipCutError, clip_window, probe_duration
 from ui.clip_store import ClipLibrary
-from ui.console import Console, ConsoleError, Session, status_box
+from ui.console import Console, ConsoleError, Session
 from ui.policy import audit, authorize, require_case
 from ui.report import source_file
 
@@ -108,7 +108,3 @@ def play_clip(console: Console, session: Session, sighting_id: str | None) -> Cl
             f'style="width:100%;max-height:360px;background:#000"></video>'
             f'<p class="fs-note">{escape(caption)}. Your viewing is logged.</p></div>')
     return ClipView(html=html, url=url, start_s=start, end_s=end)
-
-
-def clip_error_html(message: str) -> str:
-    return status_box(escape(message), "error")
