@@ -30,7 +30,7 @@ from core.timing import StageTimer
 from core.vision.attributes import garment_texture, head_colour, object_colour
 from core.vision.colours import ColourNamer
 from core.vision.crops import crop_with_margin
-from core.vision.detector import Detector, detect_frame
+from core.vision.detector import Detector, FrameDetections, detect_frame
 from core.vision.night import colour_reliability
 from core.vision.parts import grey_world_gains
 from indexer.archive import VideoFile
@@ -125,12 +125,21 @@ class _VideoState:
             models.close_look.reset()
         self.n_sampled = 0
         self.n_gated = 0
+        self.n_reused = 0  # frames whose detections were the previous frame's (nothing moved; see _still)
+        self.last_found: FrameDetections | None = None
         self.last_t = 0.0
 
     def _gated(self, t: float) -> bool:
         """Nothing moves and nobody is being followed: no new person can have appeared."""
         return (self.icfg.motion_gating and self.foreground is not None and self.n_sampled >= GATE_WARMUP_FRAMES
                 and self.foreground.fraction < MIN_MOTION_FRACTION and not self.tracker.active(t))
+
+    def _still(self, t: float) -> bool:
+        """Nothing moves while people are followed: they stand where the last detection saw them, so its
+        boxes stand for this frame too (``index.reuse_still_detections``; colours are measured afresh)."""
+        return (self.icfg.reuse_still_detections and self.last_found is not None and self.foreground is not None
+                and self.n_sampled > GATE_WARMUP_FRAMES and self.foreground.fraction < MIN_MOTION_FRACTION
+                and self.tracker.active(t))
 
     def observe(self, t: float, frame: np.ndarray, timer: StageTimer) -> None:
         models, icfg = self.models, self.icfg
@@ -147,7 +156,11 @@ class _VideoState:
             self.n_gated += 1
             return
         with timer.stage("detect"):
-            found = detect_frame(models.detector, frame)
+            if self._still(t):
+                found = self.last_found
+                self.n_reused += 1
+            else:
+                found = self.last_found = detect_frame(models.detector, frame)
             persons = found.persons[found.persons.class_id == 0] if len(found.persons) else found.persons
         if len(persons) == 0 and not self.tracker.active(t):
             return

@@ -164,3 +164,66 @@ def test_the_gpus_fp16_model_finds_the_fp32_boxes():
         assert strong.sum() > 5
         assert np.abs(full[0, strong, 4] - approx[0, strong, 4]).max() < 0.02  # objectness
         assert np.abs(full[0, strong, :4] - approx[0, strong, :4]).max() < 0.1  # box (grid units)
+
+
+class _Counting:
+    """The real detector, counting the frames it is run on."""
+
+    def __init__(self, inner: YoloxDetector):
+        self.inner, self.calls, self.name = inner, 0, inner.name
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def detect_all(self, frame):
+        self.calls += 1
+        return self.inner.detect_all(frame)
+
+
+def _still_video(path, image: np.ndarray, seconds: int, fps: int = 5):
+    """One real frame held for ``seconds``: a person standing in an unchanging scene."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.height, stream.width = image.shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"g": str(fps), "keyint_min": str(fps), "sc_threshold": "0", "bf": "0"}
+        for i in range(seconds * fps):
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts = i
+            for pkt in stream.encode(frame):
+                out.mux(pkt)
+        for pkt in stream.encode():
+            out.mux(pkt)
+    return path
+
+
+def test_still_frames_with_a_tracked_person_reuse_the_last_detections(tmp_path):
+    requires(DETECTOR, INTEL)
+    from core.loading import load_colours
+    from core.registry import parse_registry
+    from indexer.archive import VideoFile
+    from indexer.pipeline import Models, index_video
+    from tests.conftest import make_config
+
+    (image,) = read_frames_at(INTEL, [55.0])  # a labelled frame: one person, 375 px tall
+    clip = _still_video(tmp_path / "still.mp4", image, seconds=12)
+    st = clip.stat()
+    video = VideoFile(path=clip, rel_path="ROOM/still.mp4", camera_id="ROOM", start_time=1_773_450_000.0,
+                      size_bytes=st.st_size, mtime=st.st_mtime)
+    camera = parse_registry("camera_id,district,name,lat,lon,heading_deg\n"
+                            "ROOM,Jung-gu,room,37.56,126.98,90\n").get("ROOM")
+    runs = {}
+    for reuse in (True, False):
+        cfg = make_config(tmp_path / f"i{reuse}", index__reuse_still_detections=reuse, index__busy_fps=1.0)
+        det = _Counting(YoloxDetector(DETECTOR))
+        result = index_video(video, camera, Models(det, load_colours(cfg), None, 32), cfg)
+        assert result.ok and result.n_sampled == 12
+        runs[reuse] = (det.calls, result.sightings.to_pylist())
+    (calls_on, rows_on), (calls_off, rows_off) = runs[True], runs[False]
+    assert calls_off == 12 and calls_on <= 5  # detected until the background model settles, then reused
+    assert len(rows_on) == len(rows_off) == 1
+    assert rows_on[0]["n_detections"] == rows_off[0]["n_detections"] >= 10
+    assert np.allclose(rows_on[0]["box"], rows_off[0]["box"], atol=2.0)
+    assert np.allclose(rows_on[0]["upper_colour"], rows_off[0]["upper_colour"], atol=0.02)
