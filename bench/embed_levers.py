@@ -28,8 +28,9 @@ from core.config import load_config
 from core.loading import plan_image_embedder
 from core.registry import load_registry
 from core.vision.colours import ColourNamer
+from indexer import pipeline
 from indexer.archive import discover
-from indexer.pipeline import DETECTIONS_PER_EXTRA_CROP, index_video
+from indexer.pipeline import index_video
 from indexer.run_plan import load_models
 
 
@@ -69,17 +70,30 @@ class TimedColours(ColourNamer):
         return out
 
 
-def crops_under(rows: list[dict], cpt: int, one_below_s: float = 0.0, min_height: float = 0.0) -> int:
-    """Crops the embed stage gets under a lever: the pipeline's rule (one crop, plus one per
-    DETECTIONS_PER_EXTRA_CROP detections, up to ``cpt``), one crop for segments shorter than
-    ``one_below_s``, none for sightings whose best box is lower than ``min_height`` px."""
+def crops_under(rows: list[dict], cpt: int | None = None, one_below_s: float = 0.0, min_height: float = 0.0) -> int:
+    """Crops the embed stage gets under a lever, from the crops each sighting got: at most ``cpt`` each,
+    one for segments shorter than ``one_below_s``, none for sightings whose best box is lower than
+    ``min_height`` px."""
     n = 0
     for r in rows:
         if r["height"] < min_height:
             continue
-        k = min(max(1, cpt), 1 + r["n_detections"] // DETECTIONS_PER_EXTRA_CROP)
-        n += 1 if r["duration_s"] < one_below_s else k
+        k = r["crops"] if cpt is None else min(cpt, r["crops"])
+        n += min(k, 1) if r["duration_s"] < one_below_s else k
     return n
+
+
+class CropCounts:
+    """Wraps the pipeline's ``pick_crops``: how many crops each sighting got, in the order of its rows."""
+
+    def __init__(self) -> None:
+        self.counts: list[int] = []
+        self._pick = pipeline.pick_crops
+
+    def __call__(self, cands, k):
+        chosen = self._pick(cands, k)
+        self.counts.append(len(chosen))
+        return chosen
 
 
 def main() -> None:
@@ -105,6 +119,8 @@ def main() -> None:
     rec = RecordingEmbedder(tower.identity, tower.dim, args.sample_crops)
     colours = TimedColours(models.colours)
     models.embedder, models.colours = rec, colours
+    counts = CropCounts()
+    pipeline.pick_crops = counts  # type: ignore[assignment]
     rows: list[dict] = []
     stages: Counter[str] = Counter()
     footage = 0.0
@@ -113,11 +129,14 @@ def main() -> None:
         assert r.ok, r.error
         footage += r.info.duration_s
         stages.update(r.seconds)
-        t = r.sightings.select(["n_detections", "t_start", "t_end", "box"]).to_pylist()
-        rows += [{"n_detections": x["n_detections"], "duration_s": x["t_end"] - x["t_start"],
-                  "height": x["box"][3] - x["box"][1]} for x in t]
+        t = r.sightings.select(["track_id", "t_start", "t_end", "box"]).to_pylist()
+        got, counts.counts = counts.counts, []
+        assert len(got) == len(t)
+        rows += [{"crops": k, "track": (v.video_id, x["track_id"]), "duration_s": x["t_end"] - x["t_start"],
+                  "height": x["box"][3] - x["box"][1]}
+                 for k, x in zip(got, t, strict=True)]
     crops_now = sum(rec.calls)
-    assert crops_now == crops_under(rows, cfg.index.crops_per_track), (crops_now, crops_under(rows, 2))
+    assert crops_now == crops_under(rows), (crops_now, crops_under(rows))
     # The tower's cost per crop, on real crops of this pass, one thread (a worker's budget).
     tower.embed_images(rec.sample[:8])
     t0 = time.perf_counter()
@@ -135,19 +154,25 @@ def main() -> None:
 
     no_real = "not measurable here: random-init CLIP weights (no real weights can be had)"
     small = sum(1 for r in rows if r["height"] < 64)
+    seen_big = {r["track"] for r in rows if r["height"] >= 64}
+    orphan = sum(1 for r in rows if r["height"] < 64 and r["track"] not in seen_big)
     print(f"{len(chosen)} files, {footage / 60:.0f} footage min, {len(rows)} sightings, {crops_now} crops, "
           f"int8 tower {ms_per_crop:.1f} ms/crop; embed calls per video: {rec.calls}")
     levers = {
         "current (crops_per_track 2, 1 + n_detections // 8)": lever("current", crops_now, "-"),
-        "1 crop for segments < 10 s": lever("1 crop for segments < 10 s", crops_under(rows, 2, 10.0),
+        "1 crop for segments < 10 s": lever("1 crop for segments < 10 s", crops_under(rows, one_below_s=10.0),
                                             no_real),
-        "1 crop for segments < 20 s": lever("1 crop for segments < 20 s", crops_under(rows, 2, 20.0),
+        "1 crop for segments < 20 s": lever("1 crop for segments < 20 s", crops_under(rows, one_below_s=20.0),
                                             no_real),
         "crops_per_track 1": lever("crops_per_track 1", crops_under(rows, 1), no_real),
         "quality gate: no vector below 64 px": lever(
-            "quality gate: no vector below 64 px", crops_under(rows, 2, min_height=64),
+            "quality gate: no vector below 64 px", crops_under(rows, min_height=64),
             f"{small} of {len(rows)} sightings ({100 * small / max(len(rows), 1):.0f} %) lose CLIP evidence; "
             "search scores them on colours/attributes only (NaN clip part, search/scoring.py)"),
+        "quality gate below 64 px, the track's best vector for the rest": lever(
+            "gate below 64 px, track's best vector", crops_under(rows, min_height=64),
+            f"{orphan} of {len(rows)} sightings lose CLIP evidence (no segment of their track passes); "
+            f"{small - orphan} take another segment's vector of the same person"),
     }
     colour = {"boxes": colours.boxes, "per_box_s": round(colours.old_s, 2), "vectorised_s": round(colours.new_s, 2),
               "per_box_cpu_s_per_footage_h": round(colours.old_s / hours, 1),

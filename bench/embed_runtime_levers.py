@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -77,12 +78,31 @@ def memory(path: Path, crops: int = 64) -> dict[str, dict]:
     return rows
 
 
+def batch_ab(path: Path, rounds: int = 8, n: int = 32) -> dict:
+    """Batch 8 vs 32 per ORT call, alternating which goes first: the median ratio of each pair's times."""
+    from core.vision.clip_onnx import OnnxClipVision
+
+    v, crops = OnnxClipVision(path, threads=1), person_like_crops(n, seed=5)
+    v.embed_images(crops, 8), v.embed_images(crops, 32)
+    times: dict[int, list[float]] = {8: [], 32: []}
+    for i in range(rounds):
+        for b in ((8, 32) if i % 2 == 0 else (32, 8)):
+            t0 = time.perf_counter()
+            v.embed_images(crops, b)
+            times[b].append(time.perf_counter() - t0)
+    ratios = [b32 / b8 for b8, b32 in zip(times[8], times[32], strict=True)]
+    out = {f"batch {b} median ms/crop": round(1000 * statistics.median(t) / n, 1) for b, t in times.items()}
+    out["median time ratio 32/8"] = round(statistics.median(ratios), 3)
+    print(out)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="ViT-B-32-SigLIP2-256")
     ap.add_argument("--crops", type=int, default=48)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--memory", action="store_true", help="only the memory figures (key embed_runtime_memory)")
+    ap.add_argument("--memory", action="store_true", help="only memory and batch 8 vs 32 (key embed_runtime_memory)")
     args = ap.parse_args()
 
     import onnxruntime as ort
@@ -100,7 +120,8 @@ def main() -> None:
     fp32 = int8.parent / "vision.onnx"
     if args.memory:
         update_levers("embed_runtime_memory", {"model": f"{args.model}/{RANDOM_INIT}", "crops": 64,
-                                               "rss_growth_per_worker": memory(int8)})
+                                               "rss_growth_per_worker": memory(int8),
+                                               "speed_batch_8_vs_32": batch_ab(int8)})
         return
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)

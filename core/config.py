@@ -97,7 +97,9 @@ class IndexConfig:
     # ... and while nothing moves and people are tracked, reuse the last detections. Off: on a real camera it
     # saved 11% CPU but split tracks (13 -> 17 sightings; bench/results/index_levers.json, detect_reuse_still).
     reuse_still_detections: bool = False
-    clip_batch_size: int = 32
+    # Crops per ONNX Runtime call on CPU (a GPU takes >= 256). 8, not 32: ORT's arena keeps the largest batch's
+    # activations, ~245 MB more per worker at 32, and 8 is no slower (bench/results/index_levers.json).
+    clip_batch_size: int = 8
     thumbnail_height: int = 128
     timezone: str = "Asia/Seoul"  # for file-name start times that carry no UTC offset
     # Windowed indexing (case mode, indexer/windows.py): a window is decoded from this long before its start,

@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import lancedb
 import pyarrow as pa
 
 from core.config import StorageConfig
@@ -50,6 +49,10 @@ class IndexDB:
     follow_writes: bool = False
 
     def __post_init__(self) -> None:
+        # Imported here, not with the module: the indexer's worker processes import this module (through
+        # indexer.run_plan) but never open the index, and lancedb costs each of them ~90 MB resident.
+        import lancedb
+
         kwargs = {"read_consistency_interval": timedelta(0)} if self.follow_writes else {}
         self.db = lancedb.connect(self.uri, storage_options=self.storage_options or None, **kwargs)
         self._tables: dict[str, Any] = {}
