@@ -167,7 +167,8 @@ class _VideoState:
         with timer.stage("describe"):
             # Colours come before tracking: the tracker uses them to tell crossing people apart.
             fg = self.foreground.mask(frame.shape) if self.foreground is not None and len(persons) else None
-            colours = models.colours.body_colours_many(frame, persons.xyxy, fg) if models.colours is not None else []
+            colours = [models.colours.body_colours(frame, box, fg) for box in persons.xyxy] \
+                if models.colours is not None else []
             persons.data[ROW] = np.arange(len(persons))
             if colours:
                 persons.data[COLOURS] = _objects_array(colours)
