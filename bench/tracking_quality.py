@@ -45,6 +45,7 @@ def _detections(city: Path, cfg) -> dict[str, list[tuple[float, sv.Detections, n
     out = {}
     for video in sorted((city / "archive").rglob("*.mp4")):
         frames = []
+        det.reset()  # a new video: per-video detector state (the input size, index.detector_input_adapt) starts afresh
         for fr in PyAVDecoder().frames(video, 2.0):
             d = det.detect(fr.image)
             feats = np.stack([colours.layout(fr.image, b) for b in d.xyxy]) if len(d) else np.zeros((0, 88))
@@ -112,13 +113,16 @@ def evaluate(dets, gt, registry, step: float, make_tracker: Callable[[float], Pe
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("city", nargs="?", type=Path, default=REPO / "bench" / "data" / "city")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+    ap.add_argument("--out", default="tracking_quality.json", help="file name under bench/results/")
     args = ap.parse_args()
     if not (args.city / "ground_truth.json").exists():
         from sample_footage import generate_city
 
         generate_city(args.city)
     cfg = load_config(None, {"models.models_dir": str(REPO.parent / "shared" / "models"),
-                             "models.allow_download": False}, environ={})
+                             "models.allow_download": False, **dict(kv.split("=", 1) for kv in args.set)},
+                      environ={})
     gt = json.loads((args.city / "ground_truth.json").read_text())
     registry = load_registry(args.city / "cameras.csv")
     dets = _detections(args.city, cfg)
@@ -137,7 +141,8 @@ def main() -> None:
               f"{r['tracks_below_90pct_pure']:>9.2f} {r['tracks_per_person']:>13.2f} {r['people_missed']:>6} "
               f"{r['bearing_median_err']:>11.0f} {r['bearing_within_45']:>6.2f}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "tracking_quality.json").write_text(json.dumps({"machine": machine_info(), "rows": rows}, indent=2))
+    (RESULTS / args.out).write_text(json.dumps({"machine": machine_info(), "settings": args.set, "rows": rows},
+                                               indent=2))
 
 
 if __name__ == "__main__":
