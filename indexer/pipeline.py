@@ -270,6 +270,8 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config,
             hwaccel = resolve_hwaccel(icfg.hwaccel, getattr(getattr(models.detector, "runtime", None), "device", "cpu"))
             if hwaccel and hasattr(decoder, "hwaccel"):  # the PyAV decoders; they fall back to the CPU per file
                 decoder.hwaccel = hwaccel
+            elif hwaccel:  # the summary says so rather than a GPU run decoding on the CPU unnoticed
+                decoder.name = f"{decoder.name} (cpu: {hwaccel} decode not wired into the {decoder.name} decoder)"
     except (DecodeError, OSError) as exc:
         return VideoResult(video, None, icfg.decoder, None, None, timer.seconds, error=str(exc), window=window)
 
