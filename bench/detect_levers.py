@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import supervision as sv
 
+from bench.levers_file import LEVERS as RESULTS
+from bench.levers_file import update_levers
 from bench.machine import machine_info
 from core.video_frames import read_frames_at
 from core.vision.detector import YoloxDetector
@@ -37,7 +39,6 @@ REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO.parent / "shared" / "models" / "yolox_nano_coco"
 FOOTAGE = REPO.parent / "shared" / "footage"
 ARCHIVE = REPO / "bench" / "data" / "real-archive"
-RESULTS = REPO / "bench" / "results" / "index_levers.json"
 DYNAMIC = MODELS / "yolox_nano_dynamic.onnx"
 
 
@@ -206,11 +207,8 @@ def main() -> None:
         if "cpu_ms_per_frame" in r:
             r["cpu_vs_before"] = round(r["cpu_ms_per_frame"] / before, 3)
             r["recall_points_vs_before"] = round(100 * (r["recall"] - rows[0]["recall"]), 1)
-    doc = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    doc["detect"] = {"machine": machine_info(), "frames_per_camera": args.frames,
-                     "cameras": {c: list(f[0].shape[:2]) for c, f in cams.items()}, "rows": rows}
-    RESULTS.write_text(json.dumps(doc, indent=2))
-    print(f"wrote {RESULTS}")
+    update_levers("detect", {"machine": machine_info(), "frames_per_camera": args.frames,
+                             "cameras": {c: list(f[0].shape[:2]) for c, f in cams.items()}, "rows": rows})
 
 
 if __name__ == "__main__":
