@@ -112,6 +112,7 @@ class PointAttributes:
     objects: tuple[ObjectSeen, ...]
     reliability: float  # colour reliability of the frame (night/IR -> 0)
     close: tuple[ObjectSeen, ...] | None = None  # what a close look found; None: not looked at in this frame
+    t: float | None = None  # seconds from the file's start (None: unknown, each point its own second)
 
 
 @dataclass
@@ -381,11 +382,13 @@ def _hair(seen: list[PointAttributes]) -> tuple[np.ndarray, float]:
 def _pattern(seen: list[PointAttributes]) -> tuple[str, float]:
     """"striped" when the torso's profile is periodic in most measurable frames, else "plain"; the
     confidence grows with the number of frames measured (none: "plain" at confidence 0, no claim)."""
-    usable = [p.texture for p in seen if p.texture.weight > 0]
+    usable = [p for p in seen if p.texture.weight > 0]
     if not usable:
         return "plain", 0.0
-    stripes = float(np.median([t.stripes for t in usable]))
-    coverage = min(1.0, len(usable) / PATTERN_FULL_FRAMES)
+    stripes = float(np.median([p.texture.stripes for p in usable]))
+    # counted in seconds, not frames: adaptive sampling's extra frames of the same moment add no certainty
+    seconds = len({math.floor(p.t) if p.t is not None else i for i, p in enumerate(usable)})
+    coverage = min(1.0, seconds / PATTERN_FULL_FRAMES)
     if stripes >= STRIPED_MIN:
         return "striped", stripes * coverage
     return "plain", (1.0 - stripes) * coverage

@@ -220,7 +220,8 @@ class _VideoState:
                 seen.append(ObjectSeen(name, score * affinity, obj_box.copy(), colour))
             head = head_colour(namer, frame, box, background) if namer is not None else NO_HEAD
             out.append(PointAttributes(box=box.copy(), head=head, texture=garment_texture(frame, box, fg),
-                                       objects=tuple(seen), reliability=self.reliability, close=looks[i]))
+                                       objects=tuple(seen), reliability=self.reliability, close=looks[i],
+                                       t=t))
         return out
 
 

@@ -6,9 +6,10 @@ that writes bench/results/attributes_eval.json. CLIP is off (the test model has 
 figure is the structured attributes alone, at the search's own no-result threshold.
 
 What the figures say (and the asserts keep): bicycles and pushchairs pushed towards the camera are found
-with no false positives; YOLOX-Nano finds few of the bags people carry (low recall, precise when it does);
-blonde hair: 3 of 8 sightings at precision 0.75 (bald heads and faces read alike); grey hair
-barely (1 of 6); the one striped jumper is on a 70-pixel person, below what the stripe measure can see.
+with no false positives; handbags 7 of 13 with 1 false, thanks to the close look (YOLOX-Nano's frame pass
+alone finds 2); blonde hair: 5 of 8 sightings at precision 0.63 (bald heads and faces read alike); grey hair
+barely (1 of 6); the one striped jumper (a 70-pixel person) is found now that adaptive sampling gives its
+short pass more frames, with one plain top beside it.
 """
 
 from __future__ import annotations
@@ -64,9 +65,11 @@ def test_every_labelled_person_has_a_sighting(real):
 
 @pytest.mark.parametrize("name, min_precision, min_recall", [
     ("bicycle", 1.0, 1.0),  # 3 sightings of 2 people: the Oxford woman pushing one, the car-park cyclist
-    ("pushchair", 1.0, 0.66),  # 2 of 3: the one pushed away from the camera hides its child
-    ("handbag", 1.0, 0.15),  # 2 of 13: YOLOX-Nano sees few bags at 640 px; precise when it does
-    ("blonde", 0.7, 0.35),  # 3 of 8, 1 false: small heads and faces seen from the front read alike
+    ("pushchair", 1.0, 0.5),  # 2 of 4: the one pushed away from the camera hides its child
+    # 7 of 13, 1 false: the close look (full-resolution crop at 192 px) finds what the frame pass misses
+    # (2 of 13 without it: YOLOX-Nano sees few bags at 640 px or less)
+    ("handbag", 0.85, 0.5),
+    ("blonde", 0.6, 0.6),  # 5 of 8, 3 false: small heads and faces seen from the front read alike
 ])
 def test_attribute_precision_and_recall(figures, name, min_precision, min_recall):
     f = figures[name]
@@ -87,7 +90,9 @@ def test_weak_attributes_are_reported_as_measured(figures):
     for name in ("backpack", "grey hair", "dark hair", "striped"):
         f = figures[name]
         assert f["labelled_sightings"]["with"] >= 1 and f["labelled_sightings"]["without"] >= 10
-    assert figures["striped"]["found"]["false"] == 0  # no plain top is called striped
+    # the one striped top is found (1 of 1, since adaptive sampling adds frames of short passes), one plain
+    # top with it
+    assert figures["striped"]["found"]["false"] <= 1
     # grey hair: 1 of 6 grey heads found, with 1 false one (grey pavement around heads of a few pixels)
     assert figures["grey hair"]["recall"] >= 0.15
 
@@ -114,5 +119,8 @@ def test_attribute_evidence_improves_retrieval(real):
         assert with_ >= without, (q.text, g)
         better += with_ > without
     assert better >= 6, gain
-    assert gain["person with a bicycle"]["with"]["recall@3"] == 1.0
-    assert gain["woman pushing a pushchair"]["with"]["recall@3"] >= 0.66
+    def recall(text: str) -> float:
+        return gain[text]["with"][f"recall@{max(1, gain[text]['relevant_sightings'])}"]
+
+    assert recall("person with a bicycle") == 1.0
+    assert recall("woman pushing a pushchair") >= 0.5
