@@ -9,6 +9,8 @@
 3. **Retrieval**: the five shared real clips indexed at each setting and put through ``footage-search
    eval`` with ``tests/data/search_real_labels.json`` (converted as ``tests/test_eval_cmd.py`` does; no
    CLIP: the test model is random) - recall@k and mAP for text and photo queries.
+4. **Attributes**: ``bench.attributes_eval``'s per-attribute figures at 1 fps with the frame pass only (as
+   before), adaptive with the frame pass only, and adaptive with the close look for bags (the default).
 
     .venv/bin/python -m bench.make_archive real --hours 0.3   # or any archive
     .venv/bin/python -m bench.adaptive_sampling bench/data/real-archive
@@ -132,7 +134,53 @@ def retrieval(args: argparse.Namespace) -> dict:
     return out
 
 
+ATTRIBUTE_VARIANTS = ("1 fps, frame pass only", "adaptive, frame pass only", "adaptive + close look")
+
+
+def attribute_variant(variant: str, out: Path) -> None:
+    """``bench.attributes_eval`` (figures only) with adaptive sampling and/or the close look for bags off,
+    to say what each adds; run as ``python -m bench.adaptive_sampling --attributes-variant N OUT``."""
+    import bench.attributes_eval as attributes_eval
+    import indexer.attributes
+    import tests.conftest
+
+    make_config = tests.conftest.make_config
+    if variant == ATTRIBUTE_VARIANTS[0]:
+        tests.conftest.make_config = lambda uri, **o: make_config(uri, **{"index__busy_fps": 1.0, **o})
+    if variant != ATTRIBUTE_VARIANTS[2]:
+        indexer.attributes.CLOSE_LOOK_BELOW_PX = 0.0
+    import sys
+
+    sys.argv = ["attributes_eval", "--no-cost", "--out", str(out)]
+    attributes_eval.main()
+
+
+def attribute_figures(args: argparse.Namespace) -> dict:
+    """Per attribute: sightings found (true, false), labelled with it, precision, recall, per variant."""
+    import subprocess
+    import sys
+
+    out: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, variant in enumerate(ATTRIBUTE_VARIANTS):
+            path = Path(tmp) / f"{i}.json"
+            subprocess.run([sys.executable, "-m", "bench.adaptive_sampling", "--attributes-variant", str(i), str(path)],
+                           check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+            figures = json.loads(path.read_text(encoding="utf-8"))
+            out[variant] = {name: {"found_true": f["found"]["true"], "found_false": f["found"]["false"],
+                                   "labelled_with": f["labelled_sightings"]["with"], "precision": f["precision"],
+                                   "recall": f["recall"]} for name, f in figures["attributes"].items()}
+            print(f"attributes {variant}: " + ", ".join(f"{k} {v['recall']}" for k, v in out[variant].items()),
+                  flush=True)
+    return out
+
+
 def main() -> None:
+    import sys
+
+    if len(sys.argv) == 4 and sys.argv[1] == "--attributes-variant":
+        attribute_variant(ATTRIBUTE_VARIANTS[int(sys.argv[2])], Path(sys.argv[3]))
+        return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("archive", type=Path)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -141,7 +189,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=1, help="rounds of the three indexing runs (and decode repeats)")
     ap.add_argument("--set", action="append", help="extra config override section.key=value for every run")
-    ap.add_argument("--skip", action="append", default=[], choices=["decode", "index", "eval"])
+    ap.add_argument("--skip", action="append", default=[], choices=["decode", "index", "eval", "attributes"])
     ap.add_argument("--out", default="adaptive_sampling.json", help="file name under bench/results/")
     args = ap.parse_args()
 
@@ -157,6 +205,8 @@ def main() -> None:
         report["indexing"] = indexing_costs(args.archive, args)
     if "eval" not in args.skip:
         report["retrieval"] = retrieval(args)
+    if "attributes" not in args.skip:
+        report["attributes"] = attribute_figures(args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / args.out
     out.write_text(json.dumps(report, indent=1), encoding="utf-8")
