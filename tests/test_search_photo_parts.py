@@ -72,7 +72,8 @@ def test_parts_of_real_photos_name_what_the_person_wears(photos):
     image, box = found["pets_f0595_blonde_woman_black_coat.png"]
     coat = as_crops(part_colours(namer, image, box, grey_world_gains(image)))[0]
     # a long black coat in the same light: dark torso, next to no red
-    assert share(coat[TORSO], "black", "grey", "blue") > 0.4 and share(coat[TORSO], "red") < 0.5 * share(red[TORSO], "red")
+    assert share(coat[TORSO], "black", "grey", "blue") > 0.4
+    assert share(coat[TORSO], "red") < 0.5 * share(red[TORSO], "red")
 
 
 def test_grey_world_takes_a_camera_cast_back_out(photos):
@@ -212,8 +213,8 @@ def test_expansion_is_idempotent_and_skips_the_query_itself(two_views):
 
 def test_photo_search_on_the_real_clips_gains_from_parts(real_index, real_archive):
     """The 8 reference photos through the engine (CLIP off, gate on): part colours of several crops find
-    more of each person's appearances than colours + layout alone (measured: R@10 0.75 -> 0.875, mAP
-    0.75 -> 0.82; one appearance is never tracked at 1 fps, so 0.94 is the ceiling)."""
+    more of each person's appearances than colours + layout alone (measured with the default pipeline:
+    R@10 0.81 -> 0.94, mAP 0.81 -> 0.86; bench/results/photo_quality.json)."""
     from core.registry import load_registry
     from search.evaluation import parse_labels, score_ranking, tracks_of
     from tests.test_eval_cmd import real_clip_labels
@@ -244,7 +245,7 @@ def test_photo_search_on_the_real_clips_gains_from_parts(real_index, real_archiv
     before = figures(PartWeights(parts=0.0))
     after = figures(PartWeights())
     assert after[0] >= before[0] + 0.1 and after[1] >= before[1] + 0.04, (before, after)
-    assert after[0] >= 0.85 and after[1] >= 0.78, after
+    assert after[0] >= 0.9 and after[1] >= 0.83, after
 
 
 def test_parts_layout_is_head_torso_legs():
