@@ -52,6 +52,7 @@ from search.query_terms import ParsedQuery
 
 WEIGHTS = {"description": 1.0, "appearance": 1.0, "clip": 0.5}
 ABSOLUTE = ("description", "appearance")
+GATE_APPEARANCE = "appearance_gate"  # the no-result gate's appearance (averaged colours only)
 REPORTED = ("colour", "attributes", "description", "details", "appearance")  # parts shown with a sighting
 # The share of a description's ranking score that only details seen matching can earn (see the module doc).
 DETAIL_SHARE = 0.3
@@ -121,14 +122,18 @@ def absolute_parts(q: ScoringQuery, upper: np.ndarray | None, lower: np.ndarray 
         parts.update(ev.description_evidence(q.parsed, upper, lower, attributes))  # type: ignore[arg-type]
     if q.uses_appearance and upper is not None and lower is not None and layout is not None:
         w = q.part_weights
-        sims = []
+        sims, plain = [], []
         for r in q.references:
             colours = ev.reference_evidence(upper, lower, layout, r.upper, r.lower, r.layout)
+            plain.append(colours)
             if r.parts is not None and crops is not None and w.parts > 0:
                 part_ev = part_evidence(part_similarity(crops[0], crops[1], r.parts, w), w)
                 colours = fuse(colours, part_ev, w)
             sims.append(colours)
         parts["appearance"] = combine_references(sims, w)
+        # Part colours order the sightings that pass; whether anything passes stays with the averaged colours'
+        # calibrated evidence: on the real clips the parts alone let another camera's passer-by through.
+        parts[GATE_APPEARANCE] = combine_references(plain, w)
     return parts
 
 
@@ -139,16 +144,18 @@ def raw_clip_similarity(q: ScoringQuery, vectors: np.ndarray, has_vector: np.nda
     return sims
 
 
-def _absolute(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _absolute(parts: dict[str, np.ndarray], *, gate: bool = False) -> dict[str, np.ndarray]:
     """The gate's components: the description (the colour part when there are no attribute terms)."""
     out = {k: parts[k] for k in ABSOLUTE if k in parts}
+    if gate and GATE_APPEARANCE in parts:
+        out["appearance"] = parts[GATE_APPEARANCE]
     if "description" not in out and "colour" in parts:
         out["description"] = parts["colour"]
     return out
 
 
 def evidence_score(parts: dict[str, np.ndarray], n: int) -> np.ndarray:
-    present = _absolute(parts)
+    present = _absolute(parts, gate=True)
     if not present:
         return np.full(n, np.nan, dtype=np.float32)
     total = sum(WEIGHTS[k] for k in present)
