@@ -53,9 +53,11 @@ def test_motion_gating_skips_still_frames_without_losing_people(models, tmp_path
     clip = FOOTAGE / "intel_one_by_one_person.mp4"  # six people, one at a time, empty room between them
     requires(clip)
     gated, ungated = CountingDetector(models.detector), CountingDetector(models.detector)
-    on = index_video(_video(clip), CAMERA, replace(models, detector=gated), make_config(tmp_path / "a"))
+    # 1 fps throughout: this is about gating, not about adaptive sampling's extra frames
+    on = index_video(_video(clip), CAMERA, replace(models, detector=gated),
+                     make_config(tmp_path / "a", index__busy_fps=1))
     off = index_video(_video(clip), CAMERA, replace(models, detector=ungated),
-                      make_config(tmp_path / "b", index__motion_gating=False))
+                      make_config(tmp_path / "b", index__motion_gating=False, index__busy_fps=1))
     assert on.ok and off.ok and on.n_sampled == off.n_sampled == 140
     assert on.n_gated >= 10 and off.n_gated == 0
     assert gated.calls == 140 - on.n_gated and ungated.calls == 140
