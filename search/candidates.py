@@ -32,7 +32,15 @@ from search.appearance import read_part_column
 from search.attribute_columns import columns_for, read_attribute_columns
 from search.filters import SearchFilters, and_where
 from search.index_reader import DISTANCE, ROW_ID, SightingReader, fixed_list
-from search.scoring import REPORTED, ScoringQuery, absolute_parts, evidence_score, fused_score, raw_clip_similarity
+from search.scoring import (
+    GATE_APPEARANCE,
+    REPORTED,
+    ScoringQuery,
+    absolute_parts,
+    evidence_score,
+    fused_score,
+    raw_clip_similarity,
+)
 from search.timing import StageTimer
 
 CANDIDATE_K = 500
@@ -235,7 +243,7 @@ def _two_pass(reader: SightingReader, q: ScoringQuery, where: str | None, n: int
 
 def _finish(q: ScoringQuery, arrays: dict[str, np.ndarray], k_clip: int) -> Scored:
     n = len(arrays["ids"])
-    parts = {name: arrays[name] for name in REPORTED if name in arrays}
+    parts = {name: arrays[name] for name in (*REPORTED, GATE_APPEARANCE) if name in arrays}
     clip_ev = None
     if "raw_clip" in arrays:
         raw = arrays["raw_clip"]
@@ -307,7 +315,8 @@ def _batch_arrays(batch: pa.RecordBatch | pa.Table, q: ScoringQuery) -> dict[str
         if q.uses_parts and SightingField.PART_COLOURS in names else None
     out.update(absolute_parts(q, upper, lower, layout, attributes, crops))
     if any(k in out for k in REPORTED):
-        out["evidence"] = evidence_score({k: out[k] for k in REPORTED if k in out}, len(out["ids"]))
+        gated = {k: out[k] for k in (*REPORTED, GATE_APPEARANCE) if k in out}
+        out["evidence"] = evidence_score(gated, len(out["ids"]))
     return out
 
 

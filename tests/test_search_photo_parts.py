@@ -211,10 +211,11 @@ def test_expansion_is_idempotent_and_skips_the_query_itself(two_views):
 # --------------------------------------------------------------------------------- real clips
 
 
-def test_photo_search_on_the_real_clips_gains_from_parts(real_index, real_archive):
-    """The 8 reference photos through the engine (CLIP off, gate on): part colours of several crops find
-    more of each person's appearances than colours + layout alone (measured with the default pipeline:
-    R@10 0.81 -> 0.94, mAP 0.81 -> 0.86; bench/results/photo_quality.json)."""
+def test_photo_search_on_the_real_clips_never_loses_from_parts(real_index, real_archive):
+    """The 8 reference photos through the engine (CLIP off, gate on). With the no-result gate on the averaged
+    colours (part colours only order what passes it), parts must not lower R@10 or mAP. The gain reported in
+    bench/results/photo_quality.json (R@10 0.81 -> 0.94) was measured with part evidence inside the gate,
+    which also let a passer-by in another camera through (test_search_real's not-in-view test)."""
     from core.registry import load_registry
     from search.evaluation import parse_labels, score_ranking, tracks_of
     from tests.test_eval_cmd import real_clip_labels
@@ -244,8 +245,8 @@ def test_photo_search_on_the_real_clips_gains_from_parts(real_index, real_archiv
 
     before = figures(PartWeights(parts=0.0))
     after = figures(PartWeights())
-    assert after[0] >= before[0] + 0.1 and after[1] >= before[1] + 0.04, (before, after)
-    assert after[0] >= 0.9 and after[1] >= 0.83, after
+    assert after[0] >= before[0] and after[1] >= before[1] - 1e-9, (before, after)
+    assert after[0] >= 0.75 and after[1] >= 0.75, after
 
 
 def test_parts_layout_is_head_torso_legs():
