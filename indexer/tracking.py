@@ -85,8 +85,10 @@ class AppearanceGIoU(trackers.GIoU):
         sim = super()._compute(boxes_1, boxes_2)
         if self.frame_features is None or self.byte_track is None or not self.track_features:
             return sim
-        states = [(t.get_state_bbox(), self.track_features.get(t.tracker_id)) for t in self.byte_track.tracks]
-        rows = [_lookup(states, box) for box in boxes_1]
+        tracks = self.byte_track.tracks
+        states = np.array([t.get_state_bbox() for t in tracks], np.float64).reshape(-1, 4)
+        features = [self.track_features.get(t.tracker_id) for t in tracks]
+        rows = [_lookup(states, features, box) for box in boxes_1]
         cols = [_row_of(self.frame_boxes, box) for box in boxes_2]
         for i, track_feature in enumerate(rows):
             if track_feature is None:
@@ -99,11 +101,13 @@ class AppearanceGIoU(trackers.GIoU):
         return sim
 
 
-def _lookup(states: list[tuple[np.ndarray, np.ndarray | None]], box: np.ndarray) -> np.ndarray | None:
-    for state, feature in states:
-        if np.allclose(state, box, atol=1e-4):
-            return feature
-    return None
+def _lookup(states: np.ndarray, features: list[np.ndarray | None], box: np.ndarray) -> np.ndarray | None:
+    # One vectorised comparison per box: np.allclose per (box, track) pair was ~13 % of a busy camera's CPU.
+    if len(states) == 0:
+        return None
+    close = np.all(np.abs(states - box) <= 1e-4 + 1e-5 * np.abs(box), axis=1)
+    hits = np.flatnonzero(close)
+    return features[hits[0]] if len(hits) else None
 
 
 def _row_of(boxes: np.ndarray, box: np.ndarray) -> int | None:
