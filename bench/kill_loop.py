@@ -1,9 +1,14 @@
 """kill -9 the batch indexer at random moments, many times; check the index after every kill.
 
-Each round starts ``footage-search index`` on the archive and SIGKILLs it after a random delay. After
-every kill the index must be consistent: no duplicate sighting, no sighting of a video that is not
-``done``, and every ``done`` video's sighting count equal to its rows. After the last kill one run must
-finish the job, and the result must equal an index built without interruptions.
+Each round starts ``footage-search index`` on the archive and SIGKILLs it at a random moment: about
+half the rounds after a random delay from the start (start-up, decoding, the first video), the others a
+random moment after the round's first commit (mid-video or mid-write, where a kill can tear something).
+Waiting for a commit, rather than drawing long delays and hoping one lands after a commit, makes every
+such kill land in a run that is writing, however fast the machine, without rounds that run to the end
+unkilled. After every kill the index must be consistent: no duplicate sighting, no sighting of a video
+that is not ``done``, and every ``done`` video's sighting count equal to its rows. After the last kill
+one run must finish the job, and the result must equal an index built without interruptions (or the
+given reference sighting ids of one).
 
     .venv/bin/python -m bench.kill_loop ARCHIVE --kills 20
 """
@@ -70,22 +75,50 @@ def index_command(archive: Path, index: Path, overrides: list[str]) -> list[str]
             "--no-progress", *[f"--set={o}" for o in overrides]]
 
 
+def videos_done(index: Path) -> int:
+    try:
+        return lancedb.connect(str(index)).open_table(VIDEOS).count_rows(f"status = '{VIDEO_STATUS_DONE}'")
+    except Exception:  # tables not created yet
+        return 0
+
+
+def wait_for_commit(proc: subprocess.Popen, index: Path, timeout_s: float = 600.0) -> bool:
+    """Wait until the running indexer has marked one more video done than the index held at its start;
+    False when it ended (or the time ran out) first."""
+    before = videos_done(index)
+    deadline = time.monotonic() + timeout_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        if videos_done(index) > before:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def kill_loop(archive: Path, index: Path, kills: int, overrides: list[str], *, seed: int = 0,
-              min_delay_s: float = 1.0, max_delay_s: float = 20.0) -> KillReport:
+              min_delay_s: float = 0.5, max_delay_s: float = 20.0, after_commit_s: float = 2.0,
+              reference: set[str] | None = None) -> KillReport:
+    """``kills`` SIGKILLs, each round's moment drawn from ``seed``: a delay in [min_delay_s, max_delay_s)
+    from the start, or (every other round on average) a delay in [0, after_commit_s) after the round's
+    first commit. ``reference``: the sighting ids of an uninterrupted index of ``archive`` with the same
+    settings (else one is built after the loop)."""
     rng = random.Random(seed)
     report = KillReport()
     cmd = index_command(archive, index, overrides)
     last = 0
     k = 0
     while report.kills < kills:
+        after_commit = rng.random() < 0.5
+        delay = rng.uniform(0.0, after_commit_s) if after_commit else rng.uniform(min_delay_s, max_delay_s)
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(min_delay_s, max_delay_s))
+        if not after_commit or wait_for_commit(proc, index):
+            time.sleep(delay)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             report.kills += 1
         proc.wait()
         facts = check_index(index)
         facts["round"] = k
+        facts["after_commit"] = after_commit
         report.checks.append(facts)
         if facts["sightings"] != last:
             report.killed_while_writing += 1
@@ -101,11 +134,13 @@ def kill_loop(archive: Path, index: Path, kills: int, overrides: list[str], *, s
     final = check_index(index)
     assert final.get("orphan_rows", 0) == 0, final
     report.final_sightings = final["sightings"]
-    with tempfile.TemporaryDirectory() as tmp:
-        clean = Path(tmp) / "clean"
-        subprocess.run(index_command(archive, clean, overrides), cwd=REPO, check=True, capture_output=True,
-                       timeout=1800)
-        report.equals_clean_index = sighting_ids(index) == sighting_ids(clean)
+    if reference is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            clean = Path(tmp) / "clean"
+            subprocess.run(index_command(archive, clean, overrides), cwd=REPO, check=True, capture_output=True,
+                           timeout=1800)
+            reference = sighting_ids(clean)
+    report.equals_clean_index = sighting_ids(index) == reference
     return report
 
 
