@@ -1,12 +1,14 @@
 """Windowed indexing (case mode): window edges, coverage merging, window + whole-file runs, kill -9.
 
 The slow tests index the real PETS 2009 clip (people cross the frame all the time, so every window
-edge cuts through someone's track) and the Intel car-park clip, and compare with a whole-file run.
+edge cuts through someone's track) and the Intel car-park clip, and compare with a whole-file run. Both
+clips are cut at a keyframe (packets copied, not re-encoded) to the length the windows need: the PETS
+clip is indexed three times over (whole, in two windows, in three windows and a whole-file run), the
+car-park clip four times, and their later minutes add indexing time but no case the tests check.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -30,7 +32,7 @@ from indexer.store import SightingStore
 from indexer.windows import WindowError, index_windows
 from search.index_reader import SightingReader
 from tests.conftest import FOOTAGE, REPO, TINY_CLIP_CONFIG, make_config, requires
-from tests.videos import write_video
+from tests.videos import head, write_video
 
 REGISTRY = """camera_id,district,name,lat,lon,heading_deg,tilt_deg,notes
 PETS,Jongno-gu,Campus path junction,37.5800,126.9770,0,40,
@@ -39,6 +41,8 @@ CARPARK,Yongsan-gu,Car park,37.5320,126.9900,0,70,
 PETS_CLIP = "pets2009_s2l1_view001.mp4"
 CARPARK_CLIP = "intel_person_bicycle_car.mp4"
 EDGE_S = 50.0  # where the PETS clip is cut in two windows: several people are in view then
+PETS_S = 70.0  # the PETS clip's first 71.4 s (up to its keyframe at 71.4 s): past EDGE_S and the 20-70 s windows
+CARPARK_S = 20.0  # the car-park clip's first 20.8 s (up to its second keyframe)
 FRAME_S = 1.0  # one sampled frame at the default index.sample_fps
 
 
@@ -111,11 +115,10 @@ def test_bad_windows_are_refused_in_one_line(tmp_path: Path):
 # -- slow: real footage --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def pets(tmp_path_factory: pytest.TempPathFactory, detector_path, colour_table_path) -> tuple[Path, float, float]:
-    """An archive of the PETS clip: (archive, its start epoch, its duration)."""
+    """An archive of the PETS clip's first PETS_S seconds: (archive, its start epoch, its duration)."""
     requires(FOOTAGE / PETS_CLIP)
     root = tmp_path_factory.mktemp("pets-archive")
-    (root / "PETS").mkdir()
-    os.symlink(FOOTAGE / PETS_CLIP, root / "PETS" / "pets_20260314T100000+0900.mp4")
+    head(FOOTAGE / PETS_CLIP, root / "PETS" / "pets_20260314T100000+0900.mp4", PETS_S)
     (root / "cameras.csv").write_text(REGISTRY, encoding="utf-8")
     video = discover(root, load_registry(root / "cameras.csv"), "Asia/Seoul")[0][0]
     from indexer.decode import probe
@@ -230,12 +233,12 @@ def test_window_then_whole_index_analyses_only_the_gaps_and_duplicates_nothing(p
 
 @pytest.fixture
 def carpark(tmp_path: Path, detector_path, colour_table_path) -> tuple[Path, float]:
-    """Two recordings of one camera a minute apart (the same clip): (archive, start of the first)."""
+    """Two recordings of one camera a minute apart (the same CARPARK_S seconds of the clip): (archive,
+    start of the first)."""
     requires(FOOTAGE / CARPARK_CLIP)
     root = tmp_path / "archive"
-    (root / "CARPARK").mkdir(parents=True)
-    for minute in (0, 1):
-        shutil.copy(FOOTAGE / CARPARK_CLIP, root / "CARPARK" / f"carpark_20260314T10{minute:02d}00+0900.mp4")
+    first = head(FOOTAGE / CARPARK_CLIP, root / "CARPARK" / "carpark_20260314T100000+0900.mp4", CARPARK_S)
+    shutil.copy(first, root / "CARPARK" / "carpark_20260314T100100+0900.mp4")
     (root / "cameras.csv").write_text(REGISTRY, encoding="utf-8")
     first = discover(root, load_registry(root / "cameras.csv"), "Asia/Seoul")[0][0]
     return root, first.start_time

@@ -41,3 +41,20 @@ def truncate(src: Path, dst: Path, fraction: float = 0.5) -> Path:
     data = src.read_bytes()
     dst.write_bytes(data[: int(len(data) * fraction)])
     return dst
+
+
+def head(src: Path, dst: Path, seconds: float) -> Path:
+    """The start of a real clip, up to its first keyframe at or after ``seconds``, copied packet for packet
+    (no re-encoding: the frames are the clip's own, with their own timestamps)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        vin = inp.streams.video[0]
+        vout = out.add_stream_from_template(vin)
+        for pkt in inp.demux(vin):
+            if pkt.dts is None:  # the demuxer's flush packet
+                continue
+            if pkt.is_keyframe and pkt.pts is not None and pkt.pts * vin.time_base >= seconds:
+                break
+            pkt.stream = vout
+            out.mux(pkt)
+    return dst
