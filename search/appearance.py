@@ -44,6 +44,10 @@ class PartWeights:
     match: str = "best"  # "best": best pair of crops; "mean": mean over all pairs; "first": best crops only
     parts: float = 0.6  # share of the part evidence in the appearance evidence
     references: str = "mean"  # several references (photo + pins): "mean" or "max" of their evidence
+    # Gate evidence at which a camera's best match becomes one more reference for that camera's rows
+    # (search.appearance_anchor); 0: no anchors.
+    anchor: float = 0.5
+    anchor_margin: float = 0.02  # ... when its appearance leads the camera's other tracks by this much
 
     def vector(self) -> np.ndarray:
         w = np.asarray([self.head, self.torso, self.legs], dtype=np.float32)

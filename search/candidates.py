@@ -29,6 +29,7 @@ from core.schema import SightingField
 from core.vision.colours import LAYOUT_DIM, N_COLOURS
 from search import evidence as ev
 from search.appearance import read_part_column
+from search.appearance_anchor import Features, expand
 from search.attribute_columns import columns_for, read_attribute_columns
 from search.filters import SearchFilters, and_where
 from search.index_reader import DISTANCE, ROW_ID, SightingReader, fixed_list
@@ -54,6 +55,8 @@ ANN_EXACT_MAX = 50_000
 EVIDENCE_SCAN_MAX = 250_000
 VECTOR_LED_K_FACTOR = 2
 BROWSE_MAX = 5_000
+# The candidates' own appearance (search.appearance_anchor.Features), carried until scoring ends.
+FEATURES = ("f_camera", "f_upper", "f_lower", "f_layout", "f_crops", "f_mask")
 BASE_COLUMNS = (SightingField.SIGHTING_ID, SightingField.VIDEO_ID, SightingField.TRACK_ID, SightingField.SEGMENT,
                 SightingField.T_START, SightingField.T_END)
 
@@ -94,7 +97,7 @@ def score_columns(q: ScoringQuery, available: set[str]) -> list[str]:
     if q.uses_colours or q.uses_appearance:
         cols += [SightingField.UPPER_COLOUR, SightingField.LOWER_COLOUR]
     if q.uses_appearance:
-        cols.append(SightingField.COLOUR_LAYOUT)
+        cols += [SightingField.COLOUR_LAYOUT, SightingField.CAMERA_ID]
     if q.uses_parts and SightingField.PART_COLOURS in available:
         cols.append(SightingField.PART_COLOURS)
     cols += columns_for(q.parsed, available)
@@ -243,6 +246,12 @@ def _two_pass(reader: SightingReader, q: ScoringQuery, where: str | None, n: int
 
 def _finish(q: ScoringQuery, arrays: dict[str, np.ndarray], k_clip: int) -> Scored:
     n = len(arrays["ids"])
+    if FEATURES[0] in arrays and "appearance" in arrays and not q.examples:
+        # Same-camera anchors are automatic pins; an operator's pins replace them.
+        f = Features(arrays["f_camera"], arrays["video_id"], arrays["track_id"],
+                     *(arrays.get(name) for name in FEATURES[1:]))
+        arrays["appearance"], arrays[GATE_APPEARANCE], _ = expand(
+            arrays["appearance"], arrays[GATE_APPEARANCE], f, len(q.references), q.part_weights)
     parts = {name: arrays[name] for name in (*REPORTED, GATE_APPEARANCE) if name in arrays}
     clip_ev = None
     if "raw_clip" in arrays:
@@ -314,6 +323,12 @@ def _batch_arrays(batch: pa.RecordBatch | pa.Table, q: ScoringQuery) -> dict[str
     crops = read_part_column(batch.column(SightingField.PART_COLOURS)) \
         if q.uses_parts and SightingField.PART_COLOURS in names else None
     out.update(absolute_parts(q, upper, lower, layout, attributes, crops))
+    if q.uses_appearance and layout is not None and SightingField.CAMERA_ID in names and q.part_weights.anchor > 0:
+        # The candidates' own appearance, for same-camera anchors (search.appearance_anchor).
+        out.update(zip(FEATURES, (np.asarray(batch.column(SightingField.CAMERA_ID).to_pylist(), dtype=object),
+                                  upper, lower, layout, *(crops if crops is not None else (None, None))),
+                       strict=True))
+        out = {k: v for k, v in out.items() if v is not None}
     if any(k in out for k in REPORTED):
         gated = {k: out[k] for k in (*REPORTED, GATE_APPEARANCE) if k in out}
         out["evidence"] = evidence_score(gated, len(out["ids"]))
