@@ -48,6 +48,7 @@ class PartWeights:
     # (search.appearance_anchor); 0: no anchors.
     anchor: float = 0.5
     anchor_margin: float = 0.02  # ... when its appearance leads the camera's other tracks by this much
+    continuations: bool = True  # an anchor's continuation in the camera's previous / next file counts as it
 
     def vector(self) -> np.ndarray:
         w = np.asarray([self.head, self.torso, self.legs], dtype=np.float32)

@@ -23,6 +23,7 @@ bring more sightings of one camera into a result that already has a confident on
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +44,19 @@ class Features:
     layout: np.ndarray  # (N, 88)
     crops: np.ndarray | None = None  # (N, MAX_CROPS, N_PARTS, N_COLOURS) square-rooted part colours
     mask: np.ndarray | None = None  # (N, MAX_CROPS) crops present
+    ids: np.ndarray | None = None  # (N,) sighting ids, t_start / t_end (UTC epoch): for continuations
+    t_start: np.ndarray | None = None
+    t_end: np.ndarray | None = None
+
+
+# A track's path as the index keeps it: (file offsets, boxes) of sightings, by id (search.candidates reads them).
+PathReader = Callable[[Sequence[str]], dict[str, tuple[np.ndarray, np.ndarray]]]
+# Continuation in the camera's next file: the later sighting begins at most CONTINUATION_S after the earlier one
+# ends and within FIRST_S of its own file's start, where the earlier one's last motion puts it, within
+# (0.5 + 0.25 s^-1 x gap) box heights, and its averaged colours match the anchor's as a plausible result does.
+CONTINUATION_S = 6.0
+FIRST_S = 2.0
+LINK_EVIDENCE = 0.35
 
 
 def anchors(f: Features, appearance: np.ndarray, gate: np.ndarray, weights: PartWeights) -> dict[str, int]:
@@ -65,10 +79,11 @@ def anchors(f: Features, appearance: np.ndarray, gate: np.ndarray, weights: Part
 
 
 def expand(appearance: np.ndarray, gate: np.ndarray, f: Features, n_references: int,
-           weights: PartWeights) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+           weights: PartWeights, paths: PathReader | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """The appearance (ranking) and gate evidence with each camera's anchor added as one more reference
-    for that camera's rows; ``n_references`` is how many references the given evidence combines. Also
-    returns the anchors (camera -> row)."""
+    for that camera's rows; ``n_references`` is how many references the given evidence combines. With
+    ``paths``, the anchor's continuation in the camera's previous or next file (:func:`continuation`) ranks
+    and passes as the anchor does. Also returns the anchors (camera -> row)."""
     found = anchors(f, appearance, gate, weights)
     if not found:
         return appearance, gate, found
@@ -85,7 +100,66 @@ def expand(appearance: np.ndarray, gate: np.ndarray, f: Features, n_references: 
             ranked = fuse(plain, part_evidence(sim, weights), weights)
         appearance[rows] = _add(appearance[rows], ranked, n_references, weights)
         gate[rows] = _add(gate[rows], plain, n_references, weights)
+        if paths is not None and f.ids is not None:
+            for j in continuation(f, a, rows[plain >= LINK_EVIDENCE], paths):
+                appearance[j] = max(appearance[j], appearance[a])
+                gate[j] = max(gate[j], gate[a])
     return appearance, gate, found
+
+
+def continuation(f: Features, a: int, rows: np.ndarray, paths: PathReader) -> list[int]:
+    """The rows (of ``rows``, same camera as the anchor ``a``) that continue the anchor's track across a
+    file boundary: in the next file (the anchor walks on) or the previous one (it walked in); at most one
+    each way, the nearest to where the earlier track was heading."""
+    assert f.ids is not None and f.t_start is not None and f.t_end is not None
+    other = rows[f.video[rows] != f.video[a]]
+    after = other[(f.t_start[other] >= f.t_end[a]) & (f.t_start[other] - f.t_end[a] <= CONTINUATION_S)]
+    before = other[(f.t_end[other] <= f.t_start[a]) & (f.t_start[a] - f.t_end[other] <= CONTINUATION_S)]
+    if not len(after) and not len(before):
+        return []
+    got = paths([str(f.ids[i]) for i in (a, *after, *before)])
+    if str(f.ids[a]) not in got:
+        return []
+    out = []
+    nxt = _nearest(f, got, a, after)
+    if nxt is not None:
+        out.append(nxt[0])
+    prev = [(link[1], int(b)) for b in before if (link := _nearest(f, got, int(b), np.array([a]))) is not None]
+    if prev:
+        out.append(min(prev)[1])
+    return out
+
+
+def _nearest(f: Features, got: dict, earlier: int, laters: np.ndarray) -> tuple[int, float] | None:
+    """Of ``laters``, the one whose first box is nearest where ``earlier``'s last motion leads, if close enough
+    and if it begins with its file; with that distance (pixels)."""
+    ids = f.ids
+    assert ids is not None and f.t_start is not None and f.t_end is not None
+    if str(ids[earlier]) not in got:
+        return None
+    offsets, boxes = got[str(ids[earlier])]
+    last = _centre(boxes[-1])
+    height = float(boxes[-1][3] - boxes[-1][1])
+    velocity = np.zeros(2)
+    if len(offsets) > 1 and offsets[-1] > offsets[-2]:
+        velocity = (last - _centre(boxes[-2])) / (offsets[-1] - offsets[-2])
+    best, best_d = None, np.inf
+    for j in laters:
+        if str(ids[j]) not in got:
+            continue
+        offs, bx = got[str(ids[j])]
+        if not len(offs) or offs[0] > FIRST_S:
+            continue
+        gap = float(f.t_start[j] - f.t_end[earlier])
+        h = float(bx[0][3] - bx[0][1])
+        d = float(np.linalg.norm(_centre(bx[0]) - (last + velocity * gap)))
+        if d <= height * (0.5 + 0.25 * gap) and 0.5 <= h / max(height, 1.0) <= 2.0 and d < best_d:
+            best, best_d = int(j), d
+    return None if best is None else (best, best_d)
+
+
+def _centre(box: np.ndarray) -> np.ndarray:
+    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], dtype=np.float64)
 
 
 def _add(combined: np.ndarray, new: np.ndarray, n: int, weights: PartWeights) -> np.ndarray:

@@ -195,7 +195,7 @@ def _scan(reader: SightingReader, q: ScoringQuery, where: str | None, cols: list
     if not acc:
         return _empty_scored()
     acc = _keep_top(acc, keep, key)
-    return _finish(q, {name: np.concatenate(v) for name, v in acc.items()}, k_clip)
+    return _finish(q, {name: np.concatenate(v) for name, v in acc.items()}, k_clip, reader)
 
 
 def _two_pass(reader: SightingReader, q: ScoringQuery, where: str | None, n: int, k: int, cols: list[str],
@@ -241,17 +241,20 @@ def _two_pass(reader: SightingReader, q: ScoringQuery, where: str | None, n: int
             ids = vec_rows.column(SightingField.SIGHTING_ID).to_pylist()
             sims_by_id.update(zip(ids, sims.tolist(), strict=True))
     union["raw_clip"] = np.array([sims_by_id.get(s, math.nan) for s in union["ids"]], dtype=np.float32)
-    return _finish(q, union, k)
+    return _finish(q, union, k, reader)
 
 
-def _finish(q: ScoringQuery, arrays: dict[str, np.ndarray], k_clip: int) -> Scored:
+def _finish(q: ScoringQuery, arrays: dict[str, np.ndarray], k_clip: int,
+            reader: SightingReader | None = None) -> Scored:
     n = len(arrays["ids"])
     if FEATURES[0] in arrays and "appearance" in arrays and not q.examples:
         # Same-camera anchors are automatic pins; an operator's pins replace them.
         f = Features(arrays["f_camera"], arrays["video_id"], arrays["track_id"],
-                     *(arrays.get(name) for name in FEATURES[1:]))
+                     *(arrays.get(name) for name in FEATURES[1:]), ids=arrays["ids"],
+                     t_start=arrays["t_start"], t_end=arrays["t_end"])
         arrays["appearance"], arrays[GATE_APPEARANCE], _ = expand(
-            arrays["appearance"], arrays[GATE_APPEARANCE], f, len(q.references), q.part_weights)
+            arrays["appearance"], arrays[GATE_APPEARANCE], f, len(q.references), q.part_weights,
+            paths=None if reader is None or not q.part_weights.continuations else lambda ids: track_paths(reader, ids))
     parts = {name: arrays[name] for name in (*REPORTED, GATE_APPEARANCE) if name in arrays}
     clip_ev = None
     if "raw_clip" in arrays:
@@ -274,6 +277,18 @@ def _finish(q: ScoringQuery, arrays: dict[str, np.ndarray], k_clip: int) -> Scor
                   track_id=arrays["track_id"],
                   segment=arrays["segment"], t_start=arrays["t_start"], t_end=arrays["t_end"],
                   score=score, evidence=evidence, parts=parts, clip=clip_ev)
+
+
+def track_paths(reader: SightingReader, ids) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(file offsets, boxes) of the tracks of sightings ``ids``: anchors' continuations (search.appearance_anchor)."""
+    table = reader.fetch(list(ids), [SightingField.TRACK_OFFSETS, SightingField.TRACK_BOXES])
+    out = {}
+    for r in table.to_pylist():
+        offsets = np.asarray(r[SightingField.TRACK_OFFSETS] or [], dtype=np.float64)
+        boxes = np.asarray(r[SightingField.TRACK_BOXES] or [], dtype=np.float64).reshape(-1, 4)
+        if len(offsets) and len(offsets) == len(boxes):
+            out[r[SightingField.SIGHTING_ID]] = (offsets, boxes)
+    return out
 
 
 def _vectors(reader: SightingReader, ids: np.ndarray, rowid: np.ndarray) -> pa.Table:

@@ -4,6 +4,8 @@
   tracks; a camera without one is left exactly as it was (the no-result gate cannot open there);
 * on the real clips, anchors bring back the navy-and-red puffer man's first crossing, which the photo's
   averaged colours alone leave under the gate, and never lower photo R@10 / mAP;
+* an anchor's continuation in the camera's next file (where its motion leads, when that file begins)
+  ranks and passes with it: the cream-jacket woman in Oxford clip B;
 * photos searched on cameras their person never passes give the same answer with and without anchors.
 """
 
@@ -67,6 +69,29 @@ def test_an_anchor_changes_its_own_camera_only():
     assert np.all(gate_max >= gate)
 
 
+def test_the_anchors_continuation_in_the_next_file_ranks_and_passes_with_it():
+    """The anchor walks down-left out of file 1 (ending at t=10); file 2 starts at t=12 with two people: the
+    one where her motion leads (and dressed like her) is her; the other is left as scored."""
+    f = features(["A", "A", "A", "A"], [1, 2, 3, 4])
+    f = replace(f, video=np.asarray(["v1", "v2", "v2", "v1"], dtype=object),
+                ids=np.asarray(["v1:1:0", "v2:2:0", "v2:3:0", "v1:4:0"], dtype=object),
+                t_start=np.array([0.0, 12.0, 12.0, 0.0]), t_end=np.array([10.0, 15.0, 15.0, 10.0]))
+    f = replace(f, upper=np.repeat(f.upper[:1], 4, axis=0), lower=np.repeat(f.lower[:1], 4, axis=0),
+                layout=np.repeat(f.layout[:1], 4, axis=0))  # all dressed alike: only the path tells them apart
+    paths = {"v1:1:0": (np.array([9.0, 10.0]), np.array([[500, 100, 540, 200], [480, 120, 520, 220]], float)),
+             "v2:2:0": (np.array([0.0, 1.0]), np.array([[440, 160, 480, 260], [420, 180, 460, 280]], float)),
+             "v2:3:0": (np.array([0.0, 1.0]), np.array([[900, 100, 940, 200], [880, 120, 920, 220]], float))}
+    gate = np.array([0.8, 0.2, 0.2, 0.1], np.float32)
+    appearance = np.array([0.9, 0.3, 0.3, 0.2], np.float32)
+    app2, gate2, _ = expand(appearance, gate, f, 1, DEFAULT, paths=lambda ids: {i: paths[i] for i in ids if i in paths})
+    assert gate2[1] == pytest.approx(gate2[0]) and app2[1] == pytest.approx(app2[0])  # her continuation
+    assert gate2[2] < gate2[0] and app2[2] < app2[0]  # someone else, at the other side of the frame
+    # a file that begins without her (her track's first box 3 s into it) is no continuation
+    late = {**paths, "v2:2:0": (np.array([3.0, 4.0]), paths["v2:2:0"][1])}
+    _, gate3, _ = expand(appearance, gate, f, 1, DEFAULT, paths=lambda ids: {i: late[i] for i in ids if i in late})
+    assert gate3[1] < gate3[0]
+
+
 # --------------------------------------------------------------------------------- real clips
 
 
@@ -112,6 +137,17 @@ def test_anchors_find_the_puffer_mans_first_crossing(real):
     assert r10_after == 1.0 and ranks_after[0] == 1 and ranks_after[1] <= 3, ranks_after
 
 
+def test_her_continuation_in_the_next_oxford_file_comes_second(real):
+    """The cream-jacket photo is from Oxford clip A; clip B continues the same camera 2 s later. Her clip-B
+    sighting scores 0.29 against the photo (under the gate); linked as her clip-A track's continuation it
+    ranks right after it, above the clip-A passer-by in a light top."""
+    engine, queries = real
+    q = next(q for q in queries if "cream_jacket" in q.id)
+    _, ranks_before, _, _ = _ranked(engine, q, replace(DEFAULT, anchor=0.0))
+    _, ranks_after, _, ap = _ranked(engine, q, DEFAULT)
+    assert ranks_before == [1] and ranks_after == [1, 2] and ap == 1.0, (ranks_before, ranks_after)
+
+
 def test_anchors_never_lower_photo_recall_or_map_on_the_real_clips(real):
     engine, queries = real
     figures = {}
@@ -120,8 +156,8 @@ def test_anchors_never_lower_photo_recall_or_map_on_the_real_clips(real):
         figures[label] = (float(np.mean([r[2] for r in runs])), float(np.mean([r[3] for r in runs])))
     before, after = figures["before"], figures["after"]
     assert after[0] >= before[0] and after[1] >= before[1], figures
-    # measured when written: 0.75 / 0.75 without anchors, 0.875 / 0.82 with them
-    assert after[0] >= 0.85 and after[1] >= 0.8, figures
+    # measured when written: 0.75 / 0.75 without anchors, 0.875 / 0.85 with them
+    assert after[0] >= 0.85 and after[1] >= 0.83, figures
 
 
 def test_photos_on_cameras_their_person_never_passes_answer_the_same(real):
