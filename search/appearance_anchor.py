@@ -90,7 +90,10 @@ def expand(appearance: np.ndarray, gate: np.ndarray, f: Features, n_references: 
     appearance, gate = appearance.copy(), gate.copy()
     cameras = np.asarray([str(c) for c in f.camera], dtype=object)
     for cam, a in found.items():
-        rows = np.flatnonzero(cameras == cam)
+        # The anchor's own track keeps its evidence: matching itself would lift a look-alike anchor too.
+        rows = np.flatnonzero((cameras == cam) & ((f.video != f.video[a]) | (f.track != f.track[a])))
+        if not len(rows):
+            continue
         plain = ev.reference_evidence(f.upper[rows], f.lower[rows], f.layout[rows],
                                       f.upper[a], f.lower[a], f.layout[a])
         ranked = plain
