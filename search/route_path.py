@@ -53,6 +53,7 @@ GAP_SCALE_S = 600.0
 DEFAULT_MIN_SPEED_MPS = 0.5  # slow wandering: the "latest" end of next-camera windows
 SUGGESTION_HORIZON_S = 2 * 3600
 REPORT_GAP_S = 60.0
+SAME_PASS_GAP_S = 10.0  # a track broken by occlusion at 1 sample/s resumes within this; later is a new pass
 CLIP_SAME_PERSON = (0.5, 0.9)  # cosine range mapped to appearance 0..1 when CLIP compares two sightings
 
 FootageSpans = dict[str, list[tuple[float, float]]]  # camera id -> (start, end) epoch spans of indexed video
@@ -273,6 +274,13 @@ def _transitions(reg: CameraRegistry, nodes: list[_Node], v_max: float, *, use_c
     app = _appearance_matrix(nodes, use_clip)
     score = (W_BEARING * np.nan_to_num(agreement, nan=0.0) - W_GAP * np.log1p(gap / GAP_SCALE_S)
              + W_APPEARANCE * np.where(np.isfinite(app), 2.0 * app - 1.0, 0.0))
+    # A new pass at the same camera means she left its view and came back: as unlikely as turning back,
+    # and the camera is already on the route, so the pass adds no evidence (neither its emission nor a
+    # matching look). Otherwise every look-alike who later walks past the last stop lengthens the path
+    # more than the person's next camera does.
+    emission = np.array([max(nd.emission, 0.0) for nd in nodes])
+    revisit = (ci[:, None] == ci[None, :]) & (gap > SAME_PASS_GAP_S)
+    score = np.where(revisit, np.minimum(score, 0.0) - W_BEARING - emission[None, :], score)
     trans = np.where(feasible, score, -np.inf)
     return _Graph(trans=trans, distance=dist, gap=gap, bearing=bearing, agreement=agreement, appearance=app)
 

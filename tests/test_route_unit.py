@@ -89,6 +89,23 @@ def test_direction_of_movement_decides_between_equal_candidates(tmp_path, headin
     assert route.stops[1].leg.bearing_agreement == pytest.approx(1.0, abs=0.01)
 
 
+def test_look_alikes_passing_the_last_stop_again_do_not_hold_the_route_there(tmp_path):
+    """She walks S -> E1 -> E2. Four people in her colours pass E1 after her: each pass used to add its
+    own emission, so staying at E1 outscored walking on to E2 (the large city's route lost its last stop
+    this way). A new pass of the same camera now adds no evidence; a broken track (gap <= 10 s) still joins."""
+    lookalikes = [Row("E1", T0 + 300 + 40 * k, T0 + 310 + 40 * k, track_id=10 + k, **RED) for k in range(4)]
+    engine, ids = engine_with(tmp_path, [
+        Row("S", T0, T0 + 10, track_id=1, bearing=90.0, **RED),
+        Row("E1", T0 + 250, T0 + 260, track_id=2, bearing=90.0, **RED),
+        Row("E1", T0 + 266, T0 + 272, track_id=3, bearing=90.0, **RED),  # her track, broken by an occlusion
+        Row("E2", T0 + 520, T0 + 530, track_id=4, bearing=90.0, upper={"red": 0.3}, lower={"black": 0.4}),
+        *lookalikes,
+    ])
+    route = build_route(engine, RouteRequest(start_sighting_id=ids[0], text="red jacket, black trousers"))
+    assert cams(route) == ["S", "E1", "E1", "E2"]
+    assert [st.sighting.sighting_id for st in route.stops[1:3]] == ids[1:3]
+
+
 def test_pins_and_rejects(fork):
     engine, ids = fork
     req = window(text="red jacket, black trousers")
