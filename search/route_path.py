@@ -15,6 +15,10 @@ Path score = sum over stops of the *emission* plus sum over hops of the *transit
 * A hop a -> b is allowed only if b starts after a ends and the cameras' distance (registry lat/lon)
   less ``2 * VIEW_RADIUS_M`` (the person is somewhere in each camera's view, not at its mast) can
   be walked at ``v_max`` in the time between them.
+* A new pass of the same camera (b more than ``SAME_PASS_GAP_S`` after a: she left its view and came
+  back) scores like turning back, ``min(transition, 0) - 0.75``, and gives back b's emission: a camera
+  already on the route gains nothing from look-alikes passing it later. A track broken by an occlusion
+  (a shorter gap) joins as before.
 * bearing agreement: cosine of the angle between the direction of movement seen at a (and at b)
   and the bearing from a's camera to b's camera; 0 when unknown or the cameras are close.
 * appearance: CLIP cosine similarity of the two sightings when both have a vector and CLIP is
