@@ -171,7 +171,6 @@ def run_batch(city: Path, truth: dict, work: Path, args) -> dict:
     from indexer.batch import BatchOptions, run_index
     from search.engine import SearchEngine
     from search.request import SearchRequest
-    from search.route import RouteRequest, build_route
 
     registry = load_registry(city / "cameras.csv")
     archive = city / "archive"
@@ -193,10 +192,6 @@ def run_batch(city: Path, truth: dict, work: Path, args) -> dict:
     found = engine.search(SearchRequest(text=rep["text"], time_from=rep["at_epoch"],
                                         time_to=rep["at_epoch"] + args.hours * 3600, use_clip=False, limit=20))
     search_s = time.perf_counter() - t1
-    t2 = time.perf_counter()
-    route = build_route(engine, RouteRequest(start_camera=rep["camera_id"], start_time=rep["at_epoch"],
-                                             text=rep["text"], forward_s=args.hours * 3600, use_clip=False))
-    route_s = time.perf_counter() - t2
     hours = summary.footage_s / 3600
     archive_h = truth["archive"]["camera_hours"]
     per_h = index_s / hours if hours else float("nan")
@@ -206,17 +201,39 @@ def run_batch(city: Path, truth: dict, work: Path, args) -> dict:
     return {"cameras": cams, "extrapolated": hours < archive_h - 0.01, "hours_indexed": round(hours, 3),
             "index_wall_s": round(index_s, 1), "wall_s_per_footage_hour": round(per_h, 1),
             "index_whole_archive_s": round(index_all_s, 1), "search_s": round(search_s, 2),
-            "route_s": round(route_s, 2),
             "first_correct_s": round(index_all_s + search_s, 1) if ranked_correct else None,
             "first_correct_rank": ranked_correct[0] + 1 if ranked_correct else None,
-            "route_ready_s": round(index_all_s + route_s, 1), "hours_decoded": round(archive_h, 3),
+            "hours_decoded": round(archive_h, 3),
             "sightings": summary.sightings, "failed": [f.__dict__ for f in summary.failed],
-            "route": judge_route(route, truth)} | _complete(judge_route(route, truth), index_all_s + route_s)
+            } | route_of_a(engine, truth, args.hours, index_all_s)
 
 
-def _complete(verdict: dict, ready_s: float) -> dict:
-    # The complete correct route is known when the route is ready only if it is complete; else never.
-    return {"complete_s": round(ready_s, 1) if verdict["complete"] else None}
+def route_of_a(engine, truth: dict, hours: float, index_all_s: float) -> dict:
+    """(a)'s route from the report, judged; its times count from the start of indexing the whole archive.
+    The complete correct route is known when the route is ready only if it is complete; else never."""
+    from search.route import RouteRequest, build_route
+
+    rep = truth["report"]
+    t0 = time.perf_counter()
+    route = build_route(engine, RouteRequest(start_camera=rep["camera_id"], start_time=rep["at_epoch"],
+                                             text=rep["text"], forward_s=hours * 3600, use_clip=False))
+    route_s = time.perf_counter() - t0
+    verdict = judge_route(route, truth)
+    ready_s = index_all_s + route_s
+    return {"route_s": round(route_s, 2), "route_ready_s": round(ready_s, 1), "route": verdict,
+            "complete_s": round(ready_s, 1) if verdict["complete"] else None}
+
+
+def compare(result: dict) -> None:
+    """The speed-ups of (b) over (a) and whether their routes have the same stops, into ``result``."""
+    a, b = result["a_batch"], result["b_case"]
+    if b.get("complete_s") and a.get("complete_s"):
+        result["speedup_complete"] = round(a["complete_s"] / b["complete_s"], 1)
+    if b.get("complete_s"):  # (b)'s complete route vs (a)'s route, complete or not
+        result["speedup_route_ready"] = round(a["route_ready_s"] / b["complete_s"], 1)
+    if b.get("first_correct_s") and a.get("first_correct_s"):
+        result["speedup_first"] = round(a["first_correct_s"] / b["first_correct_s"], 1)
+    result["same_stops"] = a["route"]["stops"] == b["route"]["stops"]
 
 
 # ------------------------------------------------------------------------------------------ main
@@ -263,13 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             a = run_batch(args.city, truth, work, args)
             a["share_decoded"] = 1.0
             result["a_batch"] = a
-            if b.get("complete_s") and a.get("complete_s"):
-                result["speedup_complete"] = round(a["complete_s"] / b["complete_s"], 1)
-            if b.get("complete_s"):  # (b)'s complete route vs (a)'s route, complete or not
-                result["speedup_route_ready"] = round(a["route_ready_s"] / b["complete_s"], 1)
-            if b.get("first_correct_s") and a.get("first_correct_s"):
-                result["speedup_first"] = round(a["first_correct_s"] / b["first_correct_s"], 1)
-            result["same_stops"] = a["route"]["stops"] == b["route"]["stops"]
+            compare(result)
             if args.keep_index is not None:
                 shutil.move(str(work / "batch" / "index"), str(args.keep_index))
     _write(args.out, result)
@@ -281,27 +292,13 @@ def reroute(args, truth: dict) -> int:
     """(a)'s route again from its kept index: what a route-code change does to the run's (a), unmeasured
     parts untouched. The JSON records the old route and says what was redone."""
     from search.engine import SearchEngine
-    from search.route import RouteRequest, build_route
 
     result = json.loads(args.out.read_text(encoding="utf-8"))
-    a, b = result["a_batch"], result["b_case"]
-    registry = load_registry(args.city / "cameras.csv")
-    engine = SearchEngine(bench_config(args.reroute, args.workers), registry)
-    rep = truth["report"]
-    t0 = time.perf_counter()
-    route = build_route(engine, RouteRequest(start_camera=rep["camera_id"], start_time=rep["at_epoch"],
-                                             text=rep["text"], forward_s=args.hours * 3600, use_clip=False))
-    route_s = time.perf_counter() - t0
-    verdict = judge_route(route, truth)
+    a = result["a_batch"]
+    engine = SearchEngine(bench_config(args.reroute, args.workers), load_registry(args.city / "cameras.csv"))
     a["route_before_reroute"] = a.get("route_before_reroute", a["route"])
-    a.update(route=verdict, route_s=round(route_s, 2), route_ready_s=round(a["index_whole_archive_s"] + route_s, 1),
-             rerouted=True)
-    a.update(_complete(verdict, a["index_whole_archive_s"] + route_s))
-    if b.get("complete_s") and a.get("complete_s"):
-        result["speedup_complete"] = round(a["complete_s"] / b["complete_s"], 1)
-    if b.get("complete_s"):
-        result["speedup_route_ready"] = round(a["route_ready_s"] / b["complete_s"], 1)
-    result["same_stops"] = a["route"]["stops"] == b["route"]["stops"]
+    a.update(route_of_a(engine, truth, args.hours, a["index_whole_archive_s"]), rerouted=True)
+    compare(result)
     _write(args.out, result)
     _print(result)
     return 0
