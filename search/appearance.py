@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from core.schema import SightingField
 from core.vision.colours import N_COLOURS
-from core.vision.parts import MAX_CROPS, N_PARTS, PART_DIM, as_crops
+from core.vision.parts import MAX_CROPS, N_PARTS, PART_DIM, PART_INDEX, as_crops
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,18 @@ def part_similarity(rows: np.ndarray, mask: np.ndarray, reference: np.ndarray,
     sim = np.asarray(sim, dtype=np.float32)
     sim[~mask.any(axis=1)] = np.nan
     return sim
+
+
+def crop_body_colours(rows: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 11) torso and (N, 11) legs colour distributions, the mean over each sighting's crops
+    (square-rooted rows of :func:`read_part_column`); NaN for rows without crops. A description's colour
+    words read these beside the track-averaged upper and lower body (:func:`search.evidence.colour_terms`)."""
+    p = np.square(rows) * mask[:, :, None, None]
+    n = mask.sum(axis=1).astype(np.float32)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        torso = np.where(n > 0, p[:, :, PART_INDEX["torso"]].sum(axis=1) / n, np.nan)
+        legs = np.where(n > 0, p[:, :, PART_INDEX["legs"]].sum(axis=1) / n, np.nan)
+    return torso.astype(np.float32), legs.astype(np.float32)
 
 
 def part_evidence(similarity: np.ndarray, weights: PartWeights = DEFAULT) -> np.ndarray:

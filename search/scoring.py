@@ -47,7 +47,14 @@ import numpy as np
 
 from search import evidence as ev
 from search.appearance import DEFAULT as DEFAULT_PART_WEIGHTS
-from search.appearance import PartWeights, combine_references, fuse, part_evidence, part_similarity
+from search.appearance import (
+    PartWeights,
+    combine_references,
+    crop_body_colours,
+    fuse,
+    part_evidence,
+    part_similarity,
+)
 from search.query_terms import ParsedQuery
 
 WEIGHTS = {"description": 1.0, "appearance": 1.0, "clip": 0.5}
@@ -80,7 +87,8 @@ class ScoringQuery:
 
     @property
     def uses_parts(self) -> bool:
-        return any(r.parts is not None for r in self.references)
+        """Whether the rows' part colours are read: for references' crops and a description's colours."""
+        return self.uses_colours or any(r.parts is not None for r in self.references)
 
     @property
     def uses_colours(self) -> bool:
@@ -119,7 +127,8 @@ def absolute_parts(q: ScoringQuery, upper: np.ndarray | None, lower: np.ndarray 
     ``crops``: the rows' part colours (:func:`search.appearance.read_part_column`), when the index has them."""
     parts: dict[str, np.ndarray] = {}
     if q.uses_description:
-        parts.update(ev.description_evidence(q.parsed, upper, lower, attributes))  # type: ignore[arg-type]
+        views = crop_body_colours(*crops) if crops is not None and q.uses_colours else None
+        parts.update(ev.description_evidence(q.parsed, upper, lower, attributes, views))  # type: ignore[arg-type]
     if q.uses_appearance and upper is not None and lower is not None and layout is not None:
         w = q.part_weights
         sims, plain = [], []

@@ -32,6 +32,7 @@ PARTS: dict[str, tuple[float, float, float, float]] = {
     "legs": (0.56, 0.92, 0.28, 0.72),
 }
 N_PARTS = len(PARTS)
+PART_INDEX = {name: i for i, name in enumerate(PARTS)}  # a part's row in a crop's descriptor
 PART_DIM = N_PARTS * N_COLOURS  # one crop's descriptor: the parts' distributions, concatenated
 MAX_CROPS = 4
 MAX_GAIN = 1.35  # a channel is scaled by at most this (or at least its inverse)
