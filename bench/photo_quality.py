@@ -19,7 +19,8 @@ the first result whose tracked box holds a labelled point or box; R@k, AP; CLIP 
 4. ``+ same-camera anchors``: each camera's confident best match becomes one more reference for that
    camera's rows (:mod:`search.appearance_anchor`; ``anchors 0`` is the state before, commit 4ce41f5);
    ``+ next-file continuations``: the anchor's track continued in the camera's next (or previous) file
-   ranks and passes with it;
+   ranks and passes with it; ``+ part evidence in the gate``: the no-result gate also takes the fused
+   colours + parts evidence, up to ``gate_parts`` of it (before: the averaged colours alone);
 5. ``tuned on <other split>``: fusion weights chosen by grid search on the other split (held-out figures);
    ``anchors tuned on <other split>``: the anchor level and margin chosen on the other split alone;
 6. ``+ pins``: the operator pins the first correct result in the top 10 and searches again (query expansion);
@@ -399,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
                 "parts, mean of crops": replace(no_anchor, match="mean"),
                 "parts, best of crops (anchors 0: 4ce41f5)": no_anchor,
                 "+ same-camera anchors": replace(DEFAULT, continuations=False),
-                "+ same-camera anchors + next-file continuations (defaults)": DEFAULT}
+                "+ same-camera anchors + next-file continuations": replace(DEFAULT, gate_parts=0.0),
+                "+ part evidence in the gate (defaults)": DEFAULT}
     report: dict = {"what": __doc__.split("\n\n")[0], "splits": {}, "tuned": {}, "tuned_anchor": {}, "queries": {}}
     tuned, tuned_anchor = {}, {}
     for split in SPLITS:
@@ -428,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
                                            for q, s in r.items()} for name, r in rows.items()}
     report["held_out_real"] = held_out(report)
     report["strangers"] = {"before (anchors 0)": strangers(engines, queries, no_anchor),
+                           "anchors, gate on averaged colours only": strangers(engines, queries,
+                                                                                 replace(DEFAULT, gate_parts=0.0)),
                            "after (defaults)": strangers(engines, queries, DEFAULT)}
     report["latency_ms"] = latency(engines, queries)
     if args.cnn:

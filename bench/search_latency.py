@@ -101,6 +101,17 @@ def _colours(rng: np.random.Generator, n: int) -> np.ndarray:
     return d / d.sum(axis=1, keepdims=True)
 
 
+def _part_colours(rng: np.random.Generator, upper: np.ndarray, lower: np.ndarray, crops: int = 4) -> pa.ListArray:
+    n = len(upper)
+    one = [rng.dirichlet(np.full(N_COLOURS, 0.8), size=n).astype(np.float32)]  # head
+    parts = np.stack([np.stack([one[0], upper, lower], axis=1)] * crops, axis=1)  # (n, crops, 3, 11)
+    parts = parts * rng.uniform(0.8, 1.2, parts.shape).astype(np.float32)
+    parts /= parts.sum(axis=-1, keepdims=True)
+    flat = parts.reshape(-1).astype(np.float32)
+    return pa.ListArray.from_arrays(pa.array(np.arange(0, n + 1, dtype=np.int32) * crops * 3 * N_COLOURS),
+                                    pa.array(flat, type=pa.float32()))
+
+
 def _fixed(values: np.ndarray, width: int) -> pa.FixedSizeListArray:
     return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1).astype(np.float32), type=pa.float32()), width)
 
@@ -163,6 +174,8 @@ def synth_batch(rng: np.random.Generator, start_row: int, n: int, dim: int, cam_
         "thumbnail": pa.array([thumb] * n, type=pa.binary()),
         "indexed_at": pa.array(np.zeros(n)),
         **unmeasured_attributes(dim, n),
+        # Four crops of head / torso / legs colours, as the indexer writes them (descriptions read them too).
+        "part_colours": _part_colours(rng, upper, lower),
     }
     schema = sightings_schema(dim)
     return pa.table({f.name: cols[f.name] for f in schema}, schema=schema)

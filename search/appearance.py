@@ -49,6 +49,10 @@ class PartWeights:
     anchor: float = 0.5
     anchor_margin: float = 0.02  # ... when its appearance leads the camera's other tracks by this much
     continuations: bool = True  # an anchor's continuation in the camera's previous / next file counts as it
+    # How far the fused (colours + parts) evidence counts in the no-result gate, beside the averaged colours':
+    # 0.3-0.6 give the same figures; 0.5 is the middle of the range where, on the pets+intel split, no more
+    # searches on cameras the person never passed return anyone (bench/photo_quality.py, "strangers").
+    gate_parts: float = 0.5
 
     def vector(self) -> np.ndarray:
         w = np.asarray([self.head, self.torso, self.legs], dtype=np.float32)

@@ -131,18 +131,21 @@ def absolute_parts(q: ScoringQuery, upper: np.ndarray | None, lower: np.ndarray 
         parts.update(ev.description_evidence(q.parsed, upper, lower, attributes, views))  # type: ignore[arg-type]
     if q.uses_appearance and upper is not None and lower is not None and layout is not None:
         w = q.part_weights
-        sims, plain = [], []
+        sims, gates = [], []
         for r in q.references:
             colours = ev.reference_evidence(upper, lower, layout, r.upper, r.lower, r.layout)
-            plain.append(colours)
+            gate = colours
             if r.parts is not None and crops is not None and w.parts > 0:
                 part_ev = part_evidence(part_similarity(crops[0], crops[1], r.parts, w), w)
                 colours = fuse(colours, part_ev, w)
+                gate = np.maximum(gate, w.gate_parts * colours)
             sims.append(colours)
+            gates.append(gate)
         parts["appearance"] = combine_references(sims, w)
-        # Part colours order the sightings that pass; whether anything passes stays with the averaged colours'
-        # calibrated evidence: on the real clips the parts alone let another camera's passer-by through.
-        parts[GATE_APPEARANCE] = combine_references(plain, w)
+        # Whether anything passes rests on the averaged colours' calibrated evidence, and on the part colours
+        # only up to ``gate_parts`` of theirs: on the real clips the parts alone let another camera's
+        # passer-by through, while a strong part match is what shows the person in a short or cut-off pass.
+        parts[GATE_APPEARANCE] = combine_references(gates, w)
     return parts
 
 

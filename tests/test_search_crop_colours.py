@@ -1,9 +1,9 @@
-"""A description's colour words read the sighting's crops as well as its track average.
+"""A description's colour words, and a photo's no-result gate, read the sighting's crops as well as its averages.
 
 A short pass's track average mixes in its poor frames (blur, half out of view, a neighbour), so a
 red jacket can average out to "dark"; the crops (the best-placed frames, colour-corrected per frame)
 still show it. Each colour term takes the better reading, and the large-index SQL pre-cut stays
-lossless with the crops in play.
+lossless with the crops in play. A photo's gate lets a strong part match through (``gate_parts``).
 """
 
 from __future__ import annotations
@@ -96,3 +96,35 @@ def test_the_colour_pre_cut_never_drops_a_row_with_colour_evidence(tmp_path):
         assert {ids[i] for i in np.nonzero(some)[0]} <= kept, text
         cut += n - len(kept)
     assert cut > 0  # the pre-cut does drop rows
+
+
+def test_a_strong_part_match_passes_the_photo_gate_a_weak_one_does_not(tmp_path):
+    """The no-result gate of a photo / "more like this" query: the averaged colours' evidence, or the fused
+    (colours + parts) evidence up to ``gate_parts`` of it. Her second pass, washed out to grey on average,
+    still shows her crops; a man whose crops differ does not pass on parts."""
+    from dataclasses import replace
+
+    from search.appearance import DEFAULT
+    from search.filters import SearchFilters
+
+    her = crops("yellow", "purple", "blue", 4)
+    WASHED = {"purple": 0.2, "grey": 0.3}  # her coat on a cut-off pass: partly purple
+    rows = [
+        Row("A-1", T0, T0 + 10, upper="purple", lower="blue", track_id=1, extra={"part_colours": her}),
+        Row("A-2", T0 + 300, T0 + 304, upper=WASHED, lower="blue", track_id=2, extra={"part_colours": her}),
+        Row("A-2", T0 + 400, T0 + 404, upper=WASHED, lower="blue", track_id=3,
+            extra={"part_colours": crops("black", "green", "black", 4)}),
+    ]
+    uri = tmp_path / "index"
+    ids = write_index(uri, REG, rows)
+    cfg = make_config(uri)
+    engine = SearchEngine(cfg, REG, SearchModels(cfg, clip_enabled=False))
+
+    def passing(gate_parts: float) -> list[str]:
+        q = engine.compile(like=ids[0], use_clip=False)
+        q.scoring.part_weights = replace(DEFAULT, gate_parts=gate_parts)
+        r = engine.find(q, SearchFilters(), limit=10, include_weak=True)
+        return [s.sighting_id for s in r.sightings if not s.weak]
+
+    assert passing(0.0) == []  # the averaged colours alone: her grey pass is "not there"
+    assert passing(DEFAULT.gate_parts) == [ids[1]]  # her crops carry her through; his do not
