@@ -58,7 +58,7 @@ from indexer.sighting_rows import (
     segments,
     sighting_record,
 )
-from indexer.tracking import LOST_TRACK_S, PersonTracker, Track, TrackPoint
+from indexer.tracking import LOST_TRACK_S, PersonTracker, Track, TrackPoint, nested_duplicates
 
 log = logging.getLogger(__name__)
 
@@ -320,11 +320,12 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config,
     crop_owner: list[int] = []
     row_points: list[list[TrackPoint]] = []
     with timer.stage("describe"):
+        duplicates = nested_duplicates(tracker.tracks())  # a second box on someone already tracked
         for track in tracker.tracks():
             # Counted in base-rate periods, so the frames adaptive sampling adds do not turn a blip into a
             # sighting or add crops to embed (the indexer's biggest cost).
             if base_periods([p.t for p in track.points], plan) < icfg.min_track_detections \
-                    or not span.owns(track):
+                    or not span.owns(track) or track.track_id in duplicates:
                 continue
             for seg_points in segments(track, icfg.max_segment_s):
                 seg = segment_index(seg_points[0].t, track.t_start, icfg.max_segment_s)

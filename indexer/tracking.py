@@ -198,3 +198,45 @@ class PersonTracker:
 
     def tracks(self) -> list[Track]:
         return sorted(self._tracks.values(), key=lambda tr: (tr.t_start, tr.track_id))
+
+
+# A second track on the same person: every one of its boxes lies (this share of the smaller box) inside
+# one other, longer track's box in the same frames. The detector sometimes gives a person two boxes at
+# once, e.g. the woman alone and the woman with her pushchair (Oxford clip A, 3.5-4.5 s); ByteTrack keeps
+# both, and when the two swap between frames the second one lives on as a short track of her.
+NESTED_SHARE = 0.9
+
+
+def _nested_share(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection of boxes ``a`` and ``b`` over the smaller one's area."""
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return float(iw * ih / smaller) if smaller > 0 else 0.0
+
+
+def nested_duplicates(tracks: list[Track], share: float = NESTED_SHARE) -> set[int]:
+    """Ids of tracks that duplicate another one: in every frame of the track, its box and that other
+    track's box nest (intersection >= ``share`` of the smaller box), and the other track is longer (more
+    points; of two as long, the lower id stays). Such a track adds no person, only a second, partial view
+    of one that is already tracked."""
+    by_frame: dict[int, list[tuple[Track, np.ndarray]]] = {}
+    for tr in tracks:
+        for p in tr.points:
+            by_frame.setdefault(p.frame_index, []).append((tr, p.box))
+    out: set[int] = set()
+    for tr in tracks:
+        hosts: set[int] | None = None
+        for p in tr.points:
+            here = {other.track_id for other, box in by_frame[p.frame_index]
+                    if other.track_id != tr.track_id
+                    and (len(other.points), -other.track_id) > (len(tr.points), -tr.track_id)
+                    and _nested_share(p.box, box) >= share}
+            hosts = here if hosts is None else hosts & here
+            if not hosts:
+                break
+        if hosts:
+            out.add(tr.track_id)
+    return out
