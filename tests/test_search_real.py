@@ -42,10 +42,17 @@ def real(real_index, real_archive):
         clip = clip_name(r["video_path"])
         boxes = np.asarray(r["track_boxes"], dtype=float)
         for person, p in LABELS["people"].items():
+            spanned = hits = 0
             for t, x, y in p["points"].get(clip, []):
                 box = box_at(offs, boxes, t)
-                if box is not None and box[0] <= x <= box[2] and box[1] <= y <= box[3]:
-                    votes[person] += 1
+                if box is not None:
+                    spanned += 1
+                    hits += bool(box[0] <= x <= box[2] and box[1] <= y <= box[3])
+            # A row is a person's when it holds at least half of their points within its span: at 2 fps a
+            # passer-by's track (PETS, 74-98.6 s) ends 0.4 s before one of the red-jacket woman's points, where
+            # their paths cross, and would take her name on 1 of the 5 points of hers it spans.
+            if hits and 2 * hits >= spanned:
+                votes[person] += hits
         if votes:
             who[r["sighting_id"]] = votes.most_common(1)[0][0]
     yield engine, who
@@ -73,11 +80,16 @@ def holds_any(s, rows: set[str]) -> bool:
 
 
 def test_labels_match_indexed_sightings(real):
-    _, who = real
+    engine, who = real
     counts = Counter(who.values())
     for person in LABELS["people"]:
         assert counts[person] >= 1, f"no indexed sighting of {person}: labels and index disagree"
     assert counts["pets_red_jacket_woman"] >= 2  # she crosses the scene twice
+    # One row for the cream-jacket woman in Oxford clip A: the detector boxes her both alone and with her
+    # pushchair, and at 2 fps the second box made a 3-frame track of its own (indexer.tracking.nested_duplicates)
+    clip_a = [sid for sid, p in who.items() if p == "oxford_cream_jacket_pushchair_woman"
+              and clip_name(engine.get_sighting(sid).video_path) == "oxford_towncentre_clipA.mp4"]
+    assert len(clip_a) == 1, clip_a
 
 
 @pytest.mark.parametrize("text, korean, min_recall", [
