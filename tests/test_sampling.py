@@ -27,7 +27,7 @@ def _plan(**over: object) -> SamplingPlan:
 
 
 def test_plan_from_settings_and_bad_rates_in_one_line():
-    assert not _plan().adaptive  # the default stays at a flat 1 fps (core/config.py says why)
+    assert _plan() == ADAPTIVE  # on by default: 1 fps, 2 while someone new is in view (core/config.py says why)
     assert _plan(busy_fps=2) == ADAPTIVE and ADAPTIVE.adaptive and ADAPTIVE.ratio == 2
     assert not _plan(busy_fps=1).adaptive and not _plan(sample_fps=3).adaptive  # busy <= base: constant rate
     assert _plan(sample_fps=0.5, busy_fps=2).ratio == 4
