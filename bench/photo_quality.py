@@ -452,7 +452,9 @@ def held_out(report: dict) -> dict:
             "anchors (level and margin tuned on the other place)": ("anchors tuned on pets+intel",
                                                                     "anchors tuned on oxford"),
             "anchors, no continuations": ("+ same-camera anchors",) * 2,
-            "anchors + continuations (defaults)": ("+ same-camera anchors + next-file continuations (defaults)",) * 2,
+            "anchors + continuations": ("+ same-camera anchors + next-file continuations",) * 2,
+            "+ part evidence in the gate (defaults; gate_parts chosen on pets+intel)":
+                ("+ part evidence in the gate (defaults)",) * 2,
             "after (part weights tuned on the other place)": ("tuned on pets+intel", "tuned on oxford"),
             "after + pins": ("tuned on pets+intel + pins", "tuned on oxford + pins")}
     for label, (ox, pi) in rows.items():
