@@ -137,14 +137,17 @@ def test_anchors_find_the_puffer_mans_first_crossing(real):
     result, ranks_after, r10_after, _ = _ranked(engine, q, DEFAULT)
     assert r10_before == 0.5 and len(ranks_before) == 1, ranks_before
     assert r10_after == 1.0 and ranks_after[0] == 1, ranks_after
-    # Nobody else ranks above his first crossing. At the default adaptive sampling (index.busy_fps=2) his
-    # second crossing is three rows (0.82, 0.82, 0.68), all above the first (0.52-0.64), which so comes fourth;
-    # at flat 1 fps it was two rows above it and one below, and the first crossing came third.
+    # At most one other person ranks above his first crossing. At the default adaptive sampling
+    # (index.busy_fps=2) his second crossing is three rows (0.82, 0.82, 0.68), all above the first (0.52-0.64);
+    # at flat 1 fps it was two rows above it and one below. Since the photo gate also takes half the fused
+    # colours + parts evidence (PartWeights.gate_parts), the PETS blonde woman's short late row in a dark coat
+    # (fused 0.70) passes too and ranks third: the price of the Oxford photos' R@10 0.83 -> 1.00.
     tracks = tracks_of(engine, result.sightings)
     above = result.sightings[:ranks_after[1] - 1]
-    assert all(any(row_hits(tracks[m], iv) for m in s.member_ids if m in tracks for iv in q.intervals)
-               for s in above), [s.member_ids for s in above]
-    assert ranks_after[1] <= 4, ranks_after
+    others = [s.member_ids for s in above
+              if not any(row_hits(tracks[m], iv) for m in s.member_ids if m in tracks for iv in q.intervals)]
+    assert len(others) <= 1, others
+    assert ranks_after[1] <= 5, ranks_after
 
 
 @pytest.mark.xfail(strict=True, reason=(
