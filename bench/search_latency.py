@@ -101,7 +101,8 @@ def _colours(rng: np.random.Generator, n: int) -> np.ndarray:
     return d / d.sum(axis=1, keepdims=True)
 
 
-def _part_colours(rng: np.random.Generator, upper: np.ndarray, lower: np.ndarray, crops: int = 4) -> pa.ListArray:
+def part_colours_like_indexer(rng: np.random.Generator, upper: np.ndarray, lower: np.ndarray,
+                              crops: int = 4) -> pa.ListArray:
     n = len(upper)
     one = [rng.dirichlet(np.full(N_COLOURS, 0.8), size=n).astype(np.float32)]  # head
     parts = np.stack([np.stack([one[0], upper, lower], axis=1)] * crops, axis=1)  # (n, crops, 3, 11)
@@ -175,7 +176,7 @@ def synth_batch(rng: np.random.Generator, start_row: int, n: int, dim: int, cam_
         "indexed_at": pa.array(np.zeros(n)),
         **unmeasured_attributes(dim, n),
         # Four crops of head / torso / legs colours, as the indexer writes them (descriptions read them too).
-        "part_colours": _part_colours(rng, upper, lower),
+        "part_colours": part_colours_like_indexer(rng, upper, lower),
     }
     schema = sightings_schema(dim)
     return pa.table({f.name: cols[f.name] for f in schema}, schema=schema)

@@ -38,7 +38,17 @@ import pyarrow as pa
 from bench.machine import machine_info
 
 # the same synthetic city as the latency benchmark: 8 Seoul districts x 50 cameras, 30 days from 1 March
-from bench.search_latency import CAMERAS_PER_DISTRICT, DATA, DAYS, DISTRICTS, RESULTS, START, _du, _fixed
+from bench.search_latency import (
+    CAMERAS_PER_DISTRICT,
+    DATA,
+    DAYS,
+    DISTRICTS,
+    RESULTS,
+    START,
+    _du,
+    _fixed,
+    part_colours_like_indexer,
+)
 from core.config import load_config
 from core.registry import Camera, CameraRegistry, write_registry
 from core.schema import (
@@ -133,6 +143,8 @@ class Generator:
             "has_vector": pa.array(np.ones(n, dtype=bool)), "clip_model": pa.array(np.full(n, "bench")),
             "detector": pa.array(np.full(n, "synthetic")), "thumbnail": pa.array([self.thumb] * n, type=pa.binary()),
             "indexed_at": pa.array(np.zeros(n)),
+            # four crops of part colours, as the indexer writes them: descriptions read them too
+            "part_colours": part_colours_like_indexer(rng, upper.astype(np.float32), lower.astype(np.float32)),
         }
         schema = sightings_schema(self.dim)
         return pa.table({f.name: cols[f.name] if f.name in cols else _default(f, n) for f in schema}, schema=schema)
