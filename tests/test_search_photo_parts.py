@@ -212,10 +212,10 @@ def test_expansion_is_idempotent_and_skips_the_query_itself(two_views):
 
 
 def test_photo_search_on_the_real_clips_never_loses_from_parts(real_index, real_archive):
-    """The 8 reference photos through the engine (CLIP off, gate on). With the no-result gate on the averaged
-    colours (part colours only order what passes it), parts must not lower R@10 or mAP. The gain reported in
-    bench/results/photo_quality.json (R@10 0.81 -> 0.94) was measured with part evidence inside the gate,
-    which also let a passer-by in another camera through (test_search_real's not-in-view test)."""
+    """The 8 reference photos through the engine (CLIP off, gate on): parts must not lower R@10 or mAP. The
+    gate reads the averaged colours, or half the fused colours + parts evidence (PartWeights.gate_parts);
+    part evidence alone in the gate let a passer-by in another camera through (test_search_real's
+    not-in-view test). Figures before/after: bench/results/photo_quality.json."""
     from core.registry import load_registry
     from search.evaluation import parse_labels, score_ranking, tracks_of
     from tests.test_eval_cmd import real_clip_labels
