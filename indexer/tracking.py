@@ -207,16 +207,6 @@ class PersonTracker:
 NESTED_SHARE = 0.9
 
 
-def _nested_share(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection of boxes ``a`` and ``b`` over the smaller one's area."""
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return float(iw * ih / smaller) if smaller > 0 else 0.0
-
-
 def nested_duplicates(tracks: list[Track], share: float = NESTED_SHARE) -> set[int]:
     """Ids of tracks that duplicate another one: in every frame of the track, its box and that other
     track's box nest (intersection >= ``share`` of the smaller box), and the other track is longer (more
@@ -228,12 +218,14 @@ def nested_duplicates(tracks: list[Track], share: float = NESTED_SHARE) -> set[i
             by_frame.setdefault(p.frame_index, []).append((tr, p.box))
     out: set[int] = set()
     for tr in tracks:
+        rank = (len(tr.points), -tr.track_id)
         hosts: set[int] | None = None
         for p in tr.points:
-            here = {other.track_id for other, box in by_frame[p.frame_index]
-                    if other.track_id != tr.track_id
-                    and (len(other.points), -other.track_id) > (len(tr.points), -tr.track_id)
-                    and _nested_share(p.box, box) >= share}
+            longer = [(other, box) for other, box in by_frame[p.frame_index]
+                      if (len(other.points), -other.track_id) > rank]
+            nested = sv.box_iou_batch(np.asarray([p.box]), np.asarray([box for _, box in longer]).reshape(-1, 4),
+                                      overlap_metric=sv.OverlapMetric.IOS)[0] >= share
+            here = {other.track_id for (other, _), n in zip(longer, nested, strict=True) if n}
             hosts = here if hosts is None else hosts & here
             if not hosts:
                 break
