@@ -44,6 +44,11 @@ def colour_dist(main: str | dict[str, float], strength: float = 0.5) -> np.ndarr
     return (d / d.sum()).astype(np.float32)
 
 
+def crop_of(*parts: str, strength: float = 0.7) -> np.ndarray:
+    """One crop's part colours: a colour name per part (head, torso, legs), flat like the indexer's."""
+    return np.concatenate([colour_dist(p, strength) for p in parts]).astype(np.float32)
+
+
 def layout_for(upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
     dark = colour_dist("black", 0.6)
     stripes = [dark, dark, upper, upper, upper, lower, lower, lower]

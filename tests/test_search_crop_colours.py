@@ -23,14 +23,14 @@ from search.query_parser import parse_query
 from search.request import SearchRequest
 from search.search_models import SearchModels
 from tests.conftest import make_config
-from tests.search_fixtures import T0, Row, colour_dist, grid_registry, write_index
+from tests.search_fixtures import T0, Row, colour_dist, crop_of, grid_registry, write_index
 
 REG = grid_registry([("A-1", "Alpha-gu", 0, 0), ("A-2", "Alpha-gu", 300, 0)])
 
 
 def crops(head: str, torso: str, legs: str, k: int = 2) -> list[float]:
-    one = np.concatenate([colour_dist(head, 0.6), colour_dist(torso, 0.6), colour_dist(legs, 0.6)])
-    return np.tile(one, k).astype(np.float32).tolist()
+    """``k`` identical crops of these part colours, as a ``part_colours`` value."""
+    return np.tile(crop_of(head, torso, legs, strength=0.6), k).tolist()
 
 
 def test_crop_body_colours_is_the_mean_torso_and_legs_and_nan_without_crops():

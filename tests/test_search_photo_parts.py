@@ -27,15 +27,10 @@ from search.engine import SearchEngine
 from search.request import SearchRequest
 from search.search_models import SearchModels
 from tests.conftest import FOOTAGE, make_config, requires
-from tests.search_fixtures import T0, Row, colour_dist, grid_registry, write_index
+from tests.search_fixtures import T0, Row, crop_of, grid_registry, write_index
 
 PHOTOS = FOOTAGE / "reference_photos"
 HEAD, TORSO, LEGS = range(3)
-
-
-def crop_of(*parts: str) -> np.ndarray:
-    """One crop's parts: a colour name per part (head, torso, legs), flat like the indexer's."""
-    return np.concatenate([colour_dist(p, 0.7) for p in parts]).astype(np.float32)
 
 
 def share(dist: np.ndarray, *names: str) -> float:
