@@ -103,13 +103,14 @@ def _colours(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def part_colours_like_indexer(rng: np.random.Generator, upper: np.ndarray, lower: np.ndarray,
                               crops: int = 4) -> pa.ListArray:
-    n = len(upper)
-    one = [rng.dirichlet(np.full(N_COLOURS, 0.8), size=n).astype(np.float32)]  # head
-    parts = np.stack([np.stack([one[0], upper, lower], axis=1)] * crops, axis=1)  # (n, crops, 3, 11)
+    """Part colours of ``crops`` crops per row, as the indexer writes them: a random head, the row's upper and
+    lower body as torso and legs, each crop jittered by +-20 % and renormalised."""
+    head = rng.dirichlet(np.full(N_COLOURS, 0.8), size=len(upper)).astype(np.float32)
+    parts = np.stack([np.stack([head, upper, lower], axis=1)] * crops, axis=1)  # (n, crops, 3, 11)
     parts = parts * rng.uniform(0.8, 1.2, parts.shape).astype(np.float32)
     parts /= parts.sum(axis=-1, keepdims=True)
     flat = parts.reshape(-1).astype(np.float32)
-    return pa.ListArray.from_arrays(pa.array(np.arange(0, n + 1, dtype=np.int32) * crops * 3 * N_COLOURS),
+    return pa.ListArray.from_arrays(pa.array(np.arange(0, len(upper) + 1, dtype=np.int32) * crops * 3 * N_COLOURS),
                                     pa.array(flat, type=pa.float32()))
 
 
