@@ -52,11 +52,14 @@ class Features:
 # A track's path as the index keeps it: (file offsets, boxes) of sightings, by id (search.candidates reads them).
 PathReader = Callable[[Sequence[str]], dict[str, tuple[np.ndarray, np.ndarray]]]
 # Continuation in the camera's next file: the later sighting begins at most CONTINUATION_S after the earlier one
-# ends and within FIRST_S of its own file's start, where the earlier one's last motion puts it, within
-# (0.5 + 0.25 s^-1 x gap) box heights, and its averaged colours match the anchor's as a plausible result does.
+# ends and within FIRST_S of its own file's start; over its first FOLLOW_S it stays where the earlier one's last
+# motion (over MOTION_S) puts it, within (0.5 + 0.25 s^-1 x gap) box heights on average; and its averaged colours
+# match the anchor's as a plausible result does.
 CONTINUATION_S = 6.0
 FIRST_S = 2.0
 LINK_EVIDENCE = 0.35
+MOTION_S = 1.5  # the window of a path's end that gives its last motion (see _last_motion)
+FOLLOW_S = 1.0  # the window of a later path's start that must follow that motion (see _nearest)
 
 
 def anchors(f: Features, appearance: np.ndarray, gate: np.ndarray, weights: PartWeights) -> dict[str, int]:
@@ -134,18 +137,14 @@ def continuation(f: Features, a: int, rows: np.ndarray, paths: PathReader) -> li
 
 
 def _nearest(f: Features, got: dict, earlier: int, laters: np.ndarray) -> tuple[int, float] | None:
-    """Of ``laters``, the one whose first box is nearest where ``earlier``'s last motion leads, if close enough
-    and if it begins with its file; with that distance (pixels)."""
+    """Of ``laters``, the one whose first second of boxes (their head points) keeps nearest where ``earlier``'s
+    last motion leads, if close enough and if it begins with its file; with that mean distance (pixels)."""
     ids = f.ids
     assert ids is not None and f.t_start is not None and f.t_end is not None
     if str(ids[earlier]) not in got:
         return None
     offsets, boxes = got[str(ids[earlier])]
-    last = _centre(boxes[-1])
-    height = float(boxes[-1][3] - boxes[-1][1])
-    velocity = np.zeros(2)
-    if len(offsets) > 1 and offsets[-1] > offsets[-2]:
-        velocity = (last - _centre(boxes[-2])) / (offsets[-1] - offsets[-2])
+    last, velocity, height = _last_motion(np.asarray(offsets, dtype=np.float64), np.asarray(boxes, dtype=np.float64))
     best, best_d = None, np.inf
     for j in laters:
         if str(ids[j]) not in got:
@@ -155,14 +154,38 @@ def _nearest(f: Features, got: dict, earlier: int, laters: np.ndarray) -> tuple[
             continue
         gap = float(f.t_start[j] - f.t_end[earlier])
         h = float(bx[0][3] - bx[0][1])
-        d = float(np.linalg.norm(_centre(bx[0]) - (last + velocity * gap)))
+        # Its first second against where the earlier path leads by then: a track that touches the line once
+        # and jumps off it (another person's box taken over) is a worse continuation than one that follows it.
+        first = np.asarray(offs) <= offs[0] + FOLLOW_S
+        lead = gap + (np.asarray(offs)[first] - offs[0])
+        heads = np.stack([_head(b) for b in np.asarray(bx)[first]])
+        d = float(np.linalg.norm(heads - (last + velocity * lead[:, None]), axis=1).mean())
         if d <= height * (0.5 + 0.25 * gap) and 0.5 <= h / max(height, 1.0) <= 2.0 and d < best_d:
             best, best_d = int(j), d
     return None if best is None else (best, best_d)
 
 
-def _centre(box: np.ndarray) -> np.ndarray:
-    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], dtype=np.float64)
+def _last_motion(offsets: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Where a path ends (its head point: top centre of the box), how fast that point moves (pixels/s) and how
+    tall the person is, from the path's last ``MOTION_S`` seconds.
+
+    The head point, because the bottom of a walker's box is what goes missing: legs behind a pushchair, a
+    bench or the frame edge cut the box short from below while the head stays where it is. Over a window
+    rather than the last two boxes, because one short box between two whole ones reads as a jump, and at
+    2 fps that jump is taken for a walk (28 px/s up) that lands 200 px from where she really went."""
+    heads = np.stack([_head(b) for b in boxes])
+    heights = boxes[:, 3] - boxes[:, 1]
+    recent = offsets >= offsets[-1] - MOTION_S
+    height = float(np.median(heights[recent]))
+    if int(recent.sum()) < 2 or np.ptp(offsets[recent]) <= 0:
+        return heads[-1], np.zeros(2), height
+    t, p = offsets[recent], heads[recent]
+    slope, intercept = np.polyfit(t, p, 1)  # (2,) each: x and y fitted separately
+    return intercept + slope * offsets[-1], slope, height
+
+
+def _head(box: np.ndarray) -> np.ndarray:
+    return np.array([(box[0] + box[2]) / 2, box[1]], dtype=np.float64)
 
 
 def _add(combined: np.ndarray, new: np.ndarray, n: int, weights: PartWeights) -> np.ndarray:
