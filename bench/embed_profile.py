@@ -48,6 +48,7 @@ def main() -> None:
     ap.add_argument("--files-per-camera", type=int, default=1)
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--set", action="append", default=[], help="config override section.key=value")
+    ap.add_argument("--dump", type=Path, help="also write the raw profile here (pstats format)")
     args = ap.parse_args()
     over = {"models.clip_pretrained": "random-init", "models.allow_download": False, "models.device": "cpu",
             "models.models_dir": str(SHARED_MODELS)}
@@ -82,6 +83,8 @@ def main() -> None:
           f"({crops / max(sightings, 1):.2f} per sighting)")
     print("CPU s per footage hour: " + ", ".join(f"{k} {v / hours:.1f}" for k, v in stages.items()))
     print(f"embed ms per crop (stage time / crops): {1000 * stages['embed'] / max(crops, 1):.1f}")
+    if args.dump:
+        prof.dump_stats(args.dump)
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(args.top)
     print(out.getvalue())
