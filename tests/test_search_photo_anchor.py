@@ -215,9 +215,9 @@ def test_anchors_never_lower_photo_recall_or_map_on_the_real_clips(real):
         figures[label] = (float(np.mean([r[2] for r in runs])), float(np.mean([r[3] for r in runs])))
     before, after = figures["before"], figures["after"]
     assert after[0] >= before[0] and after[1] >= before[1], figures
-    # measured when written: 0.75 / 0.75 without anchors, 0.875 / 0.85 with them
-    assert after[0] >= 0.85 and after[1] >= 0.83, figures
-    print("FIG", figures)
+    # measured when written: 0.75 / 0.75 without anchors, 0.875 / 0.85 with them; since continuations follow the
+    # head point over the path's last 1.5 s: 0.8125 / 0.8125 without, 0.9375 / 0.90 with
+    assert after[0] >= 0.9 and after[1] >= 0.88, figures
 
 
 def test_photos_on_cameras_their_person_never_passes_answer_the_same(real):
