@@ -152,14 +152,14 @@ def _nearest(f: Features, got: dict, earlier: int, laters: np.ndarray) -> tuple[
         offs, bx = got[str(ids[j])]
         if not len(offs) or offs[0] > FIRST_S:
             continue
+        offs, bx = np.asarray(offs, dtype=np.float64), np.asarray(bx, dtype=np.float64)
         gap = float(f.t_start[j] - f.t_end[earlier])
         h = float(bx[0][3] - bx[0][1])
         # Its first second against where the earlier path leads by then: a track that touches the line once
         # and jumps off it (another person's box taken over) is a worse continuation than one that follows it.
-        first = np.asarray(offs) <= offs[0] + FOLLOW_S
-        lead = gap + (np.asarray(offs)[first] - offs[0])
-        heads = np.stack([_head(b) for b in np.asarray(bx)[first]])
-        d = float(np.linalg.norm(heads - (last + velocity * lead[:, None]), axis=1).mean())
+        first = offs <= offs[0] + FOLLOW_S
+        lead = gap + (offs[first] - offs[0])
+        d = float(np.linalg.norm(_heads(bx[first]) - (last + velocity * lead[:, None]), axis=1).mean())
         if d <= height * (0.5 + 0.25 * gap) and 0.5 <= h / max(height, 1.0) <= 2.0 and d < best_d:
             best, best_d = int(j), d
     return None if best is None else (best, best_d)
@@ -173,7 +173,7 @@ def _last_motion(offsets: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np
     bench or the frame edge cut the box short from below while the head stays where it is. Over a window
     rather than the last two boxes, because one short box between two whole ones reads as a jump, and at
     2 fps that jump is taken for a walk (28 px/s up) that lands 200 px from where she really went."""
-    heads = np.stack([_head(b) for b in boxes])
+    heads = _heads(boxes)
     heights = boxes[:, 3] - boxes[:, 1]
     recent = offsets >= offsets[-1] - MOTION_S
     height = float(np.median(heights[recent]))
@@ -184,8 +184,9 @@ def _last_motion(offsets: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np
     return intercept + slope * offsets[-1], slope, height
 
 
-def _head(box: np.ndarray) -> np.ndarray:
-    return np.array([(box[0] + box[2]) / 2, box[1]], dtype=np.float64)
+def _heads(boxes: np.ndarray) -> np.ndarray:
+    """(N, 2) head points (top centre) of (N, 4) boxes."""
+    return np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 1]], axis=1)
 
 
 def _add(combined: np.ndarray, new: np.ndarray, n: int, weights: PartWeights) -> np.ndarray:
