@@ -27,14 +27,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from bench import photo_quality as pq
+from search import vocabulary as V
 
 RESULTS = pq.RESULTS
 VARIANTS = {"track average only (before)": 0.0, "+ crops (default)": None, "+ crops at full weight": 1.0}
+# How far "blue jeans" also accepts a black reading (search.vocabulary.DENIM); 0 = blue only, as before.
+DENIM_VARIANTS = (0.0, 0.3, 0.5, 0.7)
 
 
 def real_queries(engine, archive: Path) -> list[tuple[str, object]]:
@@ -64,6 +68,18 @@ def city_queries(engine, city: Path, split: str) -> list[tuple[str, object]]:
              "colours": "purple coat, blue jeans"}
     return [(split, LabelledQuery(f"{split}: {name}", "text", SearchRequest(text=text), tuple(intervals), text=text))
             for name, text in texts.items()]
+
+
+@contextmanager
+def denim_reading(dark: float):
+    """Blue jeans scored with ``dark`` as their black weight (:data:`search.vocabulary.DENIM`)."""
+    saved = dict(V.DENIM)
+    V.DENIM["black"] = dark
+    try:
+        yield
+    finally:
+        V.DENIM.clear()
+        V.DENIM.update(saved)
 
 
 def run(engines: dict, queries: list[tuple[str, object, str]], weight: float) -> dict:
@@ -109,9 +125,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             engines["large"] = pq.engine_for(built[1], built[0] / "cameras.csv")
             queries += [(split, q, "large") for split, q in city_queries(engines["large"], built[0], "large city")]
-    report = {"what": __doc__.splitlines()[0], "default_crop_view_weight": ev.CROP_VIEW_WEIGHT, "variants": {}}
+    report = {"what": __doc__.splitlines()[0], "default_crop_view_weight": ev.CROP_VIEW_WEIGHT,
+              "default_denim_dark": V.DENIM_DARK, "variants": {}}
     for name, weight in VARIANTS.items():
         report["variants"][name] = run(engines, queries, ev.CROP_VIEW_WEIGHT if weight is None else weight)
+    for dark in DENIM_VARIANTS:
+        with denim_reading(dark):
+            report["variants"][f"denim reading black {dark}"] = run(engines, queries, ev.CROP_VIEW_WEIGHT)
     args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     splits = [s for s in report["variants"][next(iter(VARIANTS))] if s != "per_query"]
     head = ("variant", "split", "queries", "R@1", "R@5", "R@10", "mAP", "plaus.", "prec.")

@@ -176,7 +176,8 @@ def _assign(items: list[Token], upper: list[ColourTerm], lower: list[ColourTerm]
             continue
         flush_building()
         if it.kind == "garment":
-            terms = list(pending) or ([ColourTerm.of(f"{it.text} (implied)", it.implied)] if it.implied else [])
+            terms = [_as_cloth(t, it.implied) for t in pending] \
+                or ([ColourTerm.of(f"{it.text} (implied)", it.implied, dark_needs_trace=True)] if it.implied else [])
             attach(it.garment, terms, it.text)
             place_pattern(it.garment)
             pending.clear()
@@ -208,6 +209,17 @@ def _assign(items: list[Token], upper: list[ColourTerm], lower: list[ColourTerm]
     place_pattern(None)
     if pending:
         attach_trailing(pending)
+
+
+def _as_cloth(term: ColourTerm, implied: V.Weights) -> ColourTerm:
+    """"blue jeans" reads like denim (:data:`search.vocabulary.DENIM`): a garment that implies a colour
+    widens a term naming that same colour by how its cloth reads on camera (a dark reading that needs a
+    trace of the colour itself); "black jeans" and "light blue jeans" (a lighter cloth) stay as typed."""
+    if not implied or term.name != max(implied, key=implied.__getitem__) or "white" in term.weight_map():
+        return term
+    weights = term.weight_map()
+    union_weights(weights, implied)
+    return ColourTerm.of(term.words, weights, dark_needs_trace=True)
 
 
 def _term_from(building: list[Token]) -> ColourTerm | None:

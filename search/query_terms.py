@@ -20,11 +20,15 @@ class ColourTerm:
 
     words: str  # as typed ("dark blue", "남색")
     weights: tuple[tuple[str, float], ...]  # strongest first; the named colour has weight 1
+    # Denim ("blue jeans"): the term's black weight counts only as far as the reading shows a trace of its
+    # named colour (search.evidence.term_evidence): dark indigo leaves some blue, black cloth none.
+    dark_needs_trace: bool = False
 
     @classmethod
-    def of(cls, words: str, weights: V.Weights) -> ColourTerm:
+    def of(cls, words: str, weights: V.Weights, *, dark_needs_trace: bool = False) -> ColourTerm:
         ordered = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))
-        return cls(words=words, weights=tuple((k, round(float(v), 3)) for k, v in ordered))
+        return cls(words=words, weights=tuple((k, round(float(v), 3)) for k, v in ordered),
+                   dark_needs_trace=dark_needs_trace)
 
     @property
     def name(self) -> str:

@@ -16,6 +16,13 @@ Weights = dict[str, float]
 
 # ------------------------------------------------------------------------------------------- colours
 
+# Denim is dark indigo: on street cameras, blue jeans often read as much black as blue (the labelled jeans of
+# Oxford and PETS 2009: legs 0.19-0.25 black, 0.11-0.20 blue). So a denim garment's own colour carries that
+# reading as navy does (as far as the legs show a trace of blue: black trousers show none), and jeans without
+# a colour are blue (far more often than not) read the same way. The weight was chosen on PETS 2009 + Intel
+# and checked on Oxford (bench/text_quality.py, "denim reading").
+DENIM_DARK = 0.5
+DENIM: Weights = {"blue": 1.0, "black": DENIM_DARK}
 EN_COLOURS: dict[str, Weights] = {
     "black": {"black": 1.0},
     "blue": {"blue": 1.0},
@@ -103,7 +110,7 @@ KO_MODIFIERS: dict[str, Weights] = {
     "밝은": EN_MODIFIERS["light"], "연한": EN_MODIFIERS["light"], "연": EN_MODIFIERS["light"],
 }
 # Korean words that carry a colour of their own (청바지 = "blue trousers")
-KO_IMPLIED: dict[str, Weights] = {"청바지": {"blue": 1.0}, "청재킷": {"blue": 1.0}, "청자켓": {"blue": 1.0}}
+KO_IMPLIED: dict[str, Weights] = {"청바지": DENIM, "청재킷": DENIM, "청자켓": DENIM}
 
 # --------------------------------------------------------------------------------------------- garments
 
@@ -130,8 +137,7 @@ EN_GARMENTS: dict[str, str] = {
         "beard", "skin", "eyes", "car", "dog",
     ), ACCESSORY),
 }
-# jeans/denim without a colour are blue far more often than not
-EN_IMPLIED: dict[str, Weights] = {"jeans": {"blue": 1.0}}
+EN_IMPLIED: dict[str, Weights] = {"jeans": DENIM}
 
 KO_GARMENTS: dict[str, str] = {
     **dict.fromkeys((

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from bench.attributes_eval import box_at
 from core.registry import load_registry
 from core.schema import SIGHTINGS
 from footage_search.cli import main as cli_main
+from search import vocabulary as V
 from search.engine import SearchEngine
 from search.errors import SearchInputError
 from search.request import SearchRequest
@@ -277,3 +279,27 @@ def test_tiny_clip_plumbing_on_real_photos(real_index, real_archive):
     assert r.photo.to_dict()["has_vector"]
     assert all("clip" in s.evidence for s in r.sightings) and r.sightings
     assert engine.db.table(SIGHTINGS).count_rows() > 0
+
+
+def test_blue_jeans_that_read_black_still_find_their_wearer(real):
+    """Oxford's red-jacket man: his jeans read black and grey with a trace of blue (denim's dark reading,
+    search.vocabulary.DENIM). Without it "blue jeans" ruled him out (colour evidence 0.24, no result for
+    him); with it he is listed, below the clear red jackets of PETS 2009, and black trousers still are not
+    blue jeans."""
+    engine, who = real
+    him = sightings_of("oxford_red_jacket_man", who)
+    r = engine.search(SearchRequest(text="man in a red jacket/hoodie and blue jeans"))
+    assert covered(r.sightings[:10], him), [(person_of(s, who), round(s.score, 2)) for s in r.sightings]
+    with denim_dark(0.0):
+        before = engine.search(SearchRequest(text="man in a red jacket/hoodie and blue jeans"))
+    assert not covered(before.sightings[:10], him)
+
+
+@contextmanager
+def denim_dark(weight: float):
+    saved = V.DENIM["black"]
+    V.DENIM["black"] = weight
+    try:
+        yield
+    finally:
+        V.DENIM["black"] = saved
