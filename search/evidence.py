@@ -96,6 +96,9 @@ COLOUR_RANGES: dict[str, tuple[float, float]] = {
     "yellow": (0.10, 0.30),
 }
 FLOOR = np.array([COLOUR_RANGES[n][0] for n in COLOUR_NAMES], dtype=np.float32)
+# The most blue that black cloth shows among the generated city's look-alikes (0.03-0.05): below it, legs
+# that read black show no trace of indigo.
+NO_TRACE = 0.05
 FULL = np.array([COLOUR_RANGES[n][1] for n in COLOUR_NAMES], dtype=np.float32)
 COLOUR_INDEX = {n: i for i, n in enumerate(COLOUR_NAMES)}
 PART_TORSO, PART_LEGS = PART_INDEX["torso"], PART_INDEX["legs"]
@@ -179,11 +182,14 @@ def term_evidence(term: ColourTerm, per_colour: np.ndarray, dist: np.ndarray | N
 def dark_trace(term: ColourTerm, dist: np.ndarray | None) -> np.ndarray | None:
     """(N,) how far each reading shows a trace of a denim term's colour: dark indigo leaves some blue in
     the legs' colour names (0.08-0.11 on Oxford's jeans), black cloth next to none (0.03-0.05 on the demo
-    city's black trousers). None: no trace needed (or no raw reading)."""
+    city's black trousers). The trace counts from :data:`NO_TRACE`, not from zero, so that black cloth's
+    own stray blue (or a flat background) does not turn every pair of black trousers into half-denim.
+    None: no trace needed (or no raw reading)."""
     if not term.dark_needs_trace or dist is None:
         return None
-    d = np.asarray(dist, dtype=np.float32).reshape(-1, N_COLOURS)[:, COLOUR_INDEX[term.name]]
-    return np.clip(d / FLOOR[COLOUR_INDEX[term.name]], 0.0, 1.0)
+    k = COLOUR_INDEX[term.name]
+    d = np.asarray(dist, dtype=np.float32).reshape(-1, N_COLOURS)[:, k]
+    return np.clip((d - NO_TRACE) / (FLOOR[k] - NO_TRACE), 0.0, 1.0)
 
 
 def colour_term_scores(parsed: ParsedQuery, upper: np.ndarray, lower: np.ndarray) -> list[np.ndarray]:

@@ -46,5 +46,7 @@ def test_indigo_that_reads_black_counts_and_black_cloth_does_not():
     e_indigo = lower_evidence("blue jeans", indigo)
     assert 0.1 < e_indigo < 0.5  # partly worn: below a clear blue reading, above nothing
     assert lower_evidence("blue jeans", black_cloth) == 0.0
+    stray_blue = legs(black=0.25, grey=0.22, blue=0.045)  # black cloth's own stray blue is not indigo
+    assert lower_evidence("blue jeans", stray_blue) == 0.0
     assert lower_evidence("blue jeans", clear_blue) == 1.0
     assert lower_evidence("black jeans", black_cloth) == lower_evidence("black trousers", black_cloth) > 0.5
