@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from bench import photo_quality as pq
+from core.vision.parts import bands_mean
 
-DEFAULT_ROW = "+ part evidence in the gate (defaults)"
 CITY_ROW = "defaults (tuned on real)"
 TEXT_ROW = "+ crops (default)"
 # (name, which index, torso without hair on the query side, photo magnification)
@@ -45,10 +45,7 @@ VARIANTS = (
 
 def _whole_torso(head, n_head, upper, n_upper, lower, n_lower) -> np.ndarray:
     """The rule switched off: the two bands' pixel-weighted mean, as the whole region read before."""
-    if n_upper == 0 or n_lower == 0:
-        return lower if n_lower else upper
-    mixed = (n_upper * upper.astype(np.float64) + n_lower * lower) / (n_upper + n_lower)
-    return (mixed / mixed.sum()).astype(np.float32)
+    return bands_mean(upper, n_upper, lower, n_lower)
 
 
 @contextmanager

@@ -76,7 +76,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.schema import SightingField
-from core.vision.colours import COLOUR_NAMES, N_COLOURS
+from core.vision.colours import COLOUR_NAMES, N_COLOURS, bhattacharyya
 from core.vision.parts import MAX_CROPS, PART_DIM, PART_INDEX
 from search import vocabulary as V
 from search.query_terms import ColourTerm, HairTerm, ObjectTerm, ParsedQuery, PatternTerm
@@ -246,11 +246,6 @@ def colour_sql_prefilter(parsed: ParsedQuery) -> str | None:
                     ors.append(f"{column}[{k + 1}] > {floor!r}")
                     ors += [f"{crops}[{j * PART_DIM + part * N_COLOURS + k + 1}] > {floor!r}" for j in range(MAX_CROPS)]
     return "(" + " OR ".join(dict.fromkeys(ors)) + ")" if ors else None
-
-
-def bhattacharyya(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise Bhattacharyya coefficient of distributions ``a`` (N, K) and one ``b`` (K,) or (N, K)."""
-    return np.sqrt(np.clip(a, 0, None) * np.clip(b, 0, None)).sum(axis=-1)
 
 
 def appearance_similarity(upper: np.ndarray, lower: np.ndarray, layout: np.ndarray,

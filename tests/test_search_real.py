@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bench.attributes_eval import box_at
+from bench.text_quality import denim_reading
 from core.registry import load_registry
 from core.schema import SIGHTINGS
 from footage_search.cli import main as cli_main
-from search import vocabulary as V
 from search.engine import SearchEngine
 from search.errors import SearchInputError
 from search.request import SearchRequest
@@ -290,16 +289,6 @@ def test_blue_jeans_that_read_black_still_find_their_wearer(real):
     him = sightings_of("oxford_red_jacket_man", who)
     r = engine.search(SearchRequest(text="man in a red jacket/hoodie and blue jeans"))
     assert covered(r.sightings[:10], him), [(person_of(s, who), round(s.score, 2)) for s in r.sightings]
-    with denim_dark(0.0):
+    with denim_reading(0.0):
         before = engine.search(SearchRequest(text="man in a red jacket/hoodie and blue jeans"))
     assert not covered(before.sightings[:10], him)
-
-
-@contextmanager
-def denim_dark(weight: float):
-    saved = V.DENIM["black"]
-    V.DENIM["black"] = weight
-    try:
-        yield
-    finally:
-        V.DENIM["black"] = saved

@@ -115,6 +115,11 @@ def _region(frame: np.ndarray, box: np.ndarray, frac: tuple[float, float, float,
     return crop, mask
 
 
+def bhattacharyya(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise Bhattacharyya coefficient of distributions ``a`` (N, K) and one ``b`` (K,) or (N, K)."""
+    return np.sqrt(np.clip(a, 0, None) * np.clip(b, 0, None)).sum(axis=-1)
+
+
 def dominant(dist: np.ndarray, k: int = 2) -> list[tuple[str, float]]:
     """The ``k`` most probable colour names with their probabilities, for display."""
     order = np.argsort(dist)[::-1][:k]

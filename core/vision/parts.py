@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.vision.colours import N_COLOURS
+from core.vision.colours import N_COLOURS, bhattacharyya
 
 if TYPE_CHECKING:
     from core.vision.colours import ColourNamer
@@ -97,16 +97,18 @@ def torso_without_hair(head: np.ndarray, n_head: int, upper_band: np.ndarray, n_
     """The torso's colour names from its two bands: their pixel-weighted mean (the whole torso), or the
     lower band alone where the upper band is closer to the head (Bhattacharyya coefficient) than to the
     lower band - hair over the back, not the garment. Bands or a head too small to read are not judged."""
+    if n_head and n_upper and n_lower and bhattacharyya(upper_band, head) > bhattacharyya(upper_band, lower_band):
+        return lower_band
+    return bands_mean(upper_band, n_upper, lower_band, n_lower)
+
+
+def bands_mean(upper_band: np.ndarray, n_upper: int, lower_band: np.ndarray, n_lower: int) -> np.ndarray:
+    """Two bands' colour names as the region they make up reads them (pixel-weighted); one band alone where
+    the other holds no pixels."""
     if n_upper == 0 or n_lower == 0:
         return lower_band if n_lower else upper_band
-    if n_head and _overlap(upper_band, head) > _overlap(upper_band, lower_band):
-        return lower_band
     mixed = (n_upper * upper_band.astype(np.float64) + n_lower * lower_band) / (n_upper + n_lower)
     return (mixed / mixed.sum()).astype(np.float32)
-
-
-def _overlap(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.sqrt(np.clip(a, 0, None) * np.clip(b, 0, None)).sum())
 
 
 def box_in_crop(box: Sequence[float] | np.ndarray, margin: float) -> tuple[float, float, float, float]:
