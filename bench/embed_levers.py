@@ -23,8 +23,9 @@ import numpy as np
 
 from bench.colours_vectorised import body_colours_vectorised
 from bench.embed_profile import ARCHIVE
-from bench.index_speed import SHARED_MODELS, registry_path
+from bench.index_speed import registry_path
 from bench.levers_file import update_levers
+from bench.real_models import SHARED_MODELS, models_dir
 from core.config import load_config
 from core.loading import plan_image_embedder
 from core.registry import load_registry
@@ -103,7 +104,8 @@ def main() -> None:
     ap.add_argument("--sample-crops", type=int, default=48)
     args = ap.parse_args()
     cfg = load_config(None, {"models.clip_pretrained": "random-init", "models.allow_download": False,
-                             "models.device": "cpu", "models.models_dir": str(SHARED_MODELS)}, environ={})
+                             "models.device": "cpu", "models.models_dir": str(models_dir() or SHARED_MODELS)},
+                      environ={})
     registry = load_registry(registry_path(args.archive))
     videos, _ = discover(args.archive, registry, cfg.index.timezone)
     per_cam: Counter[str] = Counter()

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.index_speed import SHARED_MODELS, registry_path
+from bench.index_speed import registry_path
+from bench.real_models import SHARED_MODELS, models_dir
 from core.config import load_config
 from core.loading import plan_image_embedder
 from core.registry import load_registry
@@ -51,7 +52,7 @@ def main() -> None:
     ap.add_argument("--dump", type=Path, help="also write the raw profile here (pstats format)")
     args = ap.parse_args()
     over = {"models.clip_pretrained": "random-init", "models.allow_download": False, "models.device": "cpu",
-            "models.models_dir": str(SHARED_MODELS)}
+            "models.models_dir": str(models_dir() or SHARED_MODELS)}
     over.update(dict(s.split("=", 1) for s in args.set))
     cfg = load_config(None, over, environ={})
     registry = load_registry(registry_path(args.archive))

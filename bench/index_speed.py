@@ -27,6 +27,7 @@ from pathlib import Path
 import psutil
 
 from bench.machine import machine_info
+from bench.real_models import models_dir, require_real_models
 from core.config import Config, load_config
 from core.registry import load_registry
 from indexer.archive import discover
@@ -36,7 +37,6 @@ from indexer.decode import probe
 REPO = Path(__file__).resolve().parents[1]
 
 RESULTS = REPO / "bench" / "results"
-SHARED_MODELS = REPO.parent / "shared" / "models"
 
 
 class PeakRSS:
@@ -89,8 +89,9 @@ def bench_config(index_uri: Path, args: argparse.Namespace, extra: list[str] | N
         "models.allow_download": False,
         "models.device": args.device,
     }
-    if SHARED_MODELS.exists():
-        over["models.models_dir"] = str(SHARED_MODELS)
+    found = models_dir()
+    if found is not None:
+        over["models.models_dir"] = str(found)
     for item in [*(args.set or []), *(extra or [])]:
         k, _, v = item.partition("=")
         over[k] = v
@@ -162,7 +163,7 @@ def registry_path(archive: Path) -> Path:
     return beside if not inside.exists() and beside.exists() else inside
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("archive", type=Path)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -175,7 +176,11 @@ def main() -> None:
                     help="also run ours with these overrides on top (e.g. the settings before a lever), back to back "
                          "in the same invocation, so a busy machine loads both alike")
     ap.add_argument("--out", default="index_speed.json", help="file name under bench/results/")
-    args = ap.parse_args()
+    ap.add_argument("--allow-fallback", action="store_true",
+                    help="time the motion-blob detector / no colours when the real model files are missing")
+    args = ap.parse_args(argv)
+    if not args.allow_fallback:
+        require_real_models(bench_config(REPO / "bench" / "data" / "model-check", args), "--allow-fallback")
 
     total = sum(probe(v.path).duration_s for v in discover(
         args.archive, load_registry(registry_path(args.archive)), "Asia/Seoul")[0])

@@ -48,10 +48,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.machine import machine_info  # noqa: E402
+from bench.real_models import models_dir  # noqa: E402
 
 DATA = REPO / "bench" / "data"
 RESULTS = REPO / "bench" / "results"
-SHARED_MODELS = REPO.parent / "shared" / "models"
 TINY_CLIP_CONFIG = REPO / "tests" / "data" / "fs-tiny-test.json"
 USER = "bench-operator"
 CASE = ("BENCH-LOAD-1", "load benchmark of the operator console (synthetic demo city)")
@@ -224,8 +224,8 @@ def config_values(index: Path, registry: Path, work: Path, workers: int) -> dict
         "auth.users_file": str(work / "users.json"), "audit.log_path": str(work / "audit" / "audit.jsonl"),
         "ui.cache_dir": str(work / "console-cache"),
     }
-    if SHARED_MODELS.exists():
-        values["models.models_dir"] = str(SHARED_MODELS)
+    if models_dir() is not None:
+        values["models.models_dir"] = str(models_dir())
     if TINY_CLIP_CONFIG.exists():
         values.update({"models.clip_model": "fs-tiny-test", "models.clip_pretrained": "random-init",
                        "models.clip_config_path": str(TINY_CLIP_CONFIG)})

@@ -50,11 +50,13 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.real_models import SHARED_MODELS, models_dir, require_real_models
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "bench" / "data" / "photo_quality"
 RESULTS = REPO / "bench" / "results"
 FOOTAGE = REPO.parent / "shared" / "footage"
-MODELS = REPO.parent / "shared" / "models"
+MODELS = models_dir() or SHARED_MODELS  # the environment's folder first (bench/real_models.py)
 LABELS = REPO / "tests" / "data" / "search_real_labels.json"
 GAP_S = 8.0  # as tests/test_eval_cmd.py: torso points further apart start a new appearance
 SPLITS = {"oxford": {"OXFORD"}, "pets+intel": {"PETS", "INTEL-ROOM", "INTEL-CARPARK"}}
@@ -371,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     DATA = args.data
     os.environ.setdefault("FOOTAGE_SEARCH_MODELS_MODELS_DIR", str(MODELS))
+    require_real_models(_config(DATA / "model-check"))
     from search.appearance import DEFAULT, PartWeights
 
     t0 = time.perf_counter()

@@ -43,6 +43,7 @@ import pyarrow as pa
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.real_models import models_dir  # noqa: E402
 from core.config import load_config  # noqa: E402
 from core.registry import Camera, CameraRegistry, write_registry  # noqa: E402
 from core.schema import (  # noqa: E402
@@ -58,7 +59,6 @@ from core.vision.colours import COLOUR_NAMES, LAYOUT_DIM, N_COLOURS  # noqa: E40
 
 DATA = REPO / "bench" / "data"
 RESULTS = REPO / "bench" / "results"
-SHARED_MODELS = REPO.parent / "shared" / "models"
 TINY_CLIP_CONFIG = REPO / "tests" / "data" / "fs-tiny-test.json"
 TZ = ZoneInfo("Asia/Seoul")
 START = datetime(2026, 3, 1, tzinfo=TZ)
@@ -333,8 +333,8 @@ def run_sample(index: Path | None, registry: Path | None, repeats: int) -> tuple
 
 def _sample_config(index: Path):
     over = {"storage.index_uri": str(index), "models.allow_download": False, "index.workers": 2}
-    if SHARED_MODELS.exists():
-        over["models.models_dir"] = str(SHARED_MODELS)
+    if models_dir() is not None:
+        over["models.models_dir"] = str(models_dir())
     if TINY_CLIP_CONFIG.exists():
         over.update({"models.clip_model": "fs-tiny-test", "models.clip_pretrained": "random-init",
                      "models.clip_config_path": str(TINY_CLIP_CONFIG)})

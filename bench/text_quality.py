@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import photo_quality as pq
+from bench.real_models import require_real_models
 from search import vocabulary as V
 
 RESULTS = pq.RESULTS
@@ -110,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=RESULTS / "text_quality.json")
     args = ap.parse_args(argv)
     os.environ.setdefault("FOOTAGE_SEARCH_MODELS_MODELS_DIR", str(pq.MODELS))
+    require_real_models(pq._config(pq.DATA / "model-check"))
     from search import evidence as ev
 
     archive, index = pq.build_real()

@@ -1,0 +1,50 @@
+"""Benchmarks refuse to report figures of the motion-blob / no-colour fallback (bench/real_models.py)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench import index_speed
+from bench.real_models import MODELS_ENV, SHARED_MODELS, models_dir, require_real_models
+from core.config import load_config
+from tests.conftest import COLOUR_TABLE, DETECTOR, MODELS, requires
+
+
+def _config(models: Path):
+    return load_config(None, {"models.models_dir": str(models), "models.allow_download": False}, environ={})
+
+
+def test_the_environment_names_the_models_folder_before_the_shared_one(tmp_path):
+    assert models_dir({MODELS_ENV: str(tmp_path)}) == tmp_path
+    assert models_dir({}) == (SHARED_MODELS if SHARED_MODELS.exists() else None)
+
+
+def test_a_folder_without_the_detector_stops_the_benchmark_naming_it(tmp_path):
+    with pytest.raises(SystemExit) as stop:
+        require_real_models(_config(tmp_path))
+    message = str(stop.value)
+    assert "person detector is fallback" in message and MODELS_ENV in message and "\n" not in message
+
+
+def test_a_folder_with_the_detector_but_no_colour_table_stops_it_too(tmp_path):
+    requires(DETECTOR)
+    (tmp_path / DETECTOR.parent.name).mkdir()
+    shutil.copy(DETECTOR, tmp_path / DETECTOR.parent.name / DETECTOR.name)
+    with pytest.raises(SystemExit, match="colour-name table is missing"):
+        require_real_models(_config(tmp_path))
+
+
+def test_the_real_models_pass():
+    requires(DETECTOR, COLOUR_TABLE)
+    require_real_models(_config(MODELS))
+
+
+def test_index_speed_stops_before_indexing_when_the_models_are_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv(MODELS_ENV, str(tmp_path / "no-models"))
+    archive = tmp_path / "archive"  # never read: the check comes first
+    with pytest.raises(SystemExit, match=r"benchmark stopped: the person detector.*--allow-fallback"):
+        index_speed.main([str(archive), "--no-baseline", "--out", "never-written.json"])
+    assert not (index_speed.RESULTS / "never-written.json").exists()
