@@ -49,7 +49,6 @@ from bench.real_models import require_real_models
 REPO = pq.REPO
 LABEL_FILES = (REPO / "tests" / "data" / "search_real_labels.json",
                REPO / "tests" / "data" / "attributes_real_labels.json")
-NEAR_S = 0.6  # as search.evaluation: a point is compared with the row's box at the nearest tracked time
 GAP_S = pq.GAP_S
 
 
@@ -90,16 +89,15 @@ def labelled_points() -> list[Point]:
 
 def holder(tracks: dict, by_camera: dict[str, list[str]], p: Point) -> str | None:
     """The track (``video_id:track_id``) of the row holding ``p``: its box contains the point at the row's
-    nearest tracked time; the smallest such box when several do."""
+    nearest tracked time (:func:`search.evaluation.tracked_box_at`); the smallest such box when several do."""
+    from search.evaluation import tracked_box_at
+
     best, best_area = None, np.inf
     for sid in by_camera.get(p.camera, []):
-        row = tracks[sid]
-        if not len(row.times) or row.t_end + NEAR_S < p.t or row.t_start - NEAR_S > p.t:
+        box = tracked_box_at(tracks[sid], p.t)
+        if box is None:
             continue
-        i = int(np.argmin(np.abs(row.times - p.t)))
-        if abs(row.times[i] - p.t) > NEAR_S:
-            continue
-        x1, y1, x2, y2 = row.boxes[i]
+        x1, y1, x2, y2 = box
         if x1 <= p.x <= x2 and y1 <= p.y <= y2 and (x2 - x1) * (y2 - y1) < best_area:
             best, best_area = sid.rsplit(":", 1)[0], (x2 - x1) * (y2 - y1)
     return best
@@ -117,10 +115,12 @@ def measure_tracks(tracks: dict, points: list[Point]) -> dict:
     for sid, row in tracks.items():
         by_camera[row.camera].append(sid)
     held = [(p, holder(tracks, by_camera, p)) for p in points]
-    alive: dict[str, list[np.ndarray]] = defaultdict(list)  # track -> its rows' tracked times
+    from search.evaluation import tracked_box_at
+
+    rows_of: dict[str, list] = defaultdict(list)  # track -> its rows (segments)
     for sid, row in tracks.items():
-        alive[sid.rsplit(":", 1)[0]].append(row.times)
-    places = {**{name: cams for name, cams in PLACES.items()}, "all": set().union(*PLACES.values())}
+        rows_of[sid.rsplit(":", 1)[0]].append(row)
+    places = {**PLACES, "all": set().union(*PLACES.values())}
     out = {}
     for name, cams in places.items():
         mine = [(p, h) for p, h in held if p.camera in cams]
@@ -137,7 +137,7 @@ def measure_tracks(tracks: dict, points: list[Point]) -> dict:
         for (p, h), (q, k) in pairwise(mine):
             if (p.person, p.appearance) != (q.person, q.appearance) or h is None or k is None or h == k:
                 continue
-            lives_on = any(len(ts) and np.abs(ts - q.t).min() <= NEAR_S for ts in alive[h])
+            lives_on = any(tracked_box_at(row, q.t) is not None for row in rows_of[h])
             switches += lives_on
             breaks += not lives_on
         mixed = {h for h, who in people_of.items() if len(who) > 1}

@@ -244,7 +244,8 @@ def _iou(a: np.ndarray, b: tuple[float, ...]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _box_at(track: Track, t: float) -> np.ndarray | None:
+def tracked_box_at(track: Track, t: float) -> np.ndarray | None:
+    """The row's tracked box at its tracked time nearest ``t``, if within :data:`MATCH_DT_S`."""
     if not len(track.times):
         return None
     i = int(np.argmin(np.abs(track.times - t)))
@@ -258,11 +259,11 @@ def row_hits(row: Track, iv: Interval) -> bool:
     if not iv.boxes and not iv.points:
         return True
     for t, *box in iv.boxes:
-        b = _box_at(row, t)
+        b = tracked_box_at(row, t)
         if b is not None and _iou(b, tuple(box)) >= MIN_IOU:
             return True
     for t, x, y in iv.points:
-        b = _box_at(row, t)
+        b = tracked_box_at(row, t)
         if b is not None and b[0] <= x <= b[2] and b[1] <= y <= b[3]:
             return True
     return False
