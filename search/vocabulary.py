@@ -121,20 +121,30 @@ EN_GARMENTS: dict[str, str] = {
         "jacket", "coat", "shirt", "t-shirt", "tshirt", "tee", "top", "hoodie", "hoody", "hood", "cardigan",
         "sweater", "jumper", "pullover", "blouse", "parka", "anorak", "blazer", "vest", "waistcoat", "fleece",
         "sweatshirt", "raincoat", "overcoat", "windbreaker", "puffer", "gilet", "poncho", "tunic", "polo",
-        "jersey", "cape", "mac", "trenchcoat", "trench", "upper",
+        "jersey", "cape", "mac", "trenchcoat", "trench", "upper", "bomber", "cagoule", "kagoul", "camisole",
+        "cami", "kimono", "smock", "tabard", "hi-vis", "hivis",
     ), UPPER),
     **dict.fromkeys((
         "trousers", "trouser", "pants", "jeans", "skirt", "shorts", "leggings", "slacks", "chinos", "joggers",
-        "sweatpants", "bottoms", "tights", "lower", "culottes",
+        "sweatpants", "bottoms", "tights", "lower", "culottes", "jeggings", "cargos", "capris", "trackpants",
+        "trackies",
     ), LOWER),
     **dict.fromkeys(("dress", "suit", "tracksuit", "uniform", "jumpsuit", "overalls", "gown", "robe",
-                     "onesie", "outfit", "clothes", "clothing"), FULL),
+                     "onesie", "outfit", "clothes", "clothing", "dungarees", "romper", "pinafore", "pyjamas",
+                     "pajamas", "coveralls", "boilersuit"), FULL),
     **dict.fromkeys((
         "bag", "handbag", "backpack", "rucksack", "purse", "satchel", "briefcase", "hat", "cap", "beanie",
         "helmet", "shoes", "shoe", "boots", "boot", "sneakers", "trainers", "scarf", "umbrella", "gloves",
         "hair", "glasses", "sunglasses", "mask", "stroller", "pushchair", "pram", "buggy", "bicycle", "bike",
         "suitcase", "belt", "socks", "tote", "shopper", "carrier", "sandals", "headscarf", "hijab",
         "beard", "skin", "eyes", "car", "dog",
+        # Footwear, headwear and small things: a colour before them says nothing about the clothes, and a
+        # word missing here sent its colour to the torso ("green jacket and red wellies" -> upper red).
+        "wellies", "wellingtons", "wellington", "heels", "stilettos", "loafers", "slippers", "flip-flops",
+        "flipflops", "crocs", "clogs", "pumps", "flats", "brogues", "moccasins", "footwear", "sandal",
+        "trainer", "sneaker", "beret", "bonnet", "headband", "bandana", "earmuffs", "headphones", "earphones",
+        "lanyard", "tie", "bowtie", "necklace", "watch", "wheelchair", "walker", "cane", "crutches",
+        "phone", "balloon", "scooter", "skateboard", "toy", "ribbon",
     ), ACCESSORY),
 }
 EN_IMPLIED: dict[str, Weights] = {"jeans": DENIM}
@@ -143,20 +153,23 @@ KO_GARMENTS: dict[str, str] = {
     **dict.fromkeys((
         "상의", "윗옷", "재킷", "자켓", "점퍼", "잠바", "코트", "외투", "셔츠", "티셔츠", "후드티", "후드", "가디건",
         "카디건", "스웨터", "니트", "블라우스", "패딩", "조끼", "맨투맨", "트렌치", "바람막이", "야상", "블레이저",
-        "티",
+        "티", "우비", "비옷", "플리스", "후리스", "니트티", "반팔", "긴팔", "나시",
     ), UPPER),
     **dict.fromkeys(("하의", "바지", "청바지", "치마", "스커트", "반바지", "레깅스", "슬랙스", "면바지", "트레이닝바지",
-                     "츄리닝바지"), LOWER),
-    **dict.fromkeys(("원피스", "드레스", "정장", "교복", "유니폼", "츄리닝", "트레이닝복", "옷", "복장", "차림"), FULL),
+                     "츄리닝바지", "조거팬츠", "팬츠", "칠부바지", "멜빵바지"), LOWER),
+    **dict.fromkeys(("원피스", "드레스", "정장", "교복", "유니폼", "츄리닝", "트레이닝복", "옷", "복장", "차림", "잠옷",
+                     "한복", "점프슈트"), FULL),
     **dict.fromkeys((
         "가방", "백팩", "배낭", "핸드백", "숄더백", "크로스백", "토트백", "에코백", "모자", "캡", "비니", "신발",
         "운동화",
         "구두", "부츠", "샌들", "목도리", "스카프", "우산", "장갑", "머리", "머리카락", "안경", "선글라스", "마스크",
         "유모차", "자전거", "캐리어", "양말", "벨트", "헬멧",
+        "장화", "슬리퍼", "하이힐", "힐", "로퍼", "크록스", "실내화", "털모자", "야구모자", "헤어밴드", "머리띠",
+        "목걸이", "넥타이", "휠체어", "지팡이", "킥보드", "휴대폰", "풍선", "장난감",
     ), ACCESSORY),
 }
 # A Korean "티" (tee) only counts as a whole word: inside another word it is usually something else.
-KO_WHOLE_WORD_ONLY = frozenset({"티", "캡", "옷"})
+KO_WHOLE_WORD_ONLY = frozenset({"티", "캡", "옷", "힐", "나시"})
 
 # ------------------------------------------------------------------------------------------- directions
 

@@ -86,6 +86,21 @@ def test_colour_without_garment_is_either_half_and_accessories_absorb_colours():
     assert not p.has_colours and set(p.ignored) == {"검은 머리", "빨간 가방"}
 
 
+@pytest.mark.parametrize("text, upper, lower, ignored", [
+    ("man in a green jacket and red wellies", ["green"], [], "red wellies"),
+    ("woman in a blue coat and black heels", ["blue"], [], "black heels"),
+    ("man in brown loafers and a grey coat", ["grey"], [], "brown loafers"),
+    ("navy blazer with a red tie, beige chinos", ["blue"], ["white"], "red tie"),
+    ("빨간 장화를 신은 아이, 노란 우비", ["yellow"], [], "빨간 장화"),
+    ("검은 하이힐, 회색 코트", ["grey"], [], "검은 하이힐"),
+])
+def test_footwear_and_small_things_keep_their_colour_off_the_clothes(text, upper, lower, ignored):
+    # A witness's shoes or tie are not the coat: their colour sent to the torso demands it there too.
+    p = parse_query(text)
+    assert names(p.upper) == upper and names(p.lower) == lower and not p.either, p.summary()
+    assert ignored in p.ignored
+
+
 @pytest.mark.parametrize("text, direction", [
     ("heading north", "N"), ("walking towards the north-east", "NE"), ("north east", "NE"),
     ("going SE", "SE"), ("southbound", "S"), ("westward", "W"), ("towards the south west", "SW"),
