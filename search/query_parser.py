@@ -16,7 +16,10 @@ How colours find their garment, per clause (clauses end at , ; . ! ? and new lin
 * colour words after the last garment noun of a clause describe that garment ("jacket: red",
   "상의는 빨간색");
 * a colour with no garment in its clause applies to either body half ("a man in red");
-* "and" joins colours of one garment ("red and navy jacket": both must show);
+* "and" joins colours of one garment ("red and navy jacket": both must show); "or" makes one term where
+  either will do ("red or orange jacket", "red jacket or orange jacket");
+* a negated thing ("no backpack", "without a hat", "not wearing a red coat", "가방 없이") is dropped with a
+  note: absence is not matched, and reading it as present would favour everyone who carries one;
 * accessory nouns (bag, hair, shoes...) absorb their colours: they never colour the clothes.
 
 Appearance attributes the indexer measures (:mod:`indexer.attributes`) become terms of their own:
@@ -131,6 +134,8 @@ def _assign(items: list[Token], upper: list[ColourTerm], lower: list[ColourTerm]
     last_garment = ""
     last_object: int | None = None  # index in attrs.objects of this clause's last object, for "bag: red"
     pattern: Token | None = None  # a pattern word waiting for its garment
+    negation: int | None = None  # where "no", "without", "not wearing" stood: the next thing named is absent
+    alternative = False  # "red jacket or orange jacket": the next garment's colour is the other choice
 
     def flush_building() -> None:
         term = _term_from(building)
@@ -139,14 +144,34 @@ def _assign(items: list[Token], upper: list[ColourTerm], lower: list[ColourTerm]
         building.clear()
 
     def attach(garment: str, terms: list[ColourTerm], noun: str) -> None:
+        nonlocal alternative
         if garment == V.ACCESSORY:
             if terms:
                 ignored.append(" ".join([t.words for t in terms] + [noun]).strip())
             return
-        if garment in (V.UPPER, V.FULL):
-            upper.extend(terms)
-        if garment in (V.LOWER, V.FULL):
-            lower.extend(terms)
+        for half, slot in ((upper, V.UPPER), (lower, V.LOWER)):
+            if garment not in (slot, V.FULL) or not terms:
+                continue
+            if alternative and half:
+                half[-1] = _either_of(half[-1], terms[0])
+                half.extend(terms[1:])
+            else:
+                half.extend(terms)
+        alternative = False
+
+    def absent(until: int) -> bool:
+        """Drop a negated thing (and the colours said for it) with a note; whether it was negated."""
+        nonlocal negation
+        if negation is None:
+            return False
+        absence_note(" ".join(t.text for t in items[negation:until + 1]))
+        pending.clear()
+        negation = None
+        return True
+
+    def absence_note(said: str) -> None:
+        attrs.notes.append(f"'{said}' is not matched: absence is not used as evidence (a bag can be hidden or "
+                           "put down, a hat taken off)")
 
     def attach_trailing(terms: list[ColourTerm]) -> None:
         """Colours after the clause's last garment ("jacket: red", "a bag, red") describe it."""
@@ -170,11 +195,33 @@ def _assign(items: list[Token], upper: list[ColourTerm], lower: list[ColourTerm]
                                "the upper body")
         pattern = None
 
-    for it in items:
+    for i, it in enumerate(items):
+        low = it.text.lower()
         if it.kind in ("colour", "modifier"):
             building.append(it)
             continue
+        if low in V.ALTERNATIVES:
+            if any(b.kind == "colour" for b in building):  # "red or orange": one term, either will do
+                building.append(it)
+                continue
+            alternative = not pending and bool(last_garment) and last_garment != V.ACCESSORY
         flush_building()
+        if _negates(items, i):
+            negation = i
+            continue
+        if it.kind == "end" and negation is not None and low not in V.NEGATED_VERBS:
+            negation = None  # "no bag in a red coat": the negation ended before the coat
+        if negation is not None and it.kind in ("garment", "object", "hairnoun", "hair", "pattern"):
+            if it.kind == "pattern":
+                pending.clear()
+            absent(i)
+            last_garment, last_object = (it.garment or V.ACCESSORY), None
+            continue
+        if it.kind == "word" and it.text.startswith(V.KO_ABSENT_PREFIX) and last_object is not None \
+                and last_object == len(attrs.objects) - 1:  # "가방 없이": the object just named is absent
+            absence_note(f"{attrs.objects.pop(last_object).words} {it.text}")
+            last_object = None
+            continue
         if it.kind == "garment":
             terms = [_as_cloth(t, it.implied) for t in pending] \
                 or ([ColourTerm.of(f"{it.text} (implied)", it.implied, dark_needs_trace=True)] if it.implied else [])
@@ -207,8 +254,27 @@ def _assign(items: list[Token], upper: list[ColourTerm], lower: list[ColourTerm]
             pending.clear()
     flush_building()
     place_pattern(None)
-    if pending:
+    if pending and not absent(len(items) - 1):
         attach_trailing(pending)
+
+
+def _negates(items: list[Token], i: int) -> bool:
+    """Whether ``items[i]`` negates what follows: "no", "without", or "not" before a verb of wearing or a
+    colour / garment / object ("not very tall" and "not sure" negate nothing the search matches)."""
+    low = items[i].text.lower()
+    if low in V.NEGATIONS:
+        return True
+    if low not in V.NEGATIONS_IF_FOLLOWED or i + 1 >= len(items):
+        return False
+    nxt = items[i + 1]
+    return nxt.text.lower() in V.NEGATED_VERBS or nxt.kind in ("colour", "modifier", "garment", "object", "hairnoun")
+
+
+def _either_of(a: ColourTerm, b: ColourTerm) -> ColourTerm:
+    """One term for "a or b": each colour counts as much as in either."""
+    weights = a.weight_map()
+    union_weights(weights, b.weight_map())
+    return ColourTerm.of(f"{a.words} or {b.words}", weights, dark_needs_trace=a.dark_needs_trace and b.dark_needs_trace)
 
 
 def _as_cloth(term: ColourTerm, implied: V.Weights) -> ColourTerm:

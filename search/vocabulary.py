@@ -64,6 +64,30 @@ EN_COLOURS: dict[str, Weights] = {
     "lavender": {"purple": 1.0, "pink": 0.4, "white": 0.3},
     "lilac": {"purple": 1.0, "pink": 0.4},
     "mauve": {"purple": 1.0, "pink": 0.6},
+    # Fashion names witnesses use; without them "mustard jacket" or "mint top" said no colour at all.
+    "golden": {"yellow": 1.0, "brown": 0.5},
+    "mustard": {"yellow": 1.0, "brown": 0.6, "green": 0.3},
+    "ochre": {"yellow": 1.0, "brown": 0.7, "orange": 0.4},
+    "amber": {"orange": 1.0, "yellow": 0.7},
+    "peach": {"orange": 1.0, "pink": 0.8, "white": 0.4},
+    "apricot": {"orange": 1.0, "pink": 0.8, "white": 0.4},
+    "coral": {"pink": 1.0, "orange": 0.8, "red": 0.5},
+    "salmon": {"pink": 1.0, "orange": 0.7},
+    "blush": {"pink": 1.0, "white": 0.4},
+    "nude": {"pink": 1.0, "brown": 0.6, "white": 0.5},
+    "rust": {"orange": 1.0, "brown": 0.8, "red": 0.6},
+    "auburn": {"red": 1.0, "brown": 0.8},
+    "plum": {"purple": 1.0, "red": 0.4, "black": 0.4},
+    "indigo": {"blue": 1.0, "purple": 0.5, "black": 0.5},
+    "cobalt": {"blue": 1.0},
+    "aqua": {"blue": 1.0, "green": 0.6},
+    "emerald": {"green": 1.0},
+    "mint": {"green": 1.0, "white": 0.5, "blue": 0.3},
+    "lime": {"green": 1.0, "yellow": 0.6},
+    "taupe": {"brown": 1.0, "grey": 0.8},
+    "oatmeal": {"white": 1.0, "brown": 0.6, "grey": 0.5},
+    "caramel": {"brown": 1.0, "orange": 0.6},
+    "bronze": {"brown": 1.0, "orange": 0.6, "yellow": 0.3},
     # "dark coat": a witness at night or at a distance; any dark cloth
     "dark": {"black": 1.0, "blue": 0.5, "brown": 0.5, "grey": 0.4},
 }
@@ -77,6 +101,11 @@ EN_MODIFIERS: dict[str, Weights] = {
     "pale": {"white": 0.5},
     "bright": {},
     "dull": {"grey": 0.4},
+    "muted": {"grey": 0.4},
+    "faded": {"white": 0.3, "grey": 0.3},
+    "neon": {},
+    "fluorescent": {},
+    "vivid": {},
 }
 
 KO_COLOURS: dict[str, Weights] = {
@@ -104,10 +133,15 @@ KO_COLOURS: dict[str, Weights] = {
     "카키": EN_COLOURS["khaki"], "올리브": EN_COLOURS["olive"],
     "버건디": EN_COLOURS["burgundy"], "와인색": EN_COLOURS["wine"],
     "어두운": EN_COLOURS["dark"], "짙은색": EN_COLOURS["dark"],
+    "겨자": EN_COLOURS["mustard"], "황토": EN_COLOURS["ochre"], "금색": EN_COLOURS["gold"],
+    "은색": EN_COLOURS["silver"], "살구": EN_COLOURS["apricot"], "민트": EN_COLOURS["mint"],
+    "청록": EN_COLOURS["teal"], "군청": EN_COLOURS["indigo"], "카멜": EN_COLOURS["camel"],
+    "고동": {"brown": 1.0, "black": 0.5}, "차콜": EN_COLOURS["charcoal"],
 }
 KO_MODIFIERS: dict[str, Weights] = {
     "짙은": EN_MODIFIERS["dark"], "진한": EN_MODIFIERS["dark"], "진": EN_MODIFIERS["dark"],
     "밝은": EN_MODIFIERS["light"], "연한": EN_MODIFIERS["light"], "연": EN_MODIFIERS["light"],
+    "형광": EN_MODIFIERS["neon"],
 }
 # Korean words that carry a colour of their own (청바지 = "blue trousers")
 KO_IMPLIED: dict[str, Weights] = {"청바지": DENIM, "청재킷": DENIM, "청자켓": DENIM}
@@ -198,6 +232,19 @@ KO_DIRECTION_NOUN = "방향"
 KO_FROM_PARTICLES = ("에서", "으로부터", "로부터", "부터")
 
 CONJUNCTIONS = frozenset({"and", "with", "or", "&", "+", "그리고", "및"})
+# "red or orange jacket": either colour will do, so the two become one term (not "both must show").
+ALTERNATIVES = frozenset({"or", "또는", "혹은", "아니면"})
+# "no backpack", "without a hat", "not wearing a red coat": the thing named next is absent. Absence is not
+# matched (a bag can be hidden or put down, and the indexer's "no bag" is weak on small people), so
+# the parser drops it rather than read it as present. "not" only negates before these words or a
+# colour / garment / object ("not very tall", "not sure" are not negations).
+NEGATIONS = frozenset({"no", "without", "never"})
+NEGATIONS_IF_FOLLOWED = frozenset({"not", "wasn't", "isn't", "didn't", "doesn't", "hasn't", "hadn't",
+                                   "weren't", "aren't", "don't", "wasnt", "didnt", "doesnt"})
+NEGATED_VERBS = frozenset({"wearing", "carrying", "holding", "pushing", "have", "has", "having", "had",
+                           "with", "a", "an", "any", "wear", "carry", "hold"})
+# Korean says it after the noun: "가방 없이", "가방은 없음".
+KO_ABSENT_PREFIX = "없"
 # Words that end a colour's reach: "woman in red with a black bag" - red is not the bag's colour.
 SCOPE_ENDERS = frozenset({
     "with", "wearing", "carrying", "holding", "pushing", "in", "who", "that", "and/or",
@@ -276,14 +323,15 @@ EN_PATTERNS: dict[str, str] = {
                      "hooped", "breton"), STRIPED),
     **dict.fromkeys(("patterned", "checked", "checkered", "chequered", "plaid", "tartan", "floral",
                      "flowery", "spotted", "polka-dot", "dotted", "printed", "camouflage", "camo",
-                     "argyle", "houndstooth", "paisley", "leopard-print"), PATTERNED),
+                     "argyle", "houndstooth", "paisley", "leopard-print", "leopard", "polka", "multicoloured",
+                     "multicolored", "multicolour", "multicolor", "tie-dye"), PATTERNED),
 }
 # Pattern words that are also common other words count only in front of a garment ("checked shirt", not
 # "we checked"; "체크 셔츠", not "체크했다").
 PATTERN_NEEDS_GARMENT = frozenset({"checked", "check", "spotted", "dotted", "printed", "banded", "hooped", "breton",
-                                   "체크", "무늬", "패턴", "프린트", "카모"})
+                                   "체크", "무늬", "패턴", "프린트", "카모", "polka", "leopard", "물방울", "호피"})
 KO_PATTERNS: dict[str, str] = {
     **dict.fromkeys(("줄무늬", "스트라이프", "단가라", "줄무늬의"), STRIPED),
     **dict.fromkeys(("체크무늬", "체크", "격자무늬", "꽃무늬", "물방울무늬", "땡땡이", "호피무늬", "무늬", "패턴",
-                     "프린트", "군복무늬", "카모"), PATTERNED),
+                     "프린트", "군복무늬", "카모", "물방울", "호피"), PATTERNED),
 }

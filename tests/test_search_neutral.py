@@ -194,3 +194,12 @@ def test_no_true_detail_lowers_the_targets_rank_over_every_subset(city_ranker):
                 if after > before:
                     broken.append((base, extra, before, after))
     assert not broken, broken
+
+
+@pytest.mark.parametrize("said", ["black heels", "red wellies", "no backpack", "without a hat",
+                                  "not carrying a rucksack", "검은 하이힐", "배낭 없이"])
+def test_what_a_witness_adds_about_shoes_or_missing_things_never_lowers_the_target(city_ranker, said):
+    """Shoes' colours are not the clothes' ("black heels" once asked for black on her), and a thing she
+    does not carry is not one she carries ("no backpack" once read as "with a backpack")."""
+    rank, _ = city_ranker
+    assert rank(f"purple coat, blue jeans, {said}")[0] <= rank("purple coat, blue jeans")[0]

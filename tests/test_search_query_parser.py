@@ -67,6 +67,17 @@ def test_garments_decide_upper_and_lower(text, upper, lower):
     assert names(p.upper) == upper and names(p.lower) == lower, p.summary()
 
 
+@pytest.mark.parametrize("word, colour", [
+    ("mustard", "yellow"), ("coral", "pink"), ("peach", "orange"), ("rust", "orange"), ("plum", "purple"),
+    ("indigo", "blue"), ("mint", "green"), ("lime", "green"), ("taupe", "brown"), ("oatmeal", "white"),
+    ("neon yellow", "yellow"), ("겨자색", "yellow"), ("민트색", "green"), ("청록색", "blue"), ("은색", "grey"),
+    ("고동색", "brown"), ("형광 노란", "yellow"),
+])
+def test_fashion_colour_names_are_colours(word, colour):
+    # A witness's "mustard jacket" once said no colour at all, and the search matched on nothing.
+    assert names(parse_query(f"{word} jacket").upper) == [colour]
+
+
 def test_synonym_weights():
     navy = parse_query("navy coat").upper[0].weight_map()
     assert navy["blue"] == 1.0 and 0 < navy["black"] < 1
@@ -99,6 +110,38 @@ def test_footwear_and_small_things_keep_their_colour_off_the_clothes(text, upper
     p = parse_query(text)
     assert names(p.upper) == upper and names(p.lower) == lower and not p.either, p.summary()
     assert ignored in p.ignored
+
+
+@pytest.mark.parametrize("text, upper, lower, absent", [
+    ("man in a red jacket, no backpack", ["red"], [], "no backpack"),
+    ("woman without a bag in a blue coat", ["blue"], [], "without a bag"),
+    ("not wearing a red coat, grey trousers", [], ["grey"], "not wearing a red coat"),
+    ("man in red with no bag", [], [], "no bag"),
+    ("가방 없이 빨간 재킷", ["red"], [], "가방 없이"),
+])
+def test_a_negated_thing_is_not_read_as_present(text, upper, lower, absent):
+    p = parse_query(text)
+    assert names(p.upper) == upper and names(p.lower) == lower and not p.objects, p.summary()
+    assert any(note.startswith(f"'{absent}' is not matched") for note in p.notes), p.notes
+
+
+@pytest.mark.parametrize("text", ["not very tall, red jacket", "not sure, red jacket", "red jacket, not old"])
+def test_not_without_a_thing_after_it_negates_nothing(text):
+    p = parse_query(text)
+    assert names(p.upper) == ["red"] and not p.notes
+
+
+@pytest.mark.parametrize("text", ["red or orange jacket", "the jacket was red or orange", "red jacket or orange jacket",
+                                  "빨간색 또는 주황색 재킷"])
+def test_alternatives_are_one_term_either_colour_will_do(text):
+    p = parse_query(text)
+    assert len(p.upper) == 1 and not p.lower and not p.either, p.summary()
+    weights = p.upper[0].weight_map()
+    assert weights["red"] == 1.0 and weights["orange"] == 1.0
+
+
+def test_and_still_asks_for_both():
+    assert names(parse_query("red and navy jacket").upper) == ["red", "blue"]
 
 
 @pytest.mark.parametrize("text, direction", [
