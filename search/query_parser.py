@@ -15,7 +15,11 @@ How colours find their garment, per clause (clauses end at , ; . ! ? and new lin
 * colour words before a garment noun describe it ("red jacket", "빨간 재킷");
 * colour words after the last garment noun of a clause describe that garment ("jacket: red",
   "상의는 빨간색");
-* a colour with no garment in its clause applies to either body half ("a man in red");
+* a colour with no garment in its clause applies to either body half ("a man in red"), or to both with
+  "all" / "head to toe" ("all black");
+* an outfit (dress, suit, uniform) colours both halves, unless a garment of that half is named with its
+  own colour ("navy uniform, grey trousers"); a shirt under a suit adds to it instead ("black suit, white
+  shirt"); "suit trousers" and "tracksuit bottoms" are trousers;
 * "and" joins colours of one garment ("red and navy jacket": both must show); "or" makes one term where
   either will do ("red or orange jacket", "red jacket or orange jacket");
 * a negated thing ("no backpack", "without a hat", "not wearing a red coat", "가방 없이") is dropped with a
@@ -92,6 +96,8 @@ def parse_query(text: str) -> ParsedQuery:
         drop_spans += direction_spans(items)
         _assign(items, upper, lower, either, ignored, attrs)
     direction, notes = pick_direction(directions)
+    # "navy school uniform, grey trousers": the half named on its own says what that half wears
+    upper, lower = (_named_over_outfit(half, attrs) for half in (upper, lower))
     return ParsedQuery(
         text=norm, upper=_dedupe(upper), lower=_dedupe(lower), either=_dedupe(either), direction=direction,
         clip_text=without_spans(norm, drop_spans), ignored=tuple(dict.fromkeys(ignored)),
@@ -106,6 +112,15 @@ class _Attributes:
     hair: list[HairTerm] = field(default_factory=list)
     patterns: list[PatternTerm] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    outfit: list[ColourTerm] = field(default_factory=list)  # colours said of a whole outfit (dress, uniform)
+    inner: list[ColourTerm] = field(default_factory=list)  # ... and of a layer worn under one (shirt)
+
+
+def _named_over_outfit(half: list[ColourTerm], attrs: _Attributes) -> list[ColourTerm]:
+    """A half's terms without the outfit's, when a garment of that half was named with a colour of its own
+    ("navy uniform, grey trousers"); a shirt under a suit does not hide the suit ("black suit, white shirt")."""
+    own = [t for t in half if t not in attrs.outfit]
+    return own if any(t not in attrs.inner for t in own) else half
 
 
 def _dedupe(terms: list) -> tuple:
@@ -136,6 +151,8 @@ def _assign(items: list[Token], upper: list[ColourTerm], lower: list[ColourTerm]
     pattern: Token | None = None  # a pattern word waiting for its garment
     negation: int | None = None  # where "no", "without", "not wearing" stood: the next thing named is absent
     alternative = False  # "red jacket or orange jacket": the next garment's colour is the other choice
+    # "all black", "all in white", "black from head to toe": a colour with no garment is on both halves
+    all_over = any(t.text.lower() == "all" for t in items[:-1]) or _head_to_toe(items)
 
     def flush_building() -> None:
         term = _term_from(building)
@@ -149,6 +166,10 @@ def _assign(items: list[Token], upper: list[ColourTerm], lower: list[ColourTerm]
             if terms:
                 ignored.append(" ".join([t.words for t in terms] + [noun]).strip())
             return
+        if garment == V.FULL:
+            attrs.outfit.extend(terms)
+        elif noun.lower() in V.INNER_LAYERS:
+            attrs.inner.extend(terms)
         for half, slot in ((upper, V.UPPER), (lower, V.LOWER)):
             if garment not in (slot, V.FULL) or not terms:
                 continue
@@ -181,6 +202,8 @@ def _assign(items: list[Token], upper: list[ColourTerm], lower: list[ColourTerm]
                                                     (*obj.colours, *terms))
         if last_garment:
             attach(last_garment, terms, "")
+        elif all_over:
+            attach(V.FULL, terms, "")
         else:
             either.extend(terms)
 
@@ -200,6 +223,8 @@ def _assign(items: list[Token], upper: list[ColourTerm], lower: list[ColourTerm]
         if it.kind in ("colour", "modifier"):
             building.append(it)
             continue
+        if it.kind == "hair" and building and all(b.kind == "modifier" for b in building):
+            building.clear()  # "dark blonde hair": the modifier shades the hair word, it is no colour of its own
         if low in V.ALTERNATIVES:
             if any(b.kind == "colour" for b in building):  # "red or orange": one term, either will do
                 building.append(it)
@@ -222,6 +247,8 @@ def _assign(items: list[Token], upper: list[ColourTerm], lower: list[ColourTerm]
             absence_note(f"{attrs.objects.pop(last_object).words} {it.text}")
             last_object = None
             continue
+        if _compound_garment(items, i):
+            continue  # "suit trousers", "tracksuit bottoms": the last noun is the garment the colour is on
         if it.kind == "garment":
             terms = [_as_cloth(t, it.implied) for t in pending] \
                 or ([ColourTerm.of(f"{it.text} (implied)", it.implied, dark_needs_trace=True)] if it.implied else [])
@@ -256,6 +283,22 @@ def _assign(items: list[Token], upper: list[ColourTerm], lower: list[ColourTerm]
     place_pattern(None)
     if pending and not absent(len(items) - 1):
         attach_trailing(pending)
+
+
+def _compound_garment(items: list[Token], i: int) -> bool:
+    """Whether ``items[i]`` is a whole-outfit noun qualifying the half named next, a space away ("suit
+    trousers", "dress shirt", "tracksuit bottoms"). Two halves side by side stay two garments (terse notes:
+    "black jacket jeans"), and so does Korean ("재킷에 청바지")."""
+    if i + 1 >= len(items):
+        return False
+    a, b = items[i], items[i + 1]
+    return (a.kind == b.kind == "garment" and a.garment == V.FULL and b.garment in (V.UPPER, V.LOWER)
+            and b.start - a.end <= 1 and a.text.isascii() and b.text.isascii())
+
+
+def _head_to_toe(items: list[Token]) -> bool:
+    words = [t.text.lower() for t in items]
+    return any(words[j:j + 3] == ["head", "to", "toe"] for j in range(len(words) - 2))
 
 
 def _negates(items: list[Token], i: int) -> bool:

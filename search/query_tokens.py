@@ -72,6 +72,10 @@ def _english_tokens(tok: str, s: int, e: int, prev: Token | None) -> list[Token]
         return [Token("garment", tok, s, e, garment=V.EN_GARMENTS[garment], implied=V.EN_IMPLIED.get(garment, {}))]
     if "-" in low:  # blue-grey, navy-blue, t-shirt handled above; split compound colours
         parts = [p for p in low.split("-") if p]
+        if len(parts) == 2 and parts[0] in V.EN_MODIFIERS and not parts[1].endswith("haired"):
+            # "light-blue coat", "dark-green", "dark-blonde hair": as if written with a space
+            return [Token("modifier", parts[0], s, s + len(parts[0]), weights=V.EN_MODIFIERS[parts[0]]),
+                    *_english_tokens(tok[len(parts[0]) + 1:], e - len(parts[1]), e, prev)]
         colours = [_en_colour(p) for p in parts]
         if colours and all(c is not None for c in colours):
             merged: V.Weights = {}

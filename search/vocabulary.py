@@ -182,6 +182,9 @@ EN_GARMENTS: dict[str, str] = {
     ), ACCESSORY),
 }
 EN_IMPLIED: dict[str, Weights] = {"jeans": DENIM}
+# Worn under a jacket or a suit's jacket: its colour adds to the outfit's instead of replacing it.
+INNER_LAYERS = frozenset({"shirt", "shirts", "blouse", "blouses", "t-shirt", "tshirt", "tee", "polo",
+                          "셔츠", "블라우스", "티셔츠", "티"})
 
 KO_GARMENTS: dict[str, str] = {
     **dict.fromkeys((

@@ -78,6 +78,39 @@ def test_fashion_colour_names_are_colours(word, colour):
     assert names(parse_query(f"{word} jacket").upper) == [colour]
 
 
+@pytest.mark.parametrize("text, upper, lower", [
+    ("white shirt, black tie, dark grey suit trousers", ["white"], ["grey"]),  # suit trousers are trousers
+    ("grey tracksuit bottoms", [], ["grey"]),
+    ("black jacket jeans", ["black"], ["blue"]),  # terse notes: two garments, not a compound
+    ("person wearing all black", ["black"], ["black"]),
+    ("dressed in white from head to toe", ["white"], ["white"]),
+    ("a man in red", [], []),  # no garment, not "all": either half
+    ("navy school uniform, grey trousers", ["blue"], ["grey"]),  # the trousers named say what the legs wear
+    ("white dress, black leggings", ["white"], ["black"]),
+    ("black suit, white shirt", ["black", "white"], ["black"]),  # a shirt under the jacket hides no suit
+    ("남색 교복, 회색 바지", ["blue"], ["grey"]),
+])
+def test_outfits_compounds_and_all_over(text, upper, lower):
+    p = parse_query(text)
+    assert names(p.upper) == upper and names(p.lower) == lower, p.summary()
+
+
+@pytest.mark.parametrize("hyphenated, spaced", [
+    ("light-blue coat", "light blue coat"), ("dark-green jacket", "dark green jacket"),
+    ("pale-pink top", "pale pink top"), ("dark-grey trousers", "dark grey trousers"),
+    ("woman with dark-blonde hair", "woman with dark blonde hair"),
+])
+def test_a_hyphenated_shade_reads_as_the_spaced_one(hyphenated, spaced):
+    # "light-blue coat" once said no colour at all, and "dark-green" read as black.
+    assert parse_query(hyphenated).structured() == parse_query(spaced).structured()
+    assert parse_query(hyphenated).has_structure
+
+
+def test_a_shade_of_hair_is_that_hair_not_a_colour_of_its_own():
+    p = parse_query("dark blonde hair, red coat")
+    assert [h.hair for h in p.hair] == ["blonde"] and names(p.upper) == ["red"] and not p.either
+
+
 def test_synonym_weights():
     navy = parse_query("navy coat").upper[0].weight_map()
     assert navy["blue"] == 1.0 and 0 < navy["black"] < 1
