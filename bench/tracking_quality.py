@@ -8,6 +8,11 @@ overlap (IoU >= 0.4) and report:
 * tracks per person: how many tracks one person's appearance is split into (fragmentation);
 * bearing error of tracks with >= 3 boxes against the person's true walking bearing.
 
+Besides the flat rates, "adaptive" runs as the indexer samples by default (:mod:`indexer.sampling`): the base
+rate, plus the frames half a second between while someone new is in view. There the tracker's one floor
+(for a second's step) meets steps of half a second, so it also runs with each track's own floor from the
+time since it last matched (``PersonTracker(floor_slack=...)``, :func:`indexer.tracking.elapsed_floor`).
+
     .venv/bin/python -m bench.tracking_quality [CITY_DIR]
 """
 
@@ -31,12 +36,15 @@ from core.loading import load_colours, load_detector
 from core.registry import load_registry
 from indexer.decode import PyAVDecoder
 from indexer.motion import estimate_motion
+from indexer.sampling import SamplingPlan, scene_is_busy
 from indexer.tracking import PersonTracker, giou_floor
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 # (association, similarity floor; None = the rate-dependent default of indexer.tracking.giou_floor)
 VARIANTS = [("giou+appearance", None), ("giou", None), ("giou", 0.0), ("iou", 0.1), ("diou", None), ("biou", 0.1)]
+# adaptive sampling: one floor, or each track's own, with these slacks (indexer.tracking.FLOOR_SLACK)
+SLACKS = (None, 1.0, 1.25, 1.5, 1.75)
 
 
 def _detections(city: Path, cfg) -> dict[str, list[tuple[float, sv.Detections, np.ndarray]]]:
@@ -69,7 +77,16 @@ def _owner(box: np.ndarray, t: float, people: list[dict]) -> tuple[str | None, f
     return best, best_iou
 
 
-def evaluate(dets, gt, registry, step: float, make_tracker: Callable[[float], PersonTracker]) -> dict:
+def _on_grid(t: float, step: float) -> bool:
+    return abs(t / step - round(t / step)) <= 1e-6
+
+
+def evaluate(dets, gt, registry, step: float, make_tracker: Callable[[float], PersonTracker],
+             plan: SamplingPlan | None = None) -> dict:
+    """Track each video's detections every ``step`` seconds, or (``plan``) at its base rate plus its busy
+    frames while someone new is in view; score the tracks against the ground truth."""
+    if plan is not None:
+        step = 1.0 / plan.base_fps
     purities, bearing_err = [], []
     per_person: collections.Counter = collections.Counter()
     n_tracks = 0
@@ -78,10 +95,13 @@ def evaluate(dets, gt, registry, step: float, make_tracker: Callable[[float], Pe
         people = _gt_people(gt, video)
         by_id = {p["person_id"]: p for p in people}
         tracker = make_tracker(1.0 / step)
+        busy = False
         for i, (t, d, feats) in enumerate(frames):
-            if abs(t / step - round(t / step)) > 1e-6:
+            busy_frame = plan is not None and busy and _on_grid(t, 1.0 / plan.busy_fps)
+            if not (_on_grid(t, step) or busy_frame):
                 continue
             tracker.update(t, i, d, feats)
+            busy = plan is not None and scene_is_busy(tracker, t, plan)
         for tr in tracker.tracks():
             if len(tr.points) < 2:
                 continue
@@ -131,13 +151,20 @@ def main() -> None:
         warnings.simplefilter("ignore")
         for step in (1.0, 0.5):
             for sim, floor in VARIANTS:
-                r = evaluate(dets, gt, registry, step, partial(PersonTracker, similarity=sim, min_similarity=floor))
+                r = evaluate(dets, gt, registry, step, partial(PersonTracker, similarity=sim, min_similarity=floor,
+                                                               floor_slack=None))
                 floor_used = floor if floor is not None else giou_floor(1 / step)
                 rows.append({"sample_fps": 1 / step, "association": f"{sim}>{floor_used:g}", **r})
-    print(f"{'fps':>4} {'association':>22} {'tracks':>6} {'purity':>7} {'<90% pure':>9} {'tracks/person':>13} "
+        plan = SamplingPlan.of(cfg.index)
+        for slack in SLACKS:
+            r = evaluate(dets, gt, registry, 1.0, partial(PersonTracker, floor_slack=slack), plan=plan)
+            name = f"per-track floor x{slack:g}" if slack else f"one floor {giou_floor(plan.base_fps):g}"
+            rows.append({"sample_fps": "adaptive", "association": f"giou+appearance, {name}", **r})
+    print(f"{'fps':>8} {'association':>38} {'tracks':>6} {'purity':>7} {'<90% pure':>9} {'tracks/person':>13} "
           f"{'missed':>6} {'bearing med':>11} {'<45deg':>6}")
     for r in rows:
-        print(f"{r['sample_fps']:>4.0f} {r['association']:>22} {r['tracks']:>6} {r['purity_mean']:>7.3f} "
+        fps = r["sample_fps"] if isinstance(r["sample_fps"], str) else f"{r['sample_fps']:.0f}"
+        print(f"{fps:>8} {r['association']:>38} {r['tracks']:>6} {r['purity_mean']:>7.3f} "
               f"{r['tracks_below_90pct_pure']:>9.2f} {r['tracks_per_person']:>13.2f} {r['people_missed']:>6} "
               f"{r['bearing_median_err']:>11.0f} {r['bearing_within_45']:>6.2f}")
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,13 @@
-"""Tracking helpers that need no footage: a second track on someone already tracked (nested boxes)."""
+"""Tracking helpers that need no footage: a second track on someone already tracked (nested boxes), and
+the similarity floor of each track by the time since it last matched."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import supervision as sv
 
-from indexer.tracking import Track, TrackPoint, nested_duplicates
+from indexer.tracking import PersonTracker, Track, TrackPoint, elapsed_floor, giou_floor, nested_duplicates
 
 
 def _track(track_id: int, boxes: dict[int, list[float]]) -> Track:
@@ -40,3 +43,29 @@ def test_people_side_by_side_or_nested_only_for_a_while_are_kept():
     # frames the longer track misses: it cannot vouch for them
     gappy = _track(11, {f: b for f, b in WITH_PUSHCHAIR.items() if f != 6})
     assert nested_duplicates([gappy, _track(12, {5: WOMAN[5], 6: WOMAN[6]})]) == set()
+
+
+def _frame(*boxes: list[float]) -> sv.Detections:
+    return sv.Detections(xyxy=np.array(boxes, np.float32), confidence=np.full(len(boxes), 0.9, np.float32),
+                         class_id=np.zeros(len(boxes), int))
+
+
+def test_the_floor_follows_the_time_since_a_track_last_matched():
+    assert elapsed_floor(1.0, slack=1.0) == giou_floor(1.0) == pytest.approx(-0.6)
+    assert elapsed_floor(0.5, slack=1.0) == giou_floor(2.0) == pytest.approx(-0.3)
+    assert elapsed_floor(0.5) == pytest.approx(-0.45)  # the default slack: a young track's prediction is rough
+    assert elapsed_floor(3.0) == pytest.approx(-0.6)  # never looser than the loosest measured floor
+
+
+@pytest.mark.parametrize("per_track", [True, False])
+def test_half_a_second_on_a_track_cannot_jump_three_body_widths(per_track):
+    """A standing person, then (adaptive sampling's extra frame, 0.5 s on) a box three body-widths away
+    (GIoU -0.57 from the track): somebody else, unless a whole second passed. Without the per-track floor
+    the tracker's one floor (-0.6, for 1 s) let the track take it and swap people."""
+    standing, away = [100.0, 100.0, 150.0, 250.0], [280.0, 100.0, 330.0, 250.0]
+    for later, joins in ((0.5, not per_track), (1.0, True)):
+        tracker = PersonTracker(1.0, floor_slack=1.5 if per_track else None)
+        for t in (0.0, 1.0, 2.0):
+            tracker.update(t, int(t), _frame(standing))
+        tracked = tracker.update(2.0 + later, 3, _frame(away))
+        assert (list(tracked.tracker_id) == [tracker.tracks()[0].track_id]) == joins, (later, per_track)
