@@ -152,7 +152,7 @@ def _assign(items: list[Token], upper: list[ColourTerm], lower: list[ColourTerm]
     negation: int | None = None  # where "no", "without", "not wearing" stood: the next thing named is absent
     alternative = False  # "red jacket or orange jacket": the next garment's colour is the other choice
     # "all black", "all in white", "black from head to toe": a colour with no garment is on both halves
-    all_over = any(t.text.lower() == "all" for t in items[:-1]) or _head_to_toe(items)
+    all_over = _all_over(items)
 
     def flush_building() -> None:
         term = _term_from(building)
@@ -296,9 +296,16 @@ def _compound_garment(items: list[Token], i: int) -> bool:
             and b.start - a.end <= 1 and a.text.isascii() and b.text.isascii())
 
 
-def _head_to_toe(items: list[Token]) -> bool:
+def _all_over(items: list[Token]) -> bool:
+    """"all black", "all in white", "black from head to toe" (not "all the way north in red")."""
     words = [t.text.lower() for t in items]
-    return any(words[j:j + 3] == ["head", "to", "toe"] for j in range(len(words) - 2))
+    if any(words[j:j + 3] == ["head", "to", "toe"] for j in range(len(words) - 2)):
+        return True
+    for j, w in enumerate(words[:-1]):
+        nxt = items[j + 2] if words[j + 1] == "in" and j + 2 < len(items) else items[j + 1]
+        if w == "all" and nxt.kind in ("colour", "modifier"):
+            return True
+    return False
 
 
 def _negates(items: list[Token], i: int) -> bool:

@@ -85,6 +85,7 @@ def test_fashion_colour_names_are_colours(word, colour):
     ("person wearing all black", ["black"], ["black"]),
     ("dressed in white from head to toe", ["white"], ["white"]),
     ("a man in red", [], []),  # no garment, not "all": either half
+    ("walking all the way north in red", [], []),
     ("navy school uniform, grey trousers", ["blue"], ["grey"]),  # the trousers named say what the legs wear
     ("white dress, black leggings", ["white"], ["black"]),
     ("black suit, white shirt", ["black", "white"], ["black"]),  # a shirt under the jacket hides no suit
