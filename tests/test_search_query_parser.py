@@ -37,6 +37,9 @@ def test_the_issue_example():
     ("붉은 코트 남쪽으로", "red coat heading south"),
     ("하얀 원피스", "white dress"),
     ("검은색재킷에 청바지", "black jacket and jeans"),
+    ("검은색 롱패딩, 청바지", "black puffer, jeans"),
+    ("갈색 가죽자켓에 회색 팬츠", "brown leather jacket, grey trousers"),
+    ("네이비 집업, 파란 체육복 바지", "navy jacket, blue tracksuit bottoms"),
     ("키 약 165cm의 긴 검은 머리 여성, 보라색 코트, 청바지, 어두운 신발, 검은색 숄더백",
      "Woman, about 165 cm, long black hair, purple coat to mid-thigh, blue jeans, dark shoes, black shoulder bag"),
 ])
