@@ -220,8 +220,8 @@ def _assign(items: list[Token], upper: list[ColourTerm], lower: list[ColourTerm]
 
     for i, it in enumerate(items):
         low = it.text.lower()
-        if it.kind in ("colour", "modifier"):
-            building.append(it)
+        if it.kind in ("colour", "modifier") or (building and low in V.COLOUR_NOUNS):
+            building.append(it)  # "light coloured": the noun says the shade is a colour
             continue
         if it.kind == "hair" and building and all(b.kind == "modifier" for b in building):
             building.clear()  # "dark blonde hair": the modifier shades the hair word, it is no colour of its own
@@ -266,7 +266,8 @@ def _assign(items: list[Token], upper: list[ColourTerm], lower: list[ColourTerm]
         elif it.kind == "hairnoun":
             attach(V.ACCESSORY, pending, it.text)
             for t in pending:
-                hair = V.HAIR_FROM_COLOUR.get(t.name)
+                # "light hair" is blonde as often as grey: a shade names no hair colour
+                hair = V.HAIR_FROM_COLOUR.get(t.name) if t.weight_map() != V.LIGHT else None
                 if hair:
                     attrs.hair.append(HairTerm(f"{t.words} {it.text}", hair))
             pending.clear()
@@ -339,15 +340,20 @@ def _as_cloth(term: ColourTerm, implied: V.Weights) -> ColourTerm:
 
 
 def _term_from(building: list[Token]) -> ColourTerm | None:
-    """Consecutive colour words are one colour ("navy blue", "dark blue"); a lone "dark" is a colour."""
+    """Consecutive colour words are one colour ("navy blue", "dark blue"); a lone "dark" is a colour, and
+    so is a light shade said of a colour ("light-coloured", "pale", "밝은 색")."""
     if not building:
         return None
     colours = [b for b in building if b.kind == "colour"]
     words = " ".join(b.text for b in building)
     if not colours:
-        lone = building[-1].text.lower()
+        shades = [b.text.lower() for b in building if b.kind == "modifier"]
+        lone = shades[-1] if shades else building[-1].text.lower()
         if lone in ("dark", "어두운", "짙은"):
             return ColourTerm.of(words, V.EN_COLOURS["dark"])
+        said_colour = any(b.text.lower() in V.COLOUR_NOUNS for b in building)
+        if lone in V.LIGHT_ALONE or (lone in V.LIGHT_SHADES and said_colour):
+            return ColourTerm.of(words, V.LIGHT)  # "pale jacket", "light-coloured top", "밝은 색 상의"
         return None
     weights: V.Weights = {}
     for c in colours:

@@ -93,6 +93,14 @@ EN_COLOURS: dict[str, Weights] = {
 }
 EN_COLOUR_SUFFIXES = ("ish", "-ish", "y")  # reddish, greyish; "y" only for known stems (browny)
 
+# "light-coloured top", "pale jacket", "밝은 색 상의": some light cloth, whichever colour - white and grey read
+# most, then the light tints of beige, yellow, pink and blue. Not a lone "light" ("a light jacket" is as
+# often a thin one), but "pale" and the Korean 밝은/연한 alone do name a shade.
+LIGHT: Weights = {"white": 1.0, "grey": 0.7, "brown": 0.4, "yellow": 0.4, "pink": 0.4, "blue": 0.3}
+LIGHT_SHADES = frozenset({"light", "pale", "밝은", "연한"})
+LIGHT_ALONE = frozenset({"pale", "밝은", "연한"})
+COLOUR_NOUNS = frozenset({"coloured", "colored", "colour", "color", "색", "색깔", "색의"})
+
 # Words that change the colour after them: "dark blue" reads partly black, "light blue" partly white.
 EN_MODIFIERS: dict[str, Weights] = {
     "dark": {"black": 0.6},

@@ -115,6 +115,21 @@ def test_a_shade_of_hair_is_that_hair_not_a_colour_of_its_own():
     assert [h.hair for h in p.hair] == ["blonde"] and names(p.upper) == ["red"] and not p.either
 
 
+@pytest.mark.parametrize("text, upper, lower", [
+    ("light-coloured top, dark trousers", ["white"], ["black"]),
+    ("pale jacket", ["white"], []),
+    ("밝은 색 상의, 어두운 바지", ["white"], ["black"]),
+    ("a light jacket", [], []),  # as often a thin one as a pale one
+    ("pale blue shirt", ["blue"], []),
+])
+def test_a_light_shade_is_a_colour_when_said_of_one(text, upper, lower):
+    p = parse_query(text)
+    assert names(p.upper) == upper and names(p.lower) == lower and not p.either, p.summary()
+    if upper == ["white"]:
+        assert p.upper[0].weight_map() == V.LIGHT  # any light cloth, not only white
+    assert not parse_query("light coloured hair").hair  # blonde as often as grey: no hair term
+
+
 def test_synonym_weights():
     navy = parse_query("navy coat").upper[0].weight_map()
     assert navy["blue"] == 1.0 and 0 < navy["black"] < 1
