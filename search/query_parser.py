@@ -57,6 +57,11 @@ from search.query_tokens import Token, tokenise, union_weights
 MAX_QUERY_CHARS = 1000
 
 _CLAUSE_SPLIT = re.compile(r"[,;.!?\n()\[\]{}|。、，；]+")
+# Clock times a witness gives ("around 3pm", "at 14:30", "오후 3시"): the search does not read them, and the
+# operator should know to set the time range instead of trusting the text to narrow it.
+_CLOCK_TIME = re.compile(r"\b\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)(?!\w)|\b\d{1,2}:\d{2}\b"
+                         r"|(?:오전|오후|새벽|아침|저녁|밤)\s*\d{1,2}\s*시|\b\d{1,2}\s*시(?:\s*\d{1,2}\s*분)?(?!\s*방향)",
+                         re.IGNORECASE)  # "3시 방향" is a bearing (to the right), not a time
 
 
 def normalise(text: str) -> str:
@@ -96,6 +101,10 @@ def parse_query(text: str) -> ParsedQuery:
         drop_spans += direction_spans(items)
         _assign(items, upper, lower, either, ignored, attrs)
     direction, notes = pick_direction(directions)
+    times = [m.group(0) for m in _CLOCK_TIME.finditer(norm)]
+    if times:
+        notes.append(f"'{times[0]}': times in a description are not used; set the search's time range "
+                     "(From / To) to narrow it")
     # "navy school uniform, grey trousers": the half named on its own says what that half wears
     upper, lower = (_named_over_outfit(half, attrs) for half in (upper, lower))
     return ParsedQuery(

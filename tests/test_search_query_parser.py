@@ -130,6 +130,20 @@ def test_a_light_shade_is_a_colour_when_said_of_one(text, upper, lower):
     assert not parse_query("light coloured hair").hair  # blonde as often as grey: no hair term
 
 
+@pytest.mark.parametrize("text, said", [
+    ("red jacket, last seen around 3pm", "3pm"), ("red jacket at 14:30", "14:30"),
+    ("빨간 재킷, 오후 3시쯤", "오후 3시"), ("seen at 3:15 p.m., heading north", "3:15 p.m."),
+])
+def test_a_time_in_the_description_is_pointed_to_the_time_range(text, said):
+    p = parse_query(text)
+    assert any(n.startswith(f"'{said}': times in a description are not used") for n in p.notes), p.notes
+
+
+@pytest.mark.parametrize("text", ["about 165cm, red jacket", "a 10 year old boy", "3시 방향으로 걸어감", "red jacket"])
+def test_heights_ages_and_clock_bearings_are_no_times(text):
+    assert not any("times in a description" in n for n in parse_query(text).notes)
+
+
 def test_synonym_weights():
     navy = parse_query("navy coat").upper[0].weight_map()
     assert navy["blue"] == 1.0 and 0 < navy["black"] < 1
