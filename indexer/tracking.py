@@ -106,13 +106,14 @@ class AppearanceGIoU(trackers.GIoU):
 
     def _compute(self, boxes_1: np.ndarray, boxes_2: np.ndarray) -> np.ndarray:
         sim = super()._compute(boxes_1, boxes_2)
-        if self.byte_track is None or len(boxes_1) == 0:
+        penalise = self.frame_features is not None and bool(self.track_features)
+        if self.byte_track is None or len(boxes_1) == 0 or not (penalise or self.gate_floor is not None):
             return sim
         tracks = self.byte_track.tracks
         states = np.array([t.get_state_bbox() for t in tracks], np.float64).reshape(-1, 4)
         ids = [_track_at(states, box) for box in boxes_1]
         ids = [tracks[k].tracker_id if k is not None else None for k in ids]
-        if self.frame_features is not None and self.track_features:
+        if penalise:
             cols = [_row_of(self.frame_boxes, box) for box in boxes_2]
             for i, tid in enumerate(ids):
                 track_feature = self.track_features.get(tid) if tid is not None else None
@@ -205,7 +206,7 @@ class PersonTracker:
         if len(tracked) == 0:
             return tracked
         tracked = tracked[tracked.tracker_id >= 0]
-        if self._appearance is not None:
+        if self._appearance is not None and self._appearance.gate_floor is not None:
             self._appearance.last_matched.update((int(tid), t) for tid in tracked.tracker_id)
         if self._appearance is not None and features is not None:
             for box, tid in zip(tracked.xyxy, tracked.tracker_id, strict=True):

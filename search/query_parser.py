@@ -101,9 +101,9 @@ def parse_query(text: str) -> ParsedQuery:
         drop_spans += direction_spans(items)
         _assign(items, upper, lower, either, ignored, attrs)
     direction, notes = pick_direction(directions)
-    times = [m.group(0) for m in _CLOCK_TIME.finditer(norm)]
-    if times:
-        notes.append(f"'{times[0]}': times in a description are not used; set the search's time range "
+    time = _CLOCK_TIME.search(norm)
+    if time:
+        notes.append(f"'{time.group(0)}': times in a description are not used; set the search's time range "
                      "(From / To) to narrow it")
     # "navy school uniform, grey trousers": the half named on its own says what that half wears
     upper, lower = (_named_over_outfit(half, attrs) for half in (upper, lower))
@@ -246,8 +246,6 @@ def _assign(items: list[Token], upper: list[ColourTerm], lower: list[ColourTerm]
         if it.kind == "end" and negation is not None and low not in V.NEGATED_VERBS:
             negation = None  # "no bag in a red coat": the negation ended before the coat
         if negation is not None and it.kind in ("garment", "object", "hairnoun", "hair", "pattern"):
-            if it.kind == "pattern":
-                pending.clear()
             absent(i)
             last_garment, last_object = (it.garment or V.ACCESSORY), None
             continue
