@@ -11,7 +11,8 @@ overlap (IoU >= 0.4) and report:
 Besides the flat rates, "adaptive" runs as the indexer samples by default (:mod:`indexer.sampling`): the base
 rate, plus the frames half a second between while someone new is in view. There the tracker's one floor
 (for a second's step) meets steps of half a second, so it also runs with each track's own floor from the
-time since it last matched (``PersonTracker(floor_slack=...)``, :func:`indexer.tracking.elapsed_floor`).
+time since it last matched (``PersonTracker(floor_slack=...)``, :func:`indexer.tracking.elapsed_floor`),
+and with ``index.busy_stay_s`` varied: which new people keep the scene busy (:func:`indexer.sampling.scene_is_busy`).
 
     .venv/bin/python -m bench.tracking_quality [CITY_DIR]
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import json
 import warnings
 from collections.abc import Callable
@@ -45,12 +47,14 @@ RESULTS = REPO / "bench" / "results"
 VARIANTS = [("giou+appearance", None), ("giou", None), ("giou", 0.0), ("iou", 0.1), ("diou", None), ("biou", 0.1)]
 # adaptive sampling: one floor, or each track's own, with these slacks (indexer.tracking.FLOOR_SLACK)
 SLACKS = (None, 1.0, 1.25, 1.5, 1.75)
+STAYS = (0.0, 3.0, 5.0, 8.0)  # ... and one floor, a new person heading to stay this long more not keeping it busy
 
 
-def _detections(city: Path, cfg) -> dict[str, list[tuple[float, sv.Detections, np.ndarray]]]:
-    """Per video: (time, detections, their colour layouts) every 0.5 s."""
+def _detections(city: Path, cfg) -> tuple[dict[str, list[tuple[float, sv.Detections, np.ndarray]]],
+                                          dict[str, tuple[int, int]]]:
+    """Per video: (time, detections, their colour layouts) every 0.5 s; and its frame size."""
     det, colours = load_detector(cfg), load_colours(cfg)
-    out = {}
+    out, sizes = {}, {}
     for video in sorted((city / "archive").rglob("*.mp4")):
         frames = []
         det.reset()  # a new video: per-video detector state (the input size, index.detector_input_adapt) starts afresh
@@ -58,8 +62,9 @@ def _detections(city: Path, cfg) -> dict[str, list[tuple[float, sv.Detections, n
             d = det.detect(fr.image)
             feats = np.stack([colours.layout(fr.image, b) for b in d.xyxy]) if len(d) else np.zeros((0, 88))
             frames.append((round(fr.t, 2), d, feats))
+            sizes[video.relative_to(city).as_posix()] = (fr.image.shape[1], fr.image.shape[0])
         out[video.relative_to(city).as_posix()] = frames
-    return out
+    return out, sizes
 
 
 def _gt_people(gt: dict, video: str) -> list[dict]:
@@ -82,7 +87,7 @@ def _on_grid(t: float, step: float) -> bool:
 
 
 def evaluate(dets, gt, registry, step: float, make_tracker: Callable[[float], PersonTracker],
-             plan: SamplingPlan | None = None) -> dict:
+             plan: SamplingPlan | None = None, sizes: dict[str, tuple[int, int]] | None = None) -> dict:
     """Track each video's detections every ``step`` seconds, or (``plan``) at its base rate plus its busy
     frames while someone new is in view; score the tracks against the ground truth."""
     if plan is not None:
@@ -101,7 +106,7 @@ def evaluate(dets, gt, registry, step: float, make_tracker: Callable[[float], Pe
             if not (_on_grid(t, step) or busy_frame):
                 continue
             tracker.update(t, i, d, feats)
-            busy = plan is not None and scene_is_busy(tracker, t, plan)
+            busy = plan is not None and scene_is_busy(tracker, t, plan, (sizes or {}).get(video))
         for tr in tracker.tracks():
             if len(tr.points) < 2:
                 continue
@@ -145,7 +150,7 @@ def main() -> None:
                       environ={})
     gt = json.loads((args.city / "ground_truth.json").read_text())
     registry = load_registry(args.city / "cameras.csv")
-    dets = _detections(args.city, cfg)
+    dets, sizes = _detections(args.city, cfg)
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -157,8 +162,13 @@ def main() -> None:
                 rows.append({"sample_fps": 1 / step, "association": f"{sim}>{floor_used:g}", **r})
         plan = SamplingPlan.of(cfg.index)
         for slack in SLACKS:
-            r = evaluate(dets, gt, registry, 1.0, partial(PersonTracker, floor_slack=slack), plan=plan)
+            r = evaluate(dets, gt, registry, 1.0, partial(PersonTracker, floor_slack=slack), plan=plan, sizes=sizes)
             name = f"per-track floor x{slack:g}" if slack else f"one floor {giou_floor(plan.base_fps):g}"
+            rows.append({"sample_fps": "adaptive", "association": f"giou+appearance, {name}", **r})
+        for stay in STAYS:  # index.busy_stay_s: who keeps the scene busy (indexer.sampling.seconds_left_in_view)
+            staying = dataclasses.replace(plan, busy_stay_s=stay)
+            r = evaluate(dets, gt, registry, 1.0, partial(PersonTracker, floor_slack=None), plan=staying, sizes=sizes)
+            name = f"one floor, busy unless in view {stay:g} s in all" if stay else "one floor, busy for anyone new"
             rows.append({"sample_fps": "adaptive", "association": f"giou+appearance, {name}", **r})
     print(f"{'fps':>8} {'association':>38} {'tracks':>6} {'purity':>7} {'<90% pure':>9} {'tracks/person':>13} "
           f"{'missed':>6} {'bearing med':>11} {'<45deg':>6}")

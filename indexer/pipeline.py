@@ -289,7 +289,7 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config,
                 break
             first_t = sampled.t if first_t is None else first_t
             state.observe(sampled.t, sampled.image, timer)
-            sampler.busy = scene_is_busy(state.tracker, sampled.t, plan)
+            sampler.busy = scene_is_busy(state.tracker, sampled.t, plan, state.frame_wh)
             if span.done(sampled.t, state.tracker):
                 break
     except DecodeError as exc:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import supervision as sv
 
 from core.config import ConfigError, load_config
 from indexer.decode import PyAVDecoder, PyAVKeyframeDecoder, probe
@@ -16,7 +18,10 @@ from indexer.sampling import (
     base_periods,
     choose_sampling_decoder,
     sampled_frames,
+    scene_is_busy,
+    seconds_left_in_view,
 )
+from indexer.tracking import PersonTracker, Track, TrackPoint
 from tests.videos import write_video
 
 ADAPTIVE = SamplingPlan(base_fps=1.0, busy_fps=2.0, busy_track_s=5.0)
@@ -119,3 +124,51 @@ def test_base_periods_count_detections_at_the_base_rate():
     assert base_periods([0.0, 0.5, 1.0, 1.5, 2.0], ADAPTIVE) == 3
     assert base_periods([0.0, 0.5], ADAPTIVE) == 1  # a blip the busy rate saw twice is still one detection
     assert base_periods([0.0, 0.5], SamplingPlan(2.0, 2.0, 0.0)) == 2
+
+
+def _walker(times: list[float], x0: float, speed: float, y: float = 200.0) -> Track:
+    """A 40x100 px person whose box moves ``speed`` px/s along x from ``x0``."""
+    points = [TrackPoint(t, np.array([x0 + speed * t, y, x0 + speed * t + 40, y + 100], np.float32), 0.9, i)
+              for i, t in enumerate(times)]
+    return Track(1, points)
+
+
+def test_seconds_left_in_view_from_the_walk_so_far():
+    frame = (768, 432)
+    # centre at 20 + 100 * 1.0 = 120 px, walking left at 100 px/s: 1.2 s from the left edge
+    assert seconds_left_in_view(_walker([0.0, 1.0], 0.0, -100.0, y=100.0), frame) == pytest.approx(0.0)
+    assert seconds_left_in_view(_walker([0.0, 1.0], 200.0, -100.0), frame) == pytest.approx(1.2)
+    # walking right from centre 420 px at 50 px/s: (768 - 420) / 50
+    assert seconds_left_in_view(_walker([0.0, 0.5, 1.0], 350.0, 50.0), frame) == pytest.approx(6.96)
+    # one box: walking briskly (a height a second) to the nearest edge, 182 px below the centre
+    assert seconds_left_in_view(_walker([0.0], 300.0, 50.0), frame) == pytest.approx(1.82)
+    assert seconds_left_in_view(_walker([0.0, 1.0], 300.0, 0.0), frame) == float("inf")  # standing
+
+
+def _tracker_with(boxes_at: dict[float, list[float]]) -> PersonTracker:
+    """A real tracker fed one person's box at each time."""
+    tracker = PersonTracker(1.0)
+    for i, (t, box) in enumerate(sorted(boxes_at.items())):
+        tracker.update(t, i, sv.Detections(xyxy=np.array([box], np.float32), confidence=np.array([0.9], np.float32),
+                                           class_id=np.array([0])))
+    return tracker
+
+
+def test_a_new_person_crossing_fast_keeps_the_scene_busy_one_in_view_long_does_not():
+    staying = SamplingPlan(1.0, 2.0, 5.0, busy_stay_s=5.0)
+    frame = (768, 432)
+    # (the tracker records a person from their second detection on)
+    # heading right at 60 px/s: centre at 240 px at 2 s, in view for another ~9 s
+    slow = _tracker_with({0.0: [100, 150, 140, 250], 1.0: [160, 150, 200, 250], 2.0: [220, 150, 260, 250]})
+    # heading right at 200 px/s: centre at 420 px at 1 s, gone in under 2 s
+    fast = _tracker_with({0.0: [200, 150, 240, 250], 0.5: [300, 150, 340, 250], 1.0: [400, 150, 440, 250]})
+    just_seen = _tracker_with({0.0: [300, 150, 340, 250], 1.0: [300, 150, 340, 250]})
+    # seen for 3 s and leaving in 2.5: five and a half seconds in view in all
+    leaving = _tracker_with({float(t): [100 + 100 * t, 150, 140 + 100 * t, 250] for t in range(5)})
+    assert scene_is_busy(slow, 2.0, ADAPTIVE, frame)  # without busy_stay_s every new person counts
+    assert not scene_is_busy(slow, 2.0, staying, frame)
+    assert scene_is_busy(fast, 1.0, staying, frame)
+    assert scene_is_busy(just_seen, 1.0, staying, frame)  # one box 2 s from an edge: they may be leaving
+    assert scene_is_busy(leaving, 4.0, ADAPTIVE, frame) and not scene_is_busy(leaving, 4.0, staying, frame)
+    assert scene_is_busy(slow, 2.0, staying)  # frame size unknown: as without the check
+    assert not scene_is_busy(slow, 4.0, staying, frame)  # gone from view for two seconds
