@@ -16,7 +16,8 @@ at the busy rate nearly all the time. At 5 s that check cut the busy frames of t
 1,812 to 1,020 (adaptive sampling 1.28x -> 1.20x the flat rate's wall time) with retrieval held, but it is
 off by default (0): busy frames then depend on who the tracker follows, and in the PETS crowd a window's
 warm-up no longer reaches the whole-file pass's frames by the window's edge, so a person starting there
-fell between two windows (``tests/test_windows.py``; docs/EVALUATION.md, "Who keeps the scene busy").
+fell between two windows (``tests/test_windows.py``). Cut elsewhere, the default loses someone at an edge
+too (docs/EVALUATION.md, "Who keeps the scene busy"): windows need to be robust to this first.
 
 Decoding follows the same choice (:class:`SkippingDecoder`): packets are demuxed one by one and a
 non-key packet is decoded only while it leads to a wanted frame before the next keyframe; otherwise
@@ -67,8 +68,7 @@ class SamplingPlan:
     base_fps: float
     busy_fps: float
     busy_track_s: float
-    busy_stay_s: float = 0.0  # a new track heading to stay in view this long does not need the busy rate
-
+    busy_stay_s: float = 0.0  # >0: a new track heading to be in view this long in all does not need the busy rate
 
     @classmethod
     def of(cls, icfg: IndexConfig) -> SamplingPlan:
