@@ -342,10 +342,18 @@ def combine(terms: list[TermEvidence]) -> np.ndarray:
 
     A confidence-weighted geometric mean with the floor ``eps`` (terms with weight 0 drop out, so an
     unmeasured detail neither lowers nor dilutes a strong match), pulled towards :data:`UNKNOWN` as far as
-    no term was measured well (``k`` = the best term's weight; a single term gives ``k e + (1 - k) UNKNOWN``)::
+    the side it leans to was not measured well. ``k`` is the best weight among the terms that can carry the
+    score that way: any term when ``soft`` reads above UNKNOWN, only the terms reading below UNKNOWN when it
+    reads below. A single term gives ``k e + (1 - k) UNKNOWN``::
 
         g = exp(sum_t w_t log(eps + (1 - eps) e_t) / sum_t w_t);  soft = (g - eps) / (1 - eps)
+        k = max_t w_t  if soft >= UNKNOWN  else  max_{t: e_t < UNKNOWN} w_t
         combined = k soft + (1 - k) UNKNOWN
+
+    Why the two sides: a well-measured confirmed detail added to a low reading must not trust the low
+    reading more (with ``k`` over all terms it did, and the score fell; tests/test_search_neutral.py).
+    Below UNKNOWN only the contradicting terms say how sure the low reading is, and a confirmed term never
+    joins them, so adding one can only raise ``soft`` and keep ``k``, or lift the row above UNKNOWN.
     """
     e = np.stack([t.evidence for t in terms]).astype(np.float64)
     w = np.clip(np.stack([t.weight for t in terms]).astype(np.float64), 0.0, 1.0)
@@ -353,7 +361,8 @@ def combine(terms: list[TermEvidence]) -> np.ndarray:
     logs = np.log(SOFT_AND_FLOOR + (1.0 - SOFT_AND_FLOOR) * np.clip(e, 0.0, 1.0))
     g = np.exp((w * logs).sum(axis=0) / np.maximum(total, 1e-12))
     soft = np.clip((g - SOFT_AND_FLOOR) / (1.0 - SOFT_AND_FLOOR), 0.0, 1.0)
-    k = w.max(axis=0)
+    leaning_down = w * (e < UNKNOWN)
+    k = np.where(soft >= UNKNOWN, w.max(axis=0), leaning_down.max(axis=0))
     return np.where(total > 0, k * soft + (1.0 - k) * UNKNOWN, UNKNOWN).astype(np.float32)
 
 

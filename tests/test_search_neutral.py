@@ -49,6 +49,23 @@ def test_a_confirmed_detail_never_lowers_the_score(ts, w):
     assert after[0] >= before[0] - 1e-6
 
 
+def test_a_confirmed_detail_does_not_make_a_low_reading_more_certain():
+    """The case Hypothesis found: five lightly measured contradictions and a better-measured confirmation.
+    With the pull towards UNKNOWN set by the best weight of any term, the confirmation made the low
+    reading count more and the score fell (0.24805 -> 0.24771)."""
+    low = [term(0.0, 0.0078125)] * 5
+    assert ev.combine([*low, term(1.0, 0.015625)])[0] > ev.combine(low)[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(terms, st.integers(0, 5), unit)
+def test_more_evidence_for_a_term_never_lowers_the_score(ts, i, rise):
+    i %= len(ts)
+    e, w = ts[i]
+    raised = [*ts[:i], (min(1.0, e + rise), w), *ts[i + 1:]]
+    assert ev.combine([term(*t) for t in raised])[0] >= ev.combine([term(*t) for t in ts])[0] - 1e-6
+
+
 def test_the_no_result_gate_stays_meaningful():
     assert ev.combine([term(1.0, 0.0), term(0.7, 0.0)])[0] == pytest.approx(ev.UNKNOWN)  # nothing measured
     assert ev.combine([term(1.0, 0.1)])[0] < THRESHOLD  # a perfect match barely measured is not plausible
