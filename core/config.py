@@ -111,7 +111,7 @@ class IndexConfig:
     thumbnail_height: int = 128
     timezone: str = "Asia/Seoul"  # for file-name start times that carry no UTC offset
     # Windowed indexing (case mode, indexer/windows.py): a window is decoded from this long before its start,
-    # so the tracker and background model know who is already in view (those tracks belong to the window before).
+    # so the tracker and background model know who is already in view (kept from the window's start if still there).
     window_warmup_s: float = 10.0
 
 

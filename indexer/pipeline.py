@@ -230,8 +230,9 @@ class _Window:
     """Which frames a run decodes and which tracks it keeps (see :mod:`indexer.windows` for why).
 
     A whole-file run is the window [0, inf) with no warm-up. A window [t0, t1) decodes from
-    ``t0 - warmup`` and keeps the tracks first seen in [t0, t1); past t1 it decodes on while one of
-    those is still followed, up to ``run_out_s`` beyond t1."""
+    ``t0 - warmup`` and keeps the tracks first seen before t1 and still in view at t0, from t0 on (the
+    warm-up only primes the tracker); past t1 it decodes on while one of those is still followed, up to
+    ``run_out_s`` beyond t1."""
 
     t0: float
     t1: float
@@ -246,7 +247,11 @@ class _Window:
         return cls(t0, t1, max(0.0, t0 - cfg.index.window_warmup_s), max(cfg.index.max_segment_s, WINDOW_RUN_OUT_S))
 
     def owns(self, track: Track) -> bool:
-        return self.t0 <= track.t_start + 1e-6 < self.t1
+        return track.t_start + 1e-6 < self.t1 and track.t_end + 1e-6 >= self.t0
+
+    def clip(self, points: list[TrackPoint]) -> list[TrackPoint]:
+        """The points of a track seen inside the window: a track first seen in the warm-up counts from t0."""
+        return [p for p in points if p.t + 1e-6 >= self.t0]
 
     def done(self, t: float, tracker: PersonTracker) -> bool:
         """Past the window's end with none of its tracks still followed."""
@@ -330,6 +335,11 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config,
             for seg_points in segments(track, icfg.max_segment_s):
                 seg = segment_index(seg_points[0].t, track.t_start, icfg.max_segment_s)
                 pool = candidates.get((track.track_id, seg), [])
+                if seg_points[0].t + 1e-6 < span.t0:  # in view at t0 since the warm-up: what the window saw
+                    seg_points = span.clip(seg_points)
+                    if base_periods([p.t for p in seg_points], plan) < icfg.min_track_detections:
+                        continue
+                    pool = [c for c in pool if c.t + 1e-6 >= span.t0] or pool
                 if not pool:
                     continue
                 # A short sighting barely changes view: one crop says it all, and embedding is the

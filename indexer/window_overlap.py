@@ -1,12 +1,12 @@
 """One person, one sighting, across windows whose trackers disagreed.
 
-A window owns the tracks first seen inside it (:mod:`indexer.windows`), and each window runs its own
+A window keeps the tracks in view inside it (:mod:`indexer.windows`), and each window runs its own
 tracker. Where a person is in view across an edge, the earlier window follows her past its end, and the
-later window saw her first in its warm-up, so drops her. But the later window's tracker can lose her and
-pick her up again inside the window, as a new track it owns: the same person, twice.
+later window, which saw her in its warm-up, keeps her from its start: the same person, twice. So does a
+later window whose tracker lost her and picked her up again inside the window.
 
-Both windows sample exactly the same frames (:mod:`indexer.decode`) and the detector gives the same
-boxes on the same frame, so such a twin shows itself: its boxes coincide with a stored sighting's at
+Both windows sample the same frames at the base rate (:mod:`indexer.decode`) and the detector gives the
+same boxes on the same frame, so such a twin shows itself: its boxes coincide with a stored sighting's at
 the same file offsets. Of two tracks of different windows that share at least ``MIN_SHARED_POINTS``
 such points, the one from the earlier window is kept (whichever window was committed first, so the
 result does not depend on the order windows ran in); the other is dropped with all its segments.

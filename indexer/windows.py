@@ -8,15 +8,17 @@ windows of those files in the local engine's worker processes, committing each u
 analysed and decoded, the sightings added and the parts of the window no file covers.
 
 Window edges. A window [t0, t1) of a file is decoded from ``t0 - index.window_warmup_s`` (the tracker
-and the background model need a few frames to know who is already in view), and a track belongs to the
-window in which it is first seen: tracks first seen before t0 are dropped (the window before owns them),
-tracks first seen at or after t1 too (the next window owns them), and decoding goes on past t1 while a
-track the window owns is still followed (up to ``max(index.max_segment_s, 120 s)`` beyond it: someone
-standing in view longer than that across the edge is cut there), so a person crossing the edge is one
-sighting, counted once. In case mode the person cannot be in view before the planner's earliest
-arrival, so a track a window drops at its start is never hers unless the window before it was
-analysed too, and then that window holds it. Sample times lie on the file's own grid
-(:mod:`indexer.decode`), so windows see the frames a whole-file run sees.
+and the background model need a few frames to know who is already in view). A window keeps the tracks
+first seen before t1 that are still in view at t0, from t0 on: tracks that ended in the warm-up are the
+window before's, tracks first seen at or after t1 the next window's. Decoding goes on past t1 while a
+track the window keeps is still followed (up to ``max(index.max_segment_s, 120 s)`` beyond it: someone
+standing in view longer than that across the edge is cut there). So a person crossing an edge is seen by
+both windows, and :mod:`indexer.window_overlap` keeps her once, from the earlier window. A window does
+not drop everyone its warm-up saw: its frames can differ from the window before's (adaptive sampling
+follows each run's own tracker), and a person that window's tracker first saw just after the edge
+while this one saw her in its warm-up was kept by neither (PETS 2009, 50 s edge, ``busy_stay_s`` 5).
+Sample times lie on the file's own grid (:mod:`indexer.decode`), so windows see the frames a whole-file
+run sees at the base rate.
 """
 
 from __future__ import annotations

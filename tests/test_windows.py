@@ -100,6 +100,24 @@ def test_a_person_two_windows_tracked_is_kept_from_the_earlier_window():
     assert twins(new, 60.0, stored.slice(0, 0)) == (set(), [])
 
 
+def test_a_window_keeps_whoever_is_in_view_inside_it_from_its_start(tmp_path: Path):
+    import numpy as np
+
+    from indexer.pipeline import _Window
+    from indexer.tracking import Track, TrackPoint
+
+    def track(*ts: float) -> Track:
+        return Track(1, [TrackPoint(t, np.zeros(4, np.float32), 0.9, i) for i, t in enumerate(ts)])
+
+    w = _Window.of((60.0, 120.0), make_config(tmp_path / "index", index__window_warmup_s=10))
+    assert w.decode_from == 50.0
+    assert w.owns(track(52.0, 58.0, 61.0, 64.0))  # first seen in the warm-up, still in view at 60
+    assert [p.t for p in w.clip(track(52.0, 58.0, 61.0, 64.0).points)] == [61.0, 64.0]
+    assert not w.owns(track(52.0, 58.0, 59.0))  # gone before the window starts: the window before's
+    assert w.owns(track(60.0, 70.0)) and w.owns(track(119.0, 130.0))
+    assert not w.owns(track(120.0, 125.0))  # first seen at the end: the next window's
+
+
 def test_bad_windows_are_refused_in_one_line(tmp_path: Path):
     root = tmp_path / "archive"
     root.mkdir()
