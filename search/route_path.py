@@ -124,10 +124,13 @@ def plan_route(candidates: Iterable[Sighting], registry: CameraRegistry, footage
         nodes.append(_Node(start.camera_id, start.t_start, start.t_end, start.bearing_deg, 0.0, start,
                            pinned=True, is_start=True))
     elif last_seen is not None:
-        # "Last seen at camera C at time t": a sighting at C that spans t is her being seen then, so the
-        # start moves back to its beginning and that sighting can follow it.
+        # "Last seen at camera C at time t": a sighting at C that spans t and matches her (or is pinned) is
+        # her being seen then, so the start moves back to its beginning and that sighting can follow it.
+        # Someone else in view then does not move it: from a start moved back to their entry, her own
+        # sighting would begin more than SAME_PASS_GAP_S later and read as a new pass.
         cam, t = last_seen.camera_id, last_seen.t
-        spanning = [nd.t_start for nd in nodes if nd.camera_id == cam and nd.t_start <= t <= nd.t_end]
+        spanning = [nd.t_start for nd in nodes if nd.camera_id == cam and nd.t_start <= t <= nd.t_end
+                    and (nd.emission >= 0.0 or nd.pinned)]
         t_anchor = min([t, *spanning])
         if t_anchor < t:
             notes.append(f"a sighting at {cam} spans the last-seen time; the route starts where it "

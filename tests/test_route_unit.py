@@ -309,6 +309,16 @@ def test_plan_from_a_last_seen_camera_and_time(fork_sightings):
     assert cams(east) == ["S", "E1"] and cams(west) == ["S", "W1"]
 
 
+def test_a_last_seen_start_is_not_moved_back_by_someone_else_in_view():
+    # at E1 at 255 s: somebody who does not match was in view from 240 s, she from 252 s. Moved back to
+    # 240 s, her sighting would begin 12 s after the start and read as a new pass of the camera.
+    other = seen("E1", 240, 262, track_id=2, score=0.2)
+    her = seen("E1", 252, 260, track_id=3)
+    route = plan([other, her, seen("E2", 430, 440, track_id=4)], last_seen=LastSeen("E1", T0 + 255))
+    assert route.stops[0].is_start and route.stops[0].t_start == T0 + 252
+    assert cams(route) == ["E1", "E1", "E2"] and route.stops[1].sighting.sighting_id == her.sighting_id
+
+
 def test_plan_gaps_name_cameras_on_the_way_that_had_footage(fork_sightings):
     s, _w1, _e1, e2 = fork_sightings
     covered = plan([s, e2])
