@@ -84,9 +84,9 @@ class IndexConfig:
     busy_track_s: float = 5.0
     # >0: a new person heading to be in view this long in all (tracked so far + how long their walk keeps them in
     # the frame, indexer.sampling.seconds_left_in_view) does not keep the scene busy. 5 cut busy frames by 44 % on
-    # the 1 h real archive with retrieval held, but case-mode windows then disagree with the whole-file pass at
-    # their edges in a crowd (docs/EVALUATION.md, "Who keeps the scene busy"), so it is off.
-    busy_stay_s: float = 0.0
+    # the 1 h real archive with retrieval held (docs/EVALUATION.md, "Who keeps the scene busy"). 0 turns it off:
+    # every new person keeps the scene busy for busy_track_s.
+    busy_stay_s: float = 5.0
     decoder: str = "auto"  # auto | pyav-keyframes | pyav | decord
     workers: int = 0  # 0: one per CPU core
     detector_input: int = 640  # long side of the detector input, multiple of 32

@@ -50,4 +50,4 @@ def test_set_args_and_fingerprint_tracks_only_output_affecting_settings():
     base = load_config(None, environ={})
     assert base.index_fingerprint() == load_config(None, {"index.workers": 7}, environ={}).index_fingerprint()
     assert base.index_fingerprint() != load_config(None, {"index.sample_fps": 5}, environ={}).index_fingerprint()
-    assert base.index_fingerprint() != load_config(None, {"index.busy_stay_s": 5}, environ={}).index_fingerprint()
+    assert base.index_fingerprint() != load_config(None, {"index.busy_stay_s": 0}, environ={}).index_fingerprint()

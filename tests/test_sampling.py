@@ -32,8 +32,9 @@ def _plan(**over: object) -> SamplingPlan:
 
 
 def test_plan_from_settings_and_bad_rates_in_one_line():
-    assert _plan() == ADAPTIVE  # on by default: 1 fps, 2 while someone new is in view (core/config.py says why)
-    assert _plan(busy_fps=2) == ADAPTIVE and ADAPTIVE.adaptive and ADAPTIVE.ratio == 2
+    # on by default: 1 fps, 2 while someone new is in view who will not stay 5 s (core/config.py says why)
+    assert _plan() == SamplingPlan(1.0, 2.0, 5.0, busy_stay_s=5.0)
+    assert _plan(busy_fps=2, busy_stay_s=0) == ADAPTIVE and ADAPTIVE.adaptive and ADAPTIVE.ratio == 2
     assert not _plan(busy_fps=1).adaptive and not _plan(sample_fps=3).adaptive  # busy <= base: constant rate
     assert _plan(sample_fps=0.5, busy_fps=2).ratio == 4
     with pytest.raises(ConfigError, match=r"index.busy_fps \(2.5\) must be a whole multiple of index.sample_fps"):
