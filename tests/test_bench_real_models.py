@@ -48,3 +48,23 @@ def test_index_speed_stops_before_indexing_when_the_models_are_missing(tmp_path,
     with pytest.raises(SystemExit, match=r"benchmark stopped: the person detector.*--allow-fallback"):
         index_speed.main([str(archive), "--no-baseline", "--out", "never-written.json"])
     assert not (index_speed.RESULTS / "never-written.json").exists()
+
+
+def test_the_busy_load_spins_beside_the_run_and_its_memory_is_not_the_indexers():
+    import time
+
+    import psutil
+
+    with index_speed.busy_load(1) as pids:
+        (pid,) = pids
+        spinner = psutil.Process(pid)
+        before = spinner.cpu_times().user
+        time.sleep(1.0)
+        assert spinner.cpu_times().user > before  # it takes CPU from the run
+        with index_speed.PeakRSS(interval_s=0.05) as everything:
+            time.sleep(0.3)
+        with index_speed.PeakRSS(interval_s=0.05, exclude=pids) as indexer_only:
+            time.sleep(0.3)
+        spinner_rss = spinner.memory_info().rss
+    assert everything.peak - indexer_only.peak >= 0.5 * spinner_rss
+    assert not psutil.pid_exists(pid)
