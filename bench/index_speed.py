@@ -214,7 +214,8 @@ def main(argv: list[str] | None = None) -> None:
             runs.append(run_ours(args.archive, args, Path(tmp), args.compare_set,
                                  name="ours with " + " ".join(args.compare_set)))
             shutil.rmtree(Path(tmp) / "index", ignore_errors=True)
-        runs.append(run_ours(args.archive, args, Path(tmp)))
+        ours = run_ours(args.archive, args, Path(tmp))
+        runs.append(ours)
         shutil.rmtree(Path(tmp) / "index", ignore_errors=True)
         if args.loaded:
             with busy_load(args.loaded) as load:
@@ -224,7 +225,6 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_baseline:
         runs.append(run_baseline(args.archive, args))
 
-    ours = next(r for r in runs if r.name == "ours")
     # The ratio column: against the naive run, or without it against ours at the default settings.
     base = runs[-1] if not args.no_baseline else (ours if len(runs) > 1 else None)
     against = "vs ours" if args.no_baseline else "vs naive"
