@@ -1,10 +1,22 @@
-"""The local engine's workers: models loaded once per process, videos run in a bounded process pool."""
+"""The local engine's workers: models loaded once per worker, videos run in this process and a bounded
+process pool.
+
+The parent process is a worker too. It holds the index (lancedb and pyarrow), and a worker process holds
+the same libraries again with its models: each one is ~250 MB of resident memory before its models. So
+with ``workers`` workers the parent runs videos in a thread of its own and ``workers - 1`` processes run
+the rest (``bench/results/index_levers.json``, ``parent_is_a_worker``). Its thread takes the next video
+only when it is free, like each process, so no one waits with work queued elsewhere at the end.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
+import queue
+import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
@@ -12,6 +24,8 @@ from core.config import Config
 from core.loading import ImageEmbedderPlan
 from indexer.pipeline import Models, VideoResult
 from indexer.run_plan import BatchOptions, Job, limit_torch_threads, load_models, run_job
+
+JobResult = tuple[VideoResult, str, str]  # result, content digest, why CLIP could not be loaded ("" if it was)
 
 
 class _WorkerState:
@@ -29,10 +43,56 @@ def _init_worker(cfg: Config, plan: ImageEmbedderPlan, threads: int) -> None:
     _WorkerState.models, _WorkerState.clip_error = load_models(cfg, plan, threads=threads)
 
 
-def _run_job(job: Job) -> tuple[VideoResult, str, str]:
+def _run_job(job: Job) -> JobResult:
     assert _WorkerState.models is not None and _WorkerState.cfg is not None
     result, digest = run_job(job, _WorkerState.models, _WorkerState.cfg)
+    return_freed_memory()
     return result, digest, _WorkerState.clip_error
+
+
+class ParentWorker:
+    """The parent's own worker: one daemon thread with its own models, fed one job at a time.
+
+    Daemon, so an interrupted run does not wait for the video in hand; its models go with the thread when
+    the run ends (nothing is kept in the parent between runs)."""
+
+    def __init__(self, cfg: Config, plan: ImageEmbedderPlan) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Job, Future] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, args=(cfg, plan), name="index-worker", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Job) -> Future:
+        fut: Future = Future()
+        self._jobs.put((job, fut))
+        return fut
+
+    def shutdown(self) -> None:
+        self._jobs.put(None)
+
+    def _loop(self, cfg: Config, plan: ImageEmbedderPlan) -> None:
+        models: Models | None = None
+        clip_error = ""
+        while (item := self._jobs.get()) is not None:
+            job, fut = item
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                if models is None:  # here, not in __init__: the load overlaps the pool's start-up
+                    limit_torch_threads(plan, 1)
+                    models, clip_error = load_models(cfg, plan, threads=1)
+                result, digest = run_job(job, models, cfg)
+                return_freed_memory()
+            except BaseException as exc:  # a model that cannot load ends the run, as a worker's would
+                fut.set_exception(exc)
+            else:
+                fut.set_result((result, digest, clip_error))
+
+
+def return_freed_memory() -> None:
+    """Hand the heap pages a video freed back to the system (glibc keeps them otherwise, and the next
+    video's peak lands on top of them). A no-op where the C library is not glibc."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def worker_count(cfg: Config, options: BatchOptions, n_jobs: int) -> int:
@@ -42,30 +102,38 @@ def worker_count(cfg: Config, options: BatchOptions, n_jobs: int) -> int:
     return max(1, min(wanted, n_jobs))
 
 
-def results(jobs: list[Job], workers: int, cfg: Config,
-            plan: ImageEmbedderPlan) -> Iterator[tuple[VideoResult, str, str]]:
-    """Run jobs in-process (one worker) or in a process pool, yielding (result, digest, clip error) as they finish."""
+def results(jobs: list[Job], workers: int, cfg: Config, plan: ImageEmbedderPlan) -> Iterator[JobResult]:
+    """Run jobs in this process (one worker), or in a thread here and ``workers - 1`` processes, yielding
+    (result, digest, clip error) as they finish."""
     if workers == 1:
         _init_worker(cfg, plan, threads=max(1, (os.cpu_count() or 1)))
         for job in jobs:
             yield _run_job(job)
         return
     ctx = multiprocessing.get_context("spawn")  # fork + torch/onnxruntime threads can deadlock
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(cfg, plan, 1)) as pool:
-        pending: set[Future] = set()
-        queue = iter(jobs)
-        try:
-            for job in queue:  # keep the pipeline full but bounded (results hold thumbnails)
-                pending.add(pool.submit(_run_job, job))
-                if len(pending) >= 2 * workers:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        yield fut.result()
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    yield fut.result()
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    parent = ParentWorker(cfg, plan)
+    pool = ProcessPoolExecutor(max_workers=workers - 1, mp_context=ctx, initializer=_init_worker,
+                               initargs=(cfg, plan, 1))
+    queued = iter(jobs)
+    running: dict[Future, ParentWorker | ProcessPoolExecutor] = {}
+
+    def give(worker: ParentWorker | ProcessPoolExecutor) -> None:
+        job = next(queued, None)
+        if job is not None:
+            running[worker.submit(_run_job, job) if worker is pool else worker.submit(job)] = worker
+
+    try:
+        give(parent)
+        for _ in range(workers - 1):
+            give(pool)
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                give(running.pop(fut))  # before the caller commits the result: the worker never waits on it
+                yield fut.result()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        parent.shutdown()
+    pool.shutdown()

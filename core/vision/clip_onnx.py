@@ -172,6 +172,9 @@ class OnnxClipVision:
         self._session = ort.InferenceSession(str(self.path), sess_options=opts,
                                              providers=execution_providers(self.device))
         self.provider = self._session.get_providers()[0]
+        self._run_options = ort.RunOptions()
+        if self.provider == "CPUExecutionProvider":
+            self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     def _pixels(self, crops_bgr: list[np.ndarray]) -> np.ndarray:
         from PIL import Image
@@ -190,7 +193,7 @@ class OnnxClipVision:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self.provider != "CPUExecutionProvider":
             batch_size = max(batch_size, GPU_MIN_BATCH)  # a GPU idles on small batches; a video's crops fill one
-        out = [self._session.run(None, {"pixels": self._pixels(crops_bgr[i: i + batch_size])})[0]
+        out = [self._session.run(None, {"pixels": self._pixels(crops_bgr[i: i + batch_size])}, self._run_options)[0]
                for i in range(0, len(crops_bgr), batch_size)]
         x = np.concatenate(out)
         return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
