@@ -86,6 +86,8 @@ class ParentWorker:
                 fut.set_exception(exc)
             else:
                 fut.set_result((result, digest, clip_error))
+        del models  # the parent keeps nothing of a run: its models and their pages go back now
+        return_freed_memory()
 
 
 def return_freed_memory() -> None:
