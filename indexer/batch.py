@@ -8,10 +8,11 @@
   removed at the start of the next, which then redoes only the unfinished videos.
 
 This module is the dispatcher: :func:`run_index` picks the engine. The local engine runs videos in
-worker processes (:mod:`indexer.process_pool`; decode/detect/track/describe/embed) and the parent
-process alone writes to the index. ``BatchOptions(engine="ray")`` runs the same plan, pipeline and
-commit rules (:mod:`indexer.run_plan`) as a Ray Data job instead (:mod:`indexer.ray_engine`); Ray is
-imported only then. Both report through :mod:`indexer.progress`.
+a thread of the parent and in worker processes (:mod:`indexer.process_pool`;
+decode/detect/track/describe/embed), and the parent alone writes to the index.
+``BatchOptions(engine="ray")`` runs the same plan, pipeline and commit rules (:mod:`indexer.run_plan`)
+as a Ray Data job instead (:mod:`indexer.ray_engine`); Ray is imported only then. Both report through
+:mod:`indexer.progress`.
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("archive", type=Path, help="archive folder: ARCHIVE/<camera_id>/<video files>")
     p.add_argument("--registry", type=Path, help="camera registry CSV (default ARCHIVE/cameras.csv)")
     p.add_argument("--index", dest="index_uri", help="index location (overrides storage.index_uri)")
-    p.add_argument("--workers", type=int, help="worker processes (default: one per CPU core)")
+    p.add_argument("--workers", type=int, help="videos indexed at once, by the parent and "
+                   "workers-1 processes (default: one per CPU core)")
     p.add_argument("--sample-fps", type=float, help="frames analysed per second of video")
     p.add_argument("--device", help="cpu, cuda, cuda:N or auto: where the detector and CLIP run, and videos are "
                                     "decoded (index.hwaccel); sets models.device")
