@@ -97,8 +97,9 @@ class CaseRunner:
     def __init__(self, cfg: Config, registry: CameraRegistry, archive: Path, state: CaseState, folder: Path, *,
                  audit: AuditLog | None = None, actor: Identity | None = None, workers: int | None = None,
                  confident: float | None = None, engine: SearchEngine | None = None,
-                 footage: dict[str, list[iv.Interval]] | None = None, use_clip: bool = True):
-        self.use_clip = use_clip
+                 footage: dict[str, list[iv.Interval]] | None = None, use_clip: bool = True,
+                 parent_indexes: bool = True):
+        self.use_clip, self.parent_indexes = use_clip, parent_indexes
         self.cfg, self.registry, self.archive, self.state, self.folder = cfg, registry, Path(archive), state, folder
         self.audit = audit if audit is not None else AuditLog.for_config(cfg)
         self.actor = actor or cli_identity()
@@ -201,7 +202,8 @@ class CaseRunner:
         t0 = time.perf_counter()
         items = st.queue[: self.batch]
         spans = [(w.camera_id, w.t0, w.t1) for w in items]
-        run = index_windows(self.cfg, self.registry, self.archive, spans, workers=self.workers)
+        run = index_windows(self.cfg, self.registry, self.archive, spans, workers=self.workers,
+                           parent_indexes=self.parent_indexes)
         query = self._compiled()
         if st.pinned and query.scoring.uses_appearance:  # pinned sightings: more views of her (query expansion)
             self.engine.expand(query, list(st.pinned))

@@ -61,7 +61,8 @@ def run_index(archive: str | Path, cfg: Config, registry: CameraRegistry,
         workers = worker_count(cfg, options, len(jobs))
         plan = plan_image_embedder(cfg) if jobs else ImageEmbedderPlan("none", store.dim)
         with FootageProgress(options.progress and bool(jobs), run.total_bytes, len(jobs), workers) as bar:
-            for result, digest, clip_error in results(jobs, workers, cfg, plan) if jobs else iter(()):
+            for result, digest, clip_error in (results(jobs, workers, cfg, plan, parent_indexes=options.parent_indexes)
+                                               if jobs else iter(())):
                 summary.clip_error = summary.clip_error or clip_error
                 record_result(result, digest, store, config_version, summary, run)
                 bar.advance(*_progress_of(result))

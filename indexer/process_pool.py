@@ -104,17 +104,19 @@ def worker_count(cfg: Config, options: BatchOptions, n_jobs: int) -> int:
     return max(1, min(wanted, n_jobs))
 
 
-def results(jobs: list[Job], workers: int, cfg: Config, plan: ImageEmbedderPlan) -> Iterator[JobResult]:
-    """Run jobs in this process (one worker), or in a thread here and ``workers - 1`` processes, yielding
-    (result, digest, clip error) as they finish."""
+def results(jobs: list[Job], workers: int, cfg: Config, plan: ImageEmbedderPlan, *,
+            parent_indexes: bool = True) -> Iterator[JobResult]:
+    """Run jobs in this process (one worker), or in a thread here and ``workers - 1`` processes (``workers``
+    processes when not ``parent_indexes``), yielding (result, digest, clip error) as they finish."""
     if workers == 1:
         _init_worker(cfg, plan, threads=max(1, (os.cpu_count() or 1)))
         for job in jobs:
             yield _run_job(job)
         return
     ctx = multiprocessing.get_context("spawn")  # fork + torch/onnxruntime threads can deadlock
-    parent = ParentWorker(cfg, plan)
-    pool = ProcessPoolExecutor(max_workers=workers - 1, mp_context=ctx, initializer=_init_worker,
+    parent = ParentWorker(cfg, plan) if parent_indexes else None
+    processes = workers - 1 if parent_indexes else workers
+    pool = ProcessPoolExecutor(max_workers=processes, mp_context=ctx, initializer=_init_worker,
                                initargs=(cfg, plan, 1))
     queued = iter(jobs)
     running: dict[Future, ParentWorker | ProcessPoolExecutor] = {}
@@ -125,8 +127,9 @@ def results(jobs: list[Job], workers: int, cfg: Config, plan: ImageEmbedderPlan)
             running[worker.submit(_run_job, job) if worker is pool else worker.submit(job)] = worker
 
     try:
-        give(parent)
-        for _ in range(workers - 1):
+        if parent is not None:
+            give(parent)
+        for _ in range(processes):
             give(pool)
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -137,5 +140,6 @@ def results(jobs: list[Job], workers: int, cfg: Config, plan: ImageEmbedderPlan)
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     finally:
-        parent.shutdown()
+        if parent is not None:
+            parent.shutdown()
     pool.shutdown()

@@ -104,13 +104,14 @@ class _File:
 
 def index_windows(cfg: Config, registry: CameraRegistry, archive: str | Path,
                   windows: Sequence[tuple[str, float, float]], *, workers: int | None = None,
-                  wait_s: float = 0.0, retry_failed: bool = False,
+                  wait_s: float = 0.0, retry_failed: bool = False, parent_indexes: bool = True,
                   progress: Callable[[int, int, float], None] | None = None) -> WindowRun:
     """Index the uncovered parts of ``windows`` ((camera_id, t0, t1) in epoch seconds) of ``archive``."""
     reports = [_checked(registry, cam, t0, t1) for cam, t0, t1 in windows]
     summary = BatchSummary()
     t_start = time.perf_counter()
-    options = BatchOptions(workers=workers, wait_s=wait_s, progress=False, retry_failed=retry_failed)
+    options = BatchOptions(workers=workers, wait_s=wait_s, progress=False, retry_failed=retry_failed,
+                           parent_indexes=parent_indexes)
     with indexer_lock(cfg.storage.index_uri, wait_s=wait_s):
         store = open_for_run(cfg, registry, options, summary)
         config_version = cfg.index_fingerprint()
@@ -122,7 +123,8 @@ def index_windows(cfg: Config, registry: CameraRegistry, archive: str | Path,
         run = RunPlan(store, config_version, jobs, records, coverage)
         n_workers = worker_count(cfg, options, len(jobs))
         plan = plan_image_embedder(cfg) if jobs else ImageEmbedderPlan("none", store.dim)
-        for result, digest, clip_error in results(jobs, n_workers, cfg, plan) if jobs else iter(()):
+        for result, digest, clip_error in (results(jobs, n_workers, cfg, plan, parent_indexes=parent_indexes)
+                                           if jobs else iter(())):
             summary.clip_error = summary.clip_error or clip_error
             record_result(result, digest, store, config_version, summary, run)
             _attribute(result, reports)

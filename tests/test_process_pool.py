@@ -42,9 +42,8 @@ def small_archive(sample_city, tmp_path: Path) -> Path:
     return root
 
 
-def test_two_workers_share_the_videos_and_write_the_one_worker_index(small_archive, sample_index, tmp_path,
-                                                                     monkeypatch):
-    ran: dict[str, int] = {"parent": 0, "pool": 0}
+def _count_submissions(monkeypatch) -> dict[str, int]:
+    ran = {"parent": 0, "pool": 0}
     parent_submit = process_pool.ParentWorker.submit
 
     def count_parent(self, job):
@@ -58,6 +57,12 @@ def test_two_workers_share_the_videos_and_write_the_one_worker_index(small_archi
 
     monkeypatch.setattr(process_pool.ParentWorker, "submit", count_parent)
     monkeypatch.setattr(process_pool, "ProcessPoolExecutor", CountingPool)
+    return ran
+
+
+def test_two_workers_share_the_videos_and_write_the_one_worker_index(small_archive, sample_index, tmp_path,
+                                                                     monkeypatch):
+    ran = _count_submissions(monkeypatch)
     cfg = make_config(tmp_path / "index", index__workers=2)
     summary = run_index(small_archive, cfg, load_registry(small_archive / "cameras.csv"), BatchOptions(progress=False))
     assert summary.indexed == 4 and not summary.failed, summary.lines()
@@ -98,3 +103,24 @@ def test_closing_the_results_early_returns_at_once(small_archive, tmp_path):
     t0 = time.perf_counter()
     out.close()
     assert time.perf_counter() - t0 < 5.0
+
+
+def test_a_parent_that_serves_people_leaves_the_videos_to_worker_processes(small_archive, tmp_path, monkeypatch):
+    """The console passes ``parent_indexes=False``: its requests must not share the GIL with the pipeline."""
+    ran = _count_submissions(monkeypatch)
+    cfg = make_config(tmp_path / "index", index__workers=2)
+    summary = run_index(small_archive, cfg, load_registry(small_archive / "cameras.csv"),
+                        BatchOptions(progress=False, parent_indexes=False))
+    assert summary.indexed == 4 and not summary.failed, summary.lines()
+    assert ran == {"parent": 0, "pool": 4}
+
+
+def test_the_consoles_reindex_keeps_its_process_free(small_archive, tmp_path, monkeypatch):
+    """A reindex started from the console runs in worker processes only."""
+    from ui.index_panel import Reindexer
+
+    ran = _count_submissions(monkeypatch)
+    cfg = make_config(tmp_path / "index", index__workers=2)
+    summary = Reindexer(cfg, load_registry(small_archive / "cameras.csv"), small_archive).run()
+    assert summary.indexed == 4 and not summary.failed, summary.lines()
+    assert ran == {"parent": 0, "pool": 4}

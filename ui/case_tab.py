@@ -138,7 +138,8 @@ def start_case(desk: CaseDesk, session: Session, camera: str | None, at: str | N
         try:
             runner = CaseRunner.open(console.cfg, _registry_path(console), console.archive, number, report,
                                      case.purpose, params, photo=photo, audit=console.audit, actor=who,
-                                     engine=_engine(console), use_clip=_use_clip(console))
+                                     engine=_engine(console), use_clip=_use_clip(console),
+                                     parent_indexes=False)
         except CaseError as exc:
             raise ConsoleError(str(exc).replace("use `case resume", "use `footage-search case resume")) from None
         thread = threading.Thread(target=lambda: _run(desk, job), name=f"case-{number}", daemon=True)
@@ -262,7 +263,8 @@ def analyse_suggestion(desk: CaseDesk, session: Session, route: Route | None, ch
     try:
         details = {"camera": c.camera_id, "t0": c.earliest, "t1": c.latest}
         try:
-            run = index_windows(console.cfg, console.registry, console.archive, [(c.camera_id, c.earliest, c.latest)])
+            run = index_windows(console.cfg, console.registry, console.archive,
+                                [(c.camera_id, c.earliest, c.latest)], parent_indexes=False)
         except Exception as exc:
             audit(console, session, "analyse_now", **details, error=str(exc)[:300])
             raise

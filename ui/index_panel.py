@@ -127,7 +127,8 @@ class Reindexer:
         from indexer.batch import BatchOptions, run_index
 
         assert self.archive is not None
-        return run_index(self.archive, self.cfg, self.registry, BatchOptions(progress=False), on_progress=on_progress)
+        return run_index(self.archive, self.cfg, self.registry, BatchOptions(progress=False, parent_indexes=False),
+                         on_progress=on_progress)
 
 
 @dataclass
