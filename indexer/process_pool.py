@@ -4,8 +4,9 @@ process pool.
 The parent process is a worker too. It holds the index (lancedb and pyarrow), and a worker process holds
 the same libraries again with its models: each one is ~250 MB of resident memory before its models. So
 with ``workers`` workers the parent runs videos in a thread of its own and ``workers - 1`` processes run
-the rest (``bench/results/index_levers.json``, ``parent_is_a_worker``). Its thread takes the next video
-only when it is free, like each process, so no one waits with work queued elsewhere at the end.
+the rest (``bench/results/index_levers.json``, ``parent_is_a_worker_2026_12_07``). Its thread takes the
+next video only when it is free, like each process, so no one waits with work queued elsewhere at the end.
+A parent that serves people (the console) passes ``parent_indexes=False`` and keeps ``workers`` processes.
 """
 
 from __future__ import annotations
