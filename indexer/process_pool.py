@@ -105,14 +105,27 @@ def worker_count(cfg: Config, options: BatchOptions, n_jobs: int) -> int:
     return max(1, min(wanted, n_jobs))
 
 
+def _here(jobs: list[Job], cfg: Config, plan: ImageEmbedderPlan) -> Iterator[JobResult]:
+    """One worker: the jobs one after the other in this process, with all its cores. The models are local,
+    so the parent keeps nothing of a run."""
+    threads = max(1, os.cpu_count() or 1)
+    limit_torch_threads(plan, threads)
+    models, clip_error = load_models(cfg, plan, threads=threads)
+    try:
+        for job in jobs:
+            result, digest = run_job(job, models, cfg)
+            yield result, digest, clip_error
+    finally:
+        del models
+        return_freed_memory()
+
+
 def results(jobs: list[Job], workers: int, cfg: Config, plan: ImageEmbedderPlan, *,
             parent_indexes: bool = True) -> Iterator[JobResult]:
     """Run jobs in this process (one worker), or in a thread here and ``workers - 1`` processes (``workers``
     processes when not ``parent_indexes``), yielding (result, digest, clip error) as they finish."""
-    if workers == 1:
-        _init_worker(cfg, plan, threads=max(1, (os.cpu_count() or 1)))
-        for job in jobs:
-            yield _run_job(job)
+    if workers == 1:  # all here, whatever parent_indexes says: one process is all one worker needs
+        yield from _here(jobs, cfg, plan)
         return
     ctx = multiprocessing.get_context("spawn")  # fork + torch/onnxruntime threads can deadlock
     parent = ParentWorker(cfg, plan) if parent_indexes else None

@@ -124,3 +124,12 @@ def test_the_consoles_reindex_keeps_its_process_free(small_archive, tmp_path, mo
     summary = Reindexer(cfg, load_registry(small_archive / "cameras.csv"), small_archive).run()
     assert summary.indexed == 4 and not summary.failed, summary.lines()
     assert ran == {"parent": 0, "pool": 4}
+
+
+def test_one_worker_runs_here_and_keeps_no_models(small_archive, tmp_path):
+    """With one worker the videos run in this process, and nothing of the run stays in it (a console
+    reindexes many times in one process)."""
+    cfg = make_config(tmp_path / "index", index__workers=1)
+    summary = run_index(small_archive, cfg, load_registry(small_archive / "cameras.csv"), BatchOptions(progress=False))
+    assert summary.indexed == 4 and not summary.failed, summary.lines()
+    assert process_pool._WorkerState.models is None
