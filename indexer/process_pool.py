@@ -71,23 +71,40 @@ class ParentWorker:
         self._jobs.put(None)
 
     def _loop(self, cfg: Config, plan: ImageEmbedderPlan) -> None:
-        models: Models | None = None
-        clip_error = ""
+        # Models loaded at the first job, not in __init__: the load overlaps the pool's start-up.
+        here = _ModelsHere(cfg, plan, threads=1)
         while (item := self._jobs.get()) is not None:
             job, fut = item
             if not fut.set_running_or_notify_cancel():
                 continue
             try:
-                if models is None:  # here, not in __init__: the load overlaps the pool's start-up
-                    limit_torch_threads(plan, 1)
-                    models, clip_error = load_models(cfg, plan, threads=1)
-                result, digest = run_job(job, models, cfg)
-                return_freed_memory()
+                out = here.run(job)
             except BaseException as exc:  # a model that cannot load ends the run, as a worker's would
                 fut.set_exception(exc)
             else:
-                fut.set_result((result, digest, clip_error))
-        del models  # the parent keeps nothing of a run: its models and their pages go back now
+                fut.set_result(out)
+        here.close()
+
+
+class _ModelsHere:
+    """Jobs run in this process with models of its own, loaded at the first job. ``close`` frees them and
+    trims the heap: the parent keeps nothing of a run."""
+
+    def __init__(self, cfg: Config, plan: ImageEmbedderPlan, threads: int) -> None:
+        self.cfg, self.plan, self.threads = cfg, plan, threads
+        self.models: Models | None = None
+        self.clip_error = ""
+
+    def run(self, job: Job) -> JobResult:
+        if self.models is None:
+            limit_torch_threads(self.plan, self.threads)
+            self.models, self.clip_error = load_models(self.cfg, self.plan, threads=self.threads)
+        result, digest = run_job(job, self.models, self.cfg)
+        return_freed_memory()
+        return result, digest, self.clip_error
+
+    def close(self) -> None:
+        self.models = None
         return_freed_memory()
 
 
@@ -106,18 +123,13 @@ def worker_count(cfg: Config, options: BatchOptions, n_jobs: int) -> int:
 
 
 def _here(jobs: list[Job], cfg: Config, plan: ImageEmbedderPlan) -> Iterator[JobResult]:
-    """One worker: the jobs one after the other in this process, with all its cores. The models are local,
-    so the parent keeps nothing of a run."""
-    threads = max(1, os.cpu_count() or 1)
-    limit_torch_threads(plan, threads)
-    models, clip_error = load_models(cfg, plan, threads=threads)
+    """One worker: the jobs one after the other in this process, with all its cores."""
+    here = _ModelsHere(cfg, plan, threads=max(1, os.cpu_count() or 1))
     try:
         for job in jobs:
-            result, digest = run_job(job, models, cfg)
-            yield result, digest, clip_error
+            yield here.run(job)
     finally:
-        del models
-        return_freed_memory()
+        here.close()
 
 
 def results(jobs: list[Job], workers: int, cfg: Config, plan: ImageEmbedderPlan, *,
