@@ -16,7 +16,6 @@ from pathlib import Path
 
 import lance
 import lancedb
-import numpy as np
 import pytest
 import ray
 
@@ -28,45 +27,17 @@ from indexer.ray_commit import FragmentTarget, sweep_stray_files
 from indexer.ray_engine import plan_resources
 from indexer.store import SightingStore
 from tests.conftest import REPO, TINY_CLIP_CONFIG, kill_when_done, make_config
+from tests.index_compare import assert_same_sightings, sightings
 
 pytestmark = pytest.mark.slow
-
-EXACT = ["video_id", "camera_id", "district", "day", "track_id", "segment", "n_detections", "frame_width",
-         "frame_height", "has_vector", "clip_model", "detector"]
-CLOSE = ["t_start", "t_end", "t_best", "offset_start_s", "offset_end_s", "offset_best_s", "box", "det_score",
-         "speed_mps", "upper_colour", "lower_colour", "colour_layout", "track_offsets", "vector"]
-
-
-def _sightings(cfg) -> dict[str, dict]:
-    rows = lancedb.connect(cfg.storage.index_uri).open_table(SIGHTINGS).to_arrow().to_pylist()
-    by_id = {r["sighting_id"]: r for r in rows}
-    assert len(by_id) == len(rows), "duplicate sightings"
-    return by_id
-
 
 def _videos(cfg) -> dict[str, dict]:
     return {v["video_id"]: v for v in lancedb.connect(cfg.storage.index_uri).open_table(VIDEOS).to_arrow().to_pylist()}
 
 
-def assert_same_sightings(ours, reference) -> None:
-    a, b = _sightings(ours), _sightings(reference)
-    assert set(a) == set(b)
-    for sid, x in a.items():
-        y = b[sid]
-        for k in EXACT:
-            assert x[k] == y[k], (sid, k)
-        assert (x["bearing_deg"] is None) == (y["bearing_deg"] is None), sid
-        if x["bearing_deg"] is not None:
-            assert x["bearing_deg"] == pytest.approx(y["bearing_deg"], abs=1e-3), sid
-        for k in CLOSE:
-            assert np.allclose(np.asarray(x[k], dtype=float), np.asarray(y[k], dtype=float), atol=1e-5), (sid, k)
-        assert np.allclose(np.asarray(x["track_boxes"], dtype=float), np.asarray(y["track_boxes"], dtype=float),
-                           atol=1e-4), sid
-
-
 def assert_consistent(cfg, *, orphans_allowed: bool = False) -> None:
     """No duplicates; every finished video has exactly its rows; rows of unfinished videos only if allowed."""
-    rows = _sightings(cfg).values()
+    rows = sightings(cfg).values()
     videos = _videos(cfg)
     done = {vid for vid, v in videos.items() if v["status"] == "done"}
     if not orphans_allowed:
@@ -158,7 +129,7 @@ def test_ray_index_equals_local_index(sample_city, sample_index, ray_cluster, tm
                         on_progress=lambda *a: progress.append(a))
     local = _videos(sample_index)
     assert summary.indexed == len(local) and not summary.failed, summary.lines()
-    assert summary.sightings == len(_sightings(sample_index))
+    assert summary.sightings == len(sightings(sample_index))
     assert len(progress) == len(local) and progress[-1][:2] == (len(local), len(local))
     assert summary.footage_s == pytest.approx(sum(v["duration_s"] for v in local.values()), rel=1e-6)
     assert any("x realtime" in line for line in summary.lines())
