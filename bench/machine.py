@@ -18,6 +18,10 @@ def machine_info() -> dict:
             for line in fh:
                 if line.startswith("model name"):
                     info["cpu_model"] = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    # bf16 units decide the CLIP runtime (core/vision/clip_openvino.py); hosts differ
+                    flags = set(line.split(":", 1)[1].split())
+                    info["cpu_bf16"] = sorted(flags & {"avx512_bf16", "amx_bf16"})
                     break
         with open("/proc/meminfo", encoding="utf-8") as fh:
             info["mem_total_kb"] = int(fh.readline().split()[1])

@@ -66,9 +66,10 @@ class ModelConfig:
     colour_table_path: str = _path("")
     allow_download: bool = True
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    # How the indexer runs the CLIP image tower: auto = onnx-int8 on CPU, onnx-fp16 (ORT CUDA provider) on GPU.
-    # See core/vision/clip_onnx.py for the measured trade-off.
-    clip_runtime: str = "auto"  # auto | torch | onnx | onnx-int8 | onnx-fp16
+    # How the indexer runs the CLIP image tower: auto = onnx-int8 on CPU, onnx-fp16 (ORT CUDA provider) on GPU;
+    # openvino (int8 weights, bf16 arithmetic) is faster per crop on CPUs with bf16 units but holds more memory.
+    # See core/vision/clip_onnx.py and core/vision/clip_openvino.py for the measured trade-offs.
+    clip_runtime: str = "auto"  # auto | torch | onnx | onnx-int8 | onnx-fp16 | openvino
 
 
 @dataclass(frozen=True)

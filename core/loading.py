@@ -89,7 +89,7 @@ class ImageEmbedder(Protocol):
 class ImageEmbedderPlan:
     """What the indexer's workers should load, decided once in the parent process."""
 
-    runtime: str  # torch | onnx | onnx-int8 | onnx-fp16 | none
+    runtime: str  # torch | onnx | onnx-int8 | onnx-fp16 | openvino | none
     dim: int
     onnx_path: str = ""
     error: str = ""
@@ -105,12 +105,13 @@ def plan_image_embedder(cfg: Config) -> ImageEmbedderPlan:
     if runtime == "torch":
         return ImageEmbedderPlan("torch", dim, device=device)
     offline = _offline_unless_reachable(spec, cfg)
-    root, int8, fp16 = writable_dir(cfg, "clip-onnx"), runtime == "onnx-int8", runtime == "onnx-fp16"
+    root = writable_dir(cfg, "clip-onnx")
+    variant = {"int8": runtime == "onnx-int8", "fp16": runtime == "onnx-fp16", "weights8": runtime == "openvino"}
     try:
-        if not cache_path(spec, root, int8, fp16).is_file() and (offline or spec.checkpoint):
+        if not cache_path(spec, root, **variant).is_file() and (offline or spec.checkpoint):
             # The export's child process would die with a page of hub errors: look for the weights first.
             find_clip_weights(spec, clip_cache(cfg))
-        path = ensure_vision_onnx(spec, root, int8=int8, cache_dir=clip_cache(cfg), fp16=fp16)
+        path = ensure_vision_onnx(spec, root, cache_dir=clip_cache(cfg), **variant)
     except ClipUnavailableError as exc:
         error = warn_clip_unavailable(cfg, exc)
         return ImageEmbedderPlan("none", dim, error=error, device=device)
@@ -135,6 +136,10 @@ def load_image_embedder(cfg: Config, plan: ImageEmbedderPlan, threads: int = 1) 
     if plan.runtime == "torch":
         clip = load_clip(cfg, vision_only=True)
         return clip.embedder, clip.error
+    if plan.runtime == "openvino":
+        from core.vision.clip_openvino import OpenVinoClipVision
+
+        return OpenVinoClipVision(Path(plan.onnx_path), threads=threads), ""
     return OnnxClipVision(Path(plan.onnx_path), threads=threads, device=plan.device), ""
 
 

@@ -65,6 +65,48 @@ def test_requested_provider_vectors_match_the_cpu_provider(cache, runtime):
     assert np.all(np.argmax(got @ ref.T, axis=1) == np.arange(len(crops)))
 
 
+@pytest.mark.slow  # exports a CLIP model
+def test_openvino_vectors_match_the_fp32_tower(cache):
+    """int8 weights with bf16 (or, without bf16 units, fp32) arithmetic: the vectors of the fp32 export,
+    crop for crop, as the ONNX Runtime int8 tower's are."""
+    crops = _crops()
+    ref = _embedder(cache, "onnx", "cpu").embed_images(crops)
+    ov_tower = _embedder(cache, "openvino", "cpu")
+    assert ov_tower.provider in ("openvino-cpu-bf16", "openvino-cpu-f32")
+    got = ov_tower.embed_images(crops, batch_size=5)
+    assert got.shape == ref.shape and np.allclose(np.linalg.norm(got, axis=1), 1, atol=1e-3)
+    cos = np.sum(ref * got, axis=1)
+    assert cos.min() > 0.95, cos
+    assert np.all(np.argmax(got @ ref.T, axis=1) == np.arange(len(crops)))
+
+
+def test_quantised_weights_are_int8_and_compute_what_the_fp32_graph_does(tmp_path):
+    """The weight-only export: every 2-d MatMul/Gemm weight stored as int8 per output channel, and the
+    graph (run here by ONNX Runtime) still computes the fp32 graph's outputs to within the rounding."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from core.vision.clip_openvino import quantise_weights_int8
+
+    rng = np.random.default_rng(0)
+    w1, w2 = rng.standard_normal((16, 32)).astype(np.float32), rng.standard_normal((8, 32)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Gemm", ["h", "w2"], ["y"], transB=1)],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 8])],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")])
+    src, dst = tmp_path / "fp32.onnx", tmp_path / "w8.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(src))
+    assert quantise_weights_int8(src, dst) == 2
+    stored = {i.name: i.data_type for i in onnx.load(str(dst)).graph.initializer}
+    assert stored["w1_q"] == stored["w2_q"] == TensorProto.INT8 and "w1" not in stored and "w2" not in stored
+    x = rng.standard_normal((4, 16)).astype(np.float32)
+    ref, got = (ort.InferenceSession(str(p)).run(None, {"x": x})[0] for p in (src, dst))
+    assert np.abs(got - ref).max() < 0.02 * np.abs(ref).max()
+    assert not np.array_equal(got, ref)  # int8 weights: rounding shows
+
+
 def test_auto_runtime_follows_the_device():
     assert resolve_runtime("auto", "cpu") == "onnx-int8"
     assert resolve_runtime("auto", "cuda:1") == "onnx-fp16"

@@ -34,7 +34,7 @@ from core.vision.clip_embedder import ClipSpec, ClipUnavailableError, pad_to_squ
 
 log = logging.getLogger(__name__)
 
-RUNTIMES = ("auto", "torch", "onnx", "onnx-int8", "onnx-fp16")
+RUNTIMES = ("auto", "torch", "onnx", "onnx-int8", "onnx-fp16", "openvino")
 EXPORT_OPSET = 17
 GPU_MIN_BATCH = 256  # crops per ORT call on a GPU: a 5-minute busy video's crops in one or two calls
 
@@ -48,6 +48,8 @@ def resolve_runtime(runtime: str, device: str) -> str:
         raise ValueError(f"unknown CLIP runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
     if runtime != "auto":
         return runtime
+    # Not openvino, even on a CPU with bf16 units: its session holds ~150 MB more per worker than
+    # onnx-int8's for ~5 % end to end on 2 cores (core/vision/clip_openvino.py).
     return "onnx-fp16" if device.startswith("cuda") else "onnx-int8"
 
 
@@ -65,13 +67,14 @@ def execution_providers(device: str) -> list:
     return [("CUDAExecutionProvider", {"device_id": device_id}), "CPUExecutionProvider"]
 
 
-def cache_path(spec: ClipSpec, root: Path, int8: bool, fp16: bool = False) -> Path:
+def cache_path(spec: ClipSpec, root: Path, int8: bool, fp16: bool = False, weights8: bool = False) -> Path:
     ident = spec.identity
     if spec.config_path:  # a custom architecture: its definition is part of what was exported
         ident += ":" + hashlib.sha256(Path(spec.config_path).expanduser().read_bytes()).hexdigest()[:10]
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", ident)[:80]
     digest = hashlib.sha256(ident.encode()).hexdigest()[:10]
-    name = "vision.int8.onnx" if int8 else "vision.fp16.onnx" if fp16 else "vision.onnx"
+    name = ("vision.int8.onnx" if int8 else "vision.fp16.onnx" if fp16 else "vision.w8.onnx" if weights8
+            else "vision.onnx")
     return root / f"{slug}-{digest}" / name
 
 
@@ -107,11 +110,12 @@ def _export(spec: ClipSpec, fp32_path: str, cache_dir: str | None) -> None:
 
 
 def ensure_vision_onnx(spec: ClipSpec, root: Path, int8: bool, cache_dir: str | None = None,
-                       fp16: bool = False) -> Path:
-    """The cached ONNX image tower for ``spec``, exporting (and quantising or halving) it first if needed."""
+                       fp16: bool = False, weights8: bool = False) -> Path:
+    """The cached ONNX image tower for ``spec``, exporting (and quantising or halving) it first if needed;
+    ``weights8``: int8 weights only, for OpenVINO (:mod:`core.vision.clip_openvino`)."""
     from filelock import FileLock
 
-    target = cache_path(spec, root, int8, fp16)
+    target = cache_path(spec, root, int8, fp16, weights8)
     fp32 = cache_path(spec, root, False)
     if target.is_file() and fp32.with_suffix(".json").is_file():
         return target
@@ -139,6 +143,12 @@ def ensure_vision_onnx(spec: ClipSpec, root: Path, int8: bool, cache_dir: str | 
             half = convert_float_to_float16(onnx.load(str(fp32)), keep_io_types=True)
             tmp = target.with_suffix(".tmp.onnx")
             onnx.save(half, str(tmp))
+            os.replace(tmp, target)
+        if weights8 and not target.is_file():
+            from core.vision.clip_openvino import quantise_weights_int8
+
+            tmp = target.with_suffix(".tmp.onnx")
+            quantise_weights_int8(fp32, tmp)
             os.replace(tmp, target)
     return target
 
@@ -177,16 +187,7 @@ class OnnxClipVision:
             self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     def _pixels(self, crops_bgr: list[np.ndarray]) -> np.ndarray:
-        from PIL import Image
-
-        # PIL's antialiased bicubic resize is what open_clip's torchvision Resize does on PIL images;
-        # a padded square needs no crop, so "shortest" and "squash" resize modes agree.
-        batch = np.stack([
-            np.asarray(Image.fromarray(pad_to_square(c)[:, :, ::-1]).resize((self._size, self._size),
-                                                                             Image.Resampling.BICUBIC))
-            for c in crops_bgr
-        ]).astype(np.float32) / 255.0
-        return (batch.transpose(0, 3, 1, 2) - self._mean) / self._std
+        return clip_pixels(crops_bgr, self._size, self._mean, self._std)
 
     def embed_images(self, crops_bgr: list[np.ndarray], batch_size: int = 32) -> np.ndarray:
         if not crops_bgr:
@@ -197,6 +198,19 @@ class OnnxClipVision:
                for i in range(0, len(crops_bgr), batch_size)]
         x = np.concatenate(out)
         return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def clip_pixels(crops_bgr: list[np.ndarray], size: int, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """open_clip's preprocessing of padded crops: (N, 3, size, size) float32, normalised."""
+    from PIL import Image
+
+    # PIL's antialiased bicubic resize is what open_clip's torchvision Resize does on PIL images;
+    # a padded square needs no crop, so "shortest" and "squash" resize modes agree.
+    batch = np.stack([
+        np.asarray(Image.fromarray(pad_to_square(c)[:, :, ::-1]).resize((size, size), Image.Resampling.BICUBIC))
+        for c in crops_bgr
+    ]).astype(np.float32) / 255.0
+    return (batch.transpose(0, 3, 1, 2) - mean) / std
 
 
 def cache_path_meta(model_path: Path) -> Path:
