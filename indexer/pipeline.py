@@ -36,6 +36,7 @@ from core.vision.parts import grey_world_gains
 from indexer.archive import VideoFile
 from indexer.attributes import NO_HEAD, CloseLook, ObjectSeen, PointAttributes, associate, summarise
 from indexer.decode import VideoInfo, probe, resolve_hwaccel
+from indexer.embedding import PendingCrops, embed_pending
 from indexer.foreground import Foreground
 from indexer.sampling import (
     AdaptiveSampler,
@@ -52,7 +53,6 @@ from indexer.sighting_rows import (
     Candidate,
     crop_part_colours,
     crop_quality,
-    frame_rows,
     pick_crops,
     segment_index,
     segments,
@@ -85,6 +85,8 @@ class Models:
     embedder: ImageEmbedder | None
     clip_dim: int
     close_look: CloseLook | None = None  # built on first use (indexer.attributes.CloseLook)
+    # Leave the embed step to another worker: results carry their crops (indexer.embedding)
+    defer_embedding: bool = False
 
 
 @dataclass
@@ -101,6 +103,7 @@ class VideoResult:
     window: tuple[float, float] | None = None  # [t0, t1) file offsets of a windowed run; None: the whole file
     decoded_s: float = 0.0  # footage seconds decoded (for a window, its warm-up and track run-out too)
     n_busy: int = 0  # sampled frames between the base-rate ones, taken while someone new was in view
+    pending: PendingCrops | None = None  # crops still to embed (a worker without CLIP; indexer.embedding)
 
     @property
     def ok(self) -> bool:
@@ -363,28 +366,19 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config,
         for row, points in zip(rows, row_points, strict=True):
             summarise([p.data.get(ATTRIBUTES) for p in points]).fill(row)
 
-    with timer.stage("embed"):
-        vectors = np.zeros((len(rows), models.clip_dim), dtype=np.float32)
-        has_vector = np.zeros(len(rows), dtype=bool)
-        if models.embedder is not None and crops_to_embed:
-            emb = models.embedder.embed_images(crops_to_embed, batch_size=icfg.clip_batch_size)
-            owner = np.asarray(crop_owner)
-            for r in range(len(rows)):
-                v = emb[owner == r].mean(axis=0)
-                vectors[r] = v / max(np.linalg.norm(v), 1e-12)
-                has_vector[r] = True
-        identity = models.embedder.identity if models.embedder is not None else ""
-        for r, row in enumerate(rows):
-            row.vector = vectors[r]
-            row.has_vector = bool(has_vector[r])
-            row.clip_model = identity if has_vector[r] else ""
-        frames_table = frame_rows(video, camera, scene_frames, models.embedder, models.clip_dim,
-                                  icfg.clip_batch_size, icfg.thumbnail_height, tz)
-
+    for row in rows:  # filled in by the embed step
+        row.vector = np.zeros(models.clip_dim, dtype=np.float32)
     table = pa.Table.from_pylist([r.to_row() for r in rows], schema=sightings_schema(models.clip_dim)) if rows else \
         sightings_schema(models.clip_dim).empty_table()
-    return VideoResult(video, info, decoder.name, table, frames_table, timer.seconds, n_sampled,
-                       n_gated=state.n_gated, window=window, decoded_s=decoded_s, n_busy=sampler.n_busy)
+    pending = PendingCrops(crops_to_embed, np.asarray(crop_owner, dtype=np.int64), scene_frames, video, camera, tz)
+    result = VideoResult(video, info, decoder.name, table, None, timer.seconds, n_sampled, n_gated=state.n_gated,
+                         window=window, decoded_s=decoded_s, n_busy=sampler.n_busy)
+    if models.defer_embedding:
+        result.pending = pending
+        return result
+    with timer.stage("embed"):
+        result.sightings, result.frames = embed_pending(table, pending, models.embedder, models.clip_dim, icfg)
+    return result
 
 
 def _objects_array(items: list) -> np.ndarray:

@@ -7,26 +7,42 @@ with ``workers`` workers the parent runs videos in a thread of its own and ``wor
 the rest (``bench/results/index_levers.json``, ``parent_is_a_worker_2026_12_07``). Its thread takes the
 next video only when it is free, like each process, so no one waits with work queued elsewhere at the end.
 A parent that serves people (the console) passes ``parent_indexes=False`` and keeps ``workers`` processes.
+
+A CLIP runtime whose session is large (:data:`SHARED_SESSION_RUNTIMES`) is held by the parent's worker
+alone, with a few workers: the processes hand their chosen crops back and it embeds them before the result
+is committed (:mod:`indexer.embedding`). Beyond :data:`ONE_EMBEDDER_UP_TO` workers one session could not
+keep up, and every worker embeds its own. The int8 ONNX session is small enough that sharing it does not
+pay: one run measured 5 % less memory for 7 % more wall time (``one_clip_session_2026_12_07``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import logging
 import multiprocessing
 import os
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import replace
 
 from core.config import Config
 from core.loading import ImageEmbedderPlan
+from indexer.embedding import embed_pending
 from indexer.pipeline import Models, VideoResult
 from indexer.run_plan import BatchOptions, Job, limit_torch_threads, load_models, run_job
 
+log = logging.getLogger(__name__)
+
 JobResult = tuple[VideoResult, str, str]  # result, content digest, why CLIP could not be loaded ("" if it was)
+# Embedding is about a quarter of a worker's CPU time, so one embedding thread serves about three other
+# workers; with more, each embeds its own (bench/results/index_levers.json, one_clip_session_2026_12_07).
+ONE_EMBEDDER_UP_TO = 4
+SHARED_SESSION_RUNTIMES = ("openvino",)  # ~300 MB a session: one per process tree
 
 
 class _WorkerState:
@@ -37,11 +53,14 @@ class _WorkerState:
     cfg: Config | None = None
 
 
-def _init_worker(cfg: Config, plan: ImageEmbedderPlan, threads: int) -> None:
+def _init_worker(cfg: Config, plan: ImageEmbedderPlan, threads: int, defer_embedding: bool = False) -> None:
     limit_torch_threads(plan, threads)
     logging.basicConfig(level=logging.WARNING)
     _WorkerState.cfg = cfg
+    if defer_embedding:  # the parent embeds: no CLIP session here
+        plan = replace(plan, runtime="none", error="")
     _WorkerState.models, _WorkerState.clip_error = load_models(cfg, plan, threads=threads)
+    _WorkerState.models.defer_embedding = defer_embedding
 
 
 def _run_job(job: Job) -> JobResult:
@@ -58,27 +77,30 @@ class ParentWorker:
     the run ends (nothing is kept in the parent between runs)."""
 
     def __init__(self, cfg: Config, plan: ImageEmbedderPlan) -> None:
-        self._jobs: queue.SimpleQueue[tuple[Job, Future] | None] = queue.SimpleQueue()
+        # Embedding first: a finished video waits on it, and its crops wait in memory.
+        self._jobs: queue.PriorityQueue[tuple[int, int, tuple[Job | JobResult, Future] | None]] = queue.PriorityQueue()
+        self._count = itertools.count()
         self._thread = threading.Thread(target=self._loop, args=(cfg, plan), name="index-worker", daemon=True)
         self._thread.start()
 
-    def submit(self, job: Job) -> Future:
+    def submit(self, job: Job | JobResult) -> Future:
+        """Run a job, or embed the crops of another worker's result (a :data:`JobResult`)."""
         fut: Future = Future()
-        self._jobs.put((job, fut))
+        self._jobs.put((0 if isinstance(job, tuple) else 1, next(self._count), (job, fut)))
         return fut
 
     def shutdown(self) -> None:
-        self._jobs.put(None)
+        self._jobs.put((2, next(self._count), None))
 
     def _loop(self, cfg: Config, plan: ImageEmbedderPlan) -> None:
         # Models loaded at the first job, not in __init__: the load overlaps the pool's start-up.
         here = _ModelsHere(cfg, plan, threads=1)
-        while (item := self._jobs.get()) is not None:
+        while (item := self._jobs.get()[2]) is not None:
             job, fut = item
             if not fut.set_running_or_notify_cancel():
                 continue
             try:
-                out = here.run(job)
+                out = here.embed(job) if isinstance(job, tuple) else here.run(job)
             except BaseException as exc:  # a model that cannot load ends the run, as a worker's would
                 fut.set_exception(exc)
             else:
@@ -95,12 +117,33 @@ class _ModelsHere:
         self.models: Models | None = None
         self.clip_error = ""
 
-    def run(self, job: Job) -> JobResult:
+    def _loaded(self) -> Models:
         if self.models is None:
             limit_torch_threads(self.plan, self.threads)
             self.models, self.clip_error = load_models(self.cfg, self.plan, threads=self.threads)
-        result, digest = run_job(job, self.models, self.cfg)
+        return self.models
+
+    def run(self, job: Job) -> JobResult:
+        result, digest = run_job(job, self._loaded(), self.cfg)
         return_freed_memory()
+        return result, digest, self.clip_error
+
+    def embed(self, done: JobResult) -> JobResult:
+        """Another worker's result with its crops embedded here (its ``embed`` seconds added)."""
+        result, digest, _ = done
+        models = self._loaded()
+        pending, result.pending = result.pending, None
+        if pending is None or result.sightings is None:
+            return result, digest, self.clip_error
+        t = time.perf_counter()
+        try:
+            result.sightings, result.frames = embed_pending(result.sightings, pending, models.embedder,
+                                                            models.clip_dim, self.cfg.index)
+        except Exception as exc:  # as in run_job: one video's failure must not end the run
+            log.exception("embedding %s failed", result.video.rel_path)
+            result.sightings, result.frames = None, None
+            result.error = f"internal error: {type(exc).__name__}: {exc}"
+        result.seconds["embed"] = result.seconds.get("embed", 0.0) + time.perf_counter() - t
         return result, digest, self.clip_error
 
     def close(self) -> None:
@@ -142,10 +185,11 @@ def results(jobs: list[Job], workers: int, cfg: Config, plan: ImageEmbedderPlan,
     ctx = multiprocessing.get_context("spawn")  # fork + torch/onnxruntime threads can deadlock
     parent = ParentWorker(cfg, plan) if parent_indexes else None
     processes = workers - 1 if parent_indexes else workers
+    one_embedder = parent is not None and workers <= ONE_EMBEDDER_UP_TO and plan.runtime in SHARED_SESSION_RUNTIMES
     pool = ProcessPoolExecutor(max_workers=processes, mp_context=ctx, initializer=_init_worker,
-                               initargs=(cfg, plan, 1))
+                               initargs=(cfg, plan, 1, one_embedder))
     queued = iter(jobs)
-    running: dict[Future, ParentWorker | ProcessPoolExecutor] = {}
+    running: dict[Future, ParentWorker | ProcessPoolExecutor | None] = {}  # None: the parent embeds a result
 
     def give(worker: ParentWorker | ProcessPoolExecutor) -> None:
         job = next(queued, None)
@@ -160,8 +204,14 @@ def results(jobs: list[Job], workers: int, cfg: Config, plan: ImageEmbedderPlan,
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for fut in done:
-                give(running.pop(fut))  # before the caller commits the result: the worker never waits on it
-                yield fut.result()
+                worker = running.pop(fut)
+                if worker is not None:
+                    give(worker)  # before the caller commits the result: the worker never waits on it
+                out = fut.result()
+                if parent is not None and out[0].pending is not None:
+                    running[parent.submit(out)] = None  # queued behind the parent's video in hand
+                    continue
+                yield out
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise

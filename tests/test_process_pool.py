@@ -32,11 +32,11 @@ def small_archive(sample_city, tmp_path: Path) -> Path:
 
 
 def _count_submissions(monkeypatch) -> dict[str, int]:
-    ran = {"parent": 0, "pool": 0}
+    ran = {"parent": 0, "pool": 0, "parent embeds": 0}
     parent_submit = process_pool.ParentWorker.submit
 
     def count_parent(self, job):
-        ran["parent"] += 1
+        ran["parent embeds" if isinstance(job, tuple) else "parent"] += 1
         return parent_submit(self, job)
 
     class CountingPool(process_pool.ProcessPoolExecutor):
@@ -56,6 +56,7 @@ def test_two_workers_share_the_videos_and_write_the_one_worker_index(small_archi
     summary = run_index(small_archive, cfg, load_registry(small_archive / "cameras.csv"), BatchOptions(progress=False))
     assert summary.indexed == 4 and not summary.failed, summary.lines()
     assert ran["parent"] >= 1 and ran["pool"] >= 1 and ran["parent"] + ran["pool"] == 4, ran
+    assert ran["parent embeds"] == 0, ran  # the int8 session is small: each worker embeds its own
 
     ids = {v.video_id for v in discover(small_archive, load_registry(small_archive / "cameras.csv"),
                                         cfg.index.timezone)[0]}
@@ -99,7 +100,7 @@ def test_a_parent_that_serves_people_leaves_the_videos_to_worker_processes(small
     summary = run_index(small_archive, cfg, load_registry(small_archive / "cameras.csv"),
                         BatchOptions(progress=False, parent_indexes=False))
     assert summary.indexed == 4 and not summary.failed, summary.lines()
-    assert ran == {"parent": 0, "pool": 4}
+    assert ran == {"parent": 0, "pool": 4, "parent embeds": 0}
 
 
 def test_the_consoles_reindex_keeps_its_process_free(small_archive, tmp_path, monkeypatch):
@@ -110,7 +111,7 @@ def test_the_consoles_reindex_keeps_its_process_free(small_archive, tmp_path, mo
     cfg = make_config(tmp_path / "index", index__workers=2)
     summary = Reindexer(cfg, load_registry(small_archive / "cameras.csv"), small_archive).run()
     assert summary.indexed == 4 and not summary.failed, summary.lines()
-    assert ran == {"parent": 0, "pool": 4}
+    assert ran == {"parent": 0, "pool": 4, "parent embeds": 0}
 
 
 def test_one_worker_runs_here_and_keeps_no_models(small_archive, tmp_path):
@@ -120,3 +121,66 @@ def test_one_worker_runs_here_and_keeps_no_models(small_archive, tmp_path):
     summary = run_index(small_archive, cfg, load_registry(small_archive / "cameras.csv"), BatchOptions(progress=False))
     assert summary.indexed == 4 and not summary.failed, summary.lines()
     assert process_pool._WorkerState.models is None
+
+
+def test_worker_processes_hold_no_clip_session_when_the_parent_embeds(tmp_path):
+    """What a pool process loads when the parent embeds for it: no CLIP session, and it says so to the
+    pipeline (which then hands its crops back instead of dropping them)."""
+    cfg = make_config(tmp_path / "index", models__clip_runtime="openvino")
+    plan = plan_image_embedder(cfg)
+    assert plan.runtime == "openvino"
+    try:
+        process_pool._init_worker(cfg, plan, 1, True)
+        models = process_pool._WorkerState.models
+        assert models is not None and models.embedder is None and models.defer_embedding
+        assert process_pool._WorkerState.clip_error == ""  # nothing failed: the parent embeds
+        process_pool._init_worker(cfg, plan, 1, False)
+        models = process_pool._WorkerState.models
+        assert models is not None and models.embedder is not None and not models.defer_embedding
+    finally:
+        process_pool._WorkerState.models = process_pool._WorkerState.cfg = None
+
+
+def test_with_a_large_clip_session_the_parent_embeds_for_the_pool(small_archive, tmp_path, monkeypatch):
+    """OpenVINO's session is ~300 MB: the parent's worker holds the only one and embeds the processes'
+    crops, and the index is the one a single worker writes with the same runtime."""
+    ran = _count_submissions(monkeypatch)
+    registry = load_registry(small_archive / "cameras.csv")
+    one = make_config(tmp_path / "one", index__workers=1, models__clip_runtime="openvino")
+    assert not run_index(small_archive, one, registry, BatchOptions(progress=False)).failed
+    cfg = make_config(tmp_path / "two", index__workers=2, models__clip_runtime="openvino")
+    summary = run_index(small_archive, cfg, registry, BatchOptions(progress=False))
+    assert summary.indexed == 4 and not summary.failed, summary.lines()
+    assert ran["pool"] >= 1 and ran["parent embeds"] == ran["pool"], ran
+    rows = sightings(cfg)
+    assert rows and all(r["has_vector"] and r["clip_model"] for r in rows.values())
+    assert_same_sightings(cfg, one)
+
+
+def test_beyond_one_embedders_reach_every_worker_embeds_its_own(small_archive, tmp_path, monkeypatch):
+    ran = _count_submissions(monkeypatch)
+    monkeypatch.setattr(process_pool, "ONE_EMBEDDER_UP_TO", 1)
+    cfg = make_config(tmp_path / "index", index__workers=2, models__clip_runtime="openvino")
+    summary = run_index(small_archive, cfg, load_registry(small_archive / "cameras.csv"), BatchOptions(progress=False))
+    assert summary.indexed == 4 and not summary.failed, summary.lines()
+    assert ran["parent embeds"] == 0 and ran["pool"] >= 1, ran
+    assert all(r["has_vector"] for r in sightings(cfg).values())
+
+
+def test_an_embedding_failure_fails_that_video_and_the_run_goes_on(small_archive, tmp_path, monkeypatch):
+    """The parent embeds a pool worker's crops: an error there is that video's, as it would be in the
+    worker, and the other videos are indexed."""
+    real = process_pool.embed_pending
+    failed: list[str] = []
+
+    def once_broken(sightings_table, pending, *args):
+        if not failed:
+            failed.append(pending.video.video_id)
+            raise ValueError("tower returned NaN")
+        return real(sightings_table, pending, *args)
+
+    monkeypatch.setattr(process_pool, "embed_pending", once_broken)
+    cfg = make_config(tmp_path / "index", index__workers=2, models__clip_runtime="openvino")
+    summary = run_index(small_archive, cfg, load_registry(small_archive / "cameras.csv"), BatchOptions(progress=False))
+    assert failed and summary.indexed == 3, summary.lines()
+    assert any("tower returned NaN" in line for line in summary.lines()), summary.lines()
