@@ -175,6 +175,11 @@ def _here(jobs: list[Job], cfg: Config, plan: ImageEmbedderPlan) -> Iterator[Job
         here.close()
 
 
+def parent_embeds(workers: int, plan: ImageEmbedderPlan, parent_indexes: bool) -> bool:
+    """Whether the parent's worker embeds for the worker processes (which then hold no CLIP session)."""
+    return parent_indexes and 1 < workers <= ONE_EMBEDDER_UP_TO and plan.runtime in SHARED_SESSION_RUNTIMES
+
+
 def results(jobs: list[Job], workers: int, cfg: Config, plan: ImageEmbedderPlan, *,
             parent_indexes: bool = True) -> Iterator[JobResult]:
     """Run jobs in this process (one worker), or in a thread here and ``workers - 1`` processes (``workers``
@@ -185,7 +190,7 @@ def results(jobs: list[Job], workers: int, cfg: Config, plan: ImageEmbedderPlan,
     ctx = multiprocessing.get_context("spawn")  # fork + torch/onnxruntime threads can deadlock
     parent = ParentWorker(cfg, plan) if parent_indexes else None
     processes = workers - 1 if parent_indexes else workers
-    one_embedder = parent is not None and workers <= ONE_EMBEDDER_UP_TO and plan.runtime in SHARED_SESSION_RUNTIMES
+    one_embedder = parent_embeds(workers, plan, parent_indexes)
     pool = ProcessPoolExecutor(max_workers=processes, mp_context=ctx, initializer=_init_worker,
                                initargs=(cfg, plan, 1, one_embedder))
     queued = iter(jobs)

@@ -87,7 +87,7 @@ def test_quantised_weights_are_int8_and_compute_what_the_fp32_graph_does(tmp_pat
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
-    from core.vision.clip_openvino import quantise_weights_int8
+    from core.vision.clip_onnx import quantise_weights_int8
 
     rng = np.random.default_rng(0)
     w1, w2 = rng.standard_normal((16, 32)).astype(np.float32), rng.standard_normal((8, 32)).astype(np.float32)

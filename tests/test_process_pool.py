@@ -157,14 +157,16 @@ def test_with_a_large_clip_session_the_parent_embeds_for_the_pool(small_archive,
     assert_same_sightings(cfg, one)
 
 
-def test_beyond_one_embedders_reach_every_worker_embeds_its_own(small_archive, tmp_path, monkeypatch):
-    ran = _count_submissions(monkeypatch)
-    monkeypatch.setattr(process_pool, "ONE_EMBEDDER_UP_TO", 1)
-    cfg = make_config(tmp_path / "index", index__workers=2, models__clip_runtime="openvino")
-    summary = run_index(small_archive, cfg, load_registry(small_archive / "cameras.csv"), BatchOptions(progress=False))
-    assert summary.indexed == 4 and not summary.failed, summary.lines()
-    assert ran["parent embeds"] == 0 and ran["pool"] >= 1, ran
-    assert all(r["has_vector"] for r in sightings(cfg).values())
+def test_the_parent_embeds_only_for_a_large_session_and_a_few_workers():
+    from core.loading import ImageEmbedderPlan
+
+    openvino, int8 = ImageEmbedderPlan("openvino", 16), ImageEmbedderPlan("onnx-int8", 16)
+    assert process_pool.parent_embeds(2, openvino, parent_indexes=True)
+    assert process_pool.parent_embeds(process_pool.ONE_EMBEDDER_UP_TO, openvino, parent_indexes=True)
+    assert not process_pool.parent_embeds(process_pool.ONE_EMBEDDER_UP_TO + 1, openvino, parent_indexes=True)
+    assert not process_pool.parent_embeds(2, openvino, parent_indexes=False)  # the console embeds nothing
+    assert not process_pool.parent_embeds(2, int8, parent_indexes=True)
+    assert not process_pool.parent_embeds(2, ImageEmbedderPlan("none", 16), parent_indexes=True)
 
 
 def test_an_embedding_failure_fails_that_video_and_the_run_goes_on(small_archive, tmp_path, monkeypatch):

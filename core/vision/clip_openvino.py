@@ -37,43 +37,6 @@ def openvino_has_bf16() -> bool:
     return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
-def quantise_weights_int8(src: Path, dst: Path) -> int:
-    """Write ``src`` with each 2-d MatMul/Gemm weight stored as int8 behind a DequantizeLinear (per output
-    channel, symmetric); returns how many weights were quantised. OpenVINO folds the pattern into its
-    fully connected layers."""
-    import onnx
-    from onnx import helper, numpy_helper
-
-    model = onnx.load(str(src))
-    graph = model.graph
-    weights = {init.name: init for init in graph.initializer if len(init.dims) == 2}
-    dequantize = []
-    for node in graph.node:
-        if node.op_type not in ("MatMul", "Gemm"):
-            continue
-        trans_b = node.op_type == "Gemm" and any(a.name == "transB" and a.i == 1 for a in node.attribute)
-        name = node.input[1]
-        if name not in weights:
-            continue
-        w = numpy_helper.to_array(weights.pop(name)).astype(np.float32)
-        axis = 0 if trans_b else 1  # the output channels: MatMul's B is (in, out), a transposed Gemm's (out, in)
-        scale = np.abs(w).max(axis=1 - axis) / 127.0
-        scale[scale == 0] = 1.0
-        q = np.clip(np.round(w / np.expand_dims(scale, 1 - axis)), -127, 127).astype(np.int8)
-        graph.initializer.remove(next(i for i in graph.initializer if i.name == name))
-        graph.initializer.extend([numpy_helper.from_array(q, name + "_q"),
-                                  numpy_helper.from_array(scale.astype(np.float32), name + "_scale"),
-                                  numpy_helper.from_array(np.zeros(scale.shape, np.int8), name + "_zero")])
-        dequantize.append(helper.make_node("DequantizeLinear", [name + "_q", name + "_scale", name + "_zero"],
-                                           [name + "_dq"], axis=axis))
-        node.input[1] = name + "_dq"
-    nodes = dequantize + list(graph.node)  # a node's inputs must come first (ONNX nodes are in order)
-    del graph.node[:]
-    graph.node.extend(nodes)
-    onnx.save(model, str(dst))
-    return len(dequantize)
-
-
 @dataclass
 class OpenVinoClipVision:
     """Image embeddings from the int8-weight export (``vision.w8.onnx``), compiled for this CPU."""
