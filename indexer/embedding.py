@@ -35,10 +35,6 @@ class PendingCrops:
     camera: Camera
     tz: ZoneInfo
 
-    @property
-    def count(self) -> int:
-        return len(self.crops) + len(self.scene_frames)
-
 
 def embed_pending(sightings: pa.Table, pending: PendingCrops, embedder: ImageEmbedder | None, dim: int,
                   icfg: IndexConfig) -> tuple[pa.Table, pa.Table | None]:

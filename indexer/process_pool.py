@@ -131,10 +131,10 @@ class _ModelsHere:
     def embed(self, done: JobResult) -> JobResult:
         """Another worker's result with its crops embedded here (its ``embed`` seconds added)."""
         result, digest, _ = done
-        models = self._loaded()
         pending, result.pending = result.pending, None
         if pending is None or result.sightings is None:
             return result, digest, self.clip_error
+        models = self._loaded()
         t = time.perf_counter()
         try:
             result.sightings, result.frames = embed_pending(result.sightings, pending, models.embedder,

@@ -24,6 +24,7 @@ import logging
 import multiprocessing
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +49,8 @@ def resolve_runtime(runtime: str, device: str) -> str:
         raise ValueError(f"unknown CLIP runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
     if runtime != "auto":
         return runtime
-    # Not openvino, even on a CPU with bf16 units: its session holds ~150 MB more per worker than
-    # onnx-int8's for ~5 % end to end on 2 cores (core/vision/clip_openvino.py).
+    # Not openvino, even on a CPU with bf16 units: its session holds ~200 MB more than onnx-int8's, for
+    # 1.06-1.08x end to end on 2 cores (core/vision/clip_openvino.py).
     return "onnx-fp16" if device.startswith("cuda") else "onnx-int8"
 
 
@@ -162,13 +163,8 @@ class OnnxClipVision:
     def __post_init__(self) -> None:
         import onnxruntime as ort
 
-        fp32_meta = cache_path_meta(self.path)
-        self.meta = json.loads(fp32_meta.read_text(encoding="utf-8"))
-        self.dim = int(self.meta["dim"])
-        self.identity = str(self.meta["identity"])
-        self._size = int(self.meta["size"])
-        self._mean = np.asarray(self.meta["mean"], dtype=np.float32).reshape(1, 3, 1, 1)
-        self._std = np.asarray(self.meta["std"], dtype=np.float32).reshape(1, 3, 1, 1)
+        self.tower = ExportedTower.of(self.path)
+        self.dim, self.identity = self.tower.dim, self.tower.identity
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
@@ -185,17 +181,13 @@ class OnnxClipVision:
             self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     def _pixels(self, crops_bgr: list[np.ndarray]) -> np.ndarray:
-        return clip_pixels(crops_bgr, self._size, self._mean, self._std)
+        return self.tower.pixels(crops_bgr)
 
     def embed_images(self, crops_bgr: list[np.ndarray], batch_size: int = 32) -> np.ndarray:
-        if not crops_bgr:
-            return np.zeros((0, self.dim), dtype=np.float32)
         if self.provider != "CPUExecutionProvider":
             batch_size = max(batch_size, GPU_MIN_BATCH)  # a GPU idles on small batches; a video's crops fill one
-        out = [self._session.run(None, {"pixels": self._pixels(crops_bgr[i: i + batch_size])}, self._run_options)[0]
-               for i in range(0, len(crops_bgr), batch_size)]
-        x = np.concatenate(out)
-        return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+        return self.tower.embed(crops_bgr, batch_size,
+                                lambda px: self._session.run(None, {"pixels": px}, self._run_options)[0])
 
 
 def quantise_weights_int8(src: Path, dst: Path) -> int:
@@ -235,17 +227,45 @@ def quantise_weights_int8(src: Path, dst: Path) -> int:
     return len(dequantize)
 
 
-def clip_pixels(crops_bgr: list[np.ndarray], size: int, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """open_clip's preprocessing of padded crops: (N, 3, size, size) float32, normalised."""
-    from PIL import Image
+@dataclass(frozen=True)
+class ExportedTower:
+    """What an export was made from (``vision.json`` beside it): the model, its vector size and its
+    preprocessing, shared by the runtimes that run the export."""
 
-    # PIL's antialiased bicubic resize is what open_clip's torchvision Resize does on PIL images;
-    # a padded square needs no crop, so "shortest" and "squash" resize modes agree.
-    batch = np.stack([
-        np.asarray(Image.fromarray(pad_to_square(c)[:, :, ::-1]).resize((size, size), Image.Resampling.BICUBIC))
-        for c in crops_bgr
-    ]).astype(np.float32) / 255.0
-    return (batch.transpose(0, 3, 1, 2) - mean) / std
+    identity: str
+    dim: int
+    size: int
+    mean: np.ndarray  # (1, 3, 1, 1)
+    std: np.ndarray
+
+    @classmethod
+    def of(cls, model_path: Path) -> ExportedTower:
+        meta = json.loads(cache_path_meta(model_path).read_text(encoding="utf-8"))
+        return cls(identity=str(meta["identity"]), dim=int(meta["dim"]), size=int(meta["size"]),
+                   mean=np.asarray(meta["mean"], dtype=np.float32).reshape(1, 3, 1, 1),
+                   std=np.asarray(meta["std"], dtype=np.float32).reshape(1, 3, 1, 1))
+
+    def pixels(self, crops_bgr: list[np.ndarray]) -> np.ndarray:
+        """open_clip's preprocessing of padded crops: (N, 3, size, size) float32, normalised."""
+        from PIL import Image
+
+        # PIL's antialiased bicubic resize is what open_clip's torchvision Resize does on PIL images;
+        # a padded square needs no crop, so "shortest" and "squash" resize modes agree.
+        batch = np.stack([
+            np.asarray(Image.fromarray(pad_to_square(c)[:, :, ::-1]).resize((self.size, self.size),
+                                                                             Image.Resampling.BICUBIC))
+            for c in crops_bgr
+        ]).astype(np.float32) / 255.0
+        return (batch.transpose(0, 3, 1, 2) - self.mean) / self.std
+
+    def embed(self, crops_bgr: list[np.ndarray], batch_size: int,
+              run: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """Unit-length vectors of ``crops_bgr``, ``run`` (pixels -> raw vectors) called once per batch."""
+        if not crops_bgr:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        x = np.concatenate([run(self.pixels(crops_bgr[i: i + batch_size]))
+                            for i in range(0, len(crops_bgr), batch_size)])
+        return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
 def cache_path_meta(model_path: Path) -> Path:

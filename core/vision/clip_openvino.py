@@ -19,13 +19,12 @@ graph constants or as an OpenVINO IR made no difference to the memory).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from core.vision.clip_onnx import cache_path_meta, clip_pixels
+from core.vision.clip_onnx import ExportedTower
 
 
 def openvino_has_bf16() -> bool:
@@ -47,12 +46,8 @@ class OpenVinoClipVision:
     def __post_init__(self) -> None:
         import openvino as ov
 
-        self.meta = json.loads(cache_path_meta(self.path).read_text(encoding="utf-8"))
-        self.dim = int(self.meta["dim"])
-        self.identity = str(self.meta["identity"])
-        self._size = int(self.meta["size"])
-        self._mean = np.asarray(self.meta["mean"], dtype=np.float32).reshape(1, 3, 1, 1)
-        self._std = np.asarray(self.meta["std"], dtype=np.float32).reshape(1, 3, 1, 1)
+        self.tower = ExportedTower.of(self.path)
+        self.dim, self.identity = self.tower.dim, self.tower.identity
         self.precision = "bf16" if openvino_has_bf16() else "f32"
         # No pinning: the indexer runs several single-threaded processes that the OS should place.
         compiled = ov.Core().compile_model(str(self.path), "CPU", {
@@ -62,10 +57,5 @@ class OpenVinoClipVision:
         self.provider = f"openvino-cpu-{self.precision}"
 
     def embed_images(self, crops_bgr: list[np.ndarray], batch_size: int = 32) -> np.ndarray:
-        if not crops_bgr:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        out = [self._request.infer({0: clip_pixels(crops_bgr[i: i + batch_size], self._size, self._mean,
-                                                   self._std)})[0].copy()
-               for i in range(0, len(crops_bgr), batch_size)]
-        x = np.concatenate(out)
-        return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+        # .copy(): the request reuses its output buffer on the next batch
+        return self.tower.embed(crops_bgr, batch_size, lambda px: self._request.infer({0: px})[0].copy())
