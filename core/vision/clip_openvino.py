@@ -5,9 +5,9 @@ OpenVINO runs the tower in bf16, and ONNX Runtime has no such path on x86. Measu
 ``python -m bench.clip_runtime`` on a 2-core Xeon with AMX, one thread, batches of 8,
 ViT-B-32-SigLIP2-256:
 
-- ONNX Runtime int8 (``onnx-int8``, the CPU default): 31.9 ms per crop, 134 MB of session;
-- OpenVINO, fp32 weights in bf16: 19.4 ms, but 857 MB (it keeps the file's weights and its bf16 copy);
-- OpenVINO, int8 weights in bf16 (this runtime): 21.1 ms, 333 MB; cosine to fp32 >= 0.9995, as int8's.
+- ONNX Runtime int8 (``onnx-int8``, the CPU default): 32.4 ms per crop, 116 MB of session;
+- OpenVINO, fp32 weights in bf16: 18.7 ms, but 815 MB (it keeps the file's weights and its bf16 copy);
+- OpenVINO, int8 weights in bf16 (this runtime): 22.2 ms, 291 MB; cosine to fp32 >= 0.9995, as int8's.
 
 End to end it made indexing 1.06-1.08x faster for a higher peak (docs/PERFORMANCE.md), so it is a choice
 (``models.clip_runtime = openvino``), not what ``auto`` picks. Without bf16 units OpenVINO computes in
