@@ -7,8 +7,9 @@ of the shared footage (``verification_labels.json``, 73 people; the reference is
 per person height in network pixels (what :data:`core.vision.detector_input.MIN_PERSON_PX` comes from).
 
 Levers: fixed input sizes, the per-video :class:`~core.vision.detector_input.InputSizer`, int8 models
-(dynamic and static quantisation with onnxruntime.quantization), batches of frames per session run, and
-onnxruntime's session options. Results go to ``bench/results/index_levers.json`` (section ``detect``).
+(dynamic and static quantisation with onnxruntime.quantization; the static one also with the detection
+head left in fp32 and percentile calibration, timed under onnxruntime and OpenVINO), batches of frames per
+session run, and onnxruntime's session options. Results go to ``bench/results/index_levers.json`` (section ``detect``).
 
     .venv/bin/python -m bench.make_archive real --hours 1
     .venv/bin/python -m bench.detect_levers
@@ -112,6 +113,7 @@ def by_height(people: list[tuple[float, bool]]) -> dict[str, str]:
 def quantised(kind: str, out_dir: Path, calib: list[np.ndarray]) -> Path:
     from onnxruntime.quantization import (
         CalibrationDataReader,
+        CalibrationMethod,
         QuantFormat,
         QuantType,
         quantize_dynamic,
@@ -128,7 +130,7 @@ def quantised(kind: str, out_dir: Path, calib: list[np.ndarray]) -> Path:
         onnx.save(version_converter.convert_version(onnx.load(str(DYNAMIC)), 13), str(out_dir / "op13.onnx"))
         quant_pre_process(str(out_dir / "op13.onnx"), str(pre), skip_symbolic_shape=True)
     dst = out_dir / f"yolox_nano_{kind}.onnx"
-    if kind == "int8-dynamic":
+    if kind.startswith("int8-dynamic"):
         quantize_dynamic(str(pre), str(dst), weight_type=QuantType.QUInt8)
         return dst
     probe_det = YoloxDetector(DYNAMIC)
@@ -142,11 +144,48 @@ def quantised(kind: str, out_dir: Path, calib: list[np.ndarray]) -> Path:
             if img is None:
                 return None
             blob, _ = probe_det._letterbox(img, 640)
-            return {"images": blob[None].astype(np.float32)}
+            # One square shape for every camera: the histogram calibrators stack the activations.
+            square = np.full((3, 640, 640), 114, dtype=np.uint8)
+            square[:, : blob.shape[1], : blob.shape[2]] = blob
+            return {"images": square[None].astype(np.float32)}
 
+    head = "head-fp32" in kind
     quantize_static(str(pre), str(dst), Frames(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    nodes_to_exclude=head_and_after(str(pre)) if head else [],
+                    calibrate_method=CalibrationMethod.Percentile if "percentile" in kind else CalibrationMethod.MinMax)
     return dst
+
+
+def head_and_after(model_path: str) -> list[str]:
+    """The prediction convolutions and every node downstream of them: box offsets and sigmoided scores
+    share one output tensor, which no single int8 scale fits."""
+    import onnx
+
+    graph = onnx.load(model_path).graph
+    names = [n.name for n in graph.node if any("_preds" in i for i in n.input)]
+    outs = {o for n in graph.node if n.name in names for o in n.output}
+    for n in graph.node:  # graph nodes are topologically sorted
+        if n.name not in names and any(i in outs for i in n.input):
+            names.append(n.name)
+            outs.update(n.output)
+    return names
+
+
+def openvino_cpu_per_frame(path: Path, cams: dict[str, list[np.ndarray]]) -> float:
+    """CPU ms per frame of the bare network under OpenVINO (one thread, its default precision: bf16
+    where the CPU has it), letterboxing excluded; compare with the fp32 model's figure from here."""
+    import openvino as ov
+
+    probe_det = YoloxDetector(DYNAMIC)
+    blobs = [probe_det._letterbox(f, 640)[0][None].astype(np.float32) for fs in cams.values() for f in fs]
+    compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_NUM_THREADS": 1, "NUM_STREAMS": 1})
+    request = compiled.create_infer_request()
+    request.infer({0: blobs[0]})
+    t0 = time.process_time()
+    for blob in blobs:
+        request.infer({0: blob})
+    return round(1000 * (time.process_time() - t0) / len(blobs), 2)
 
 
 def other_levers(lab, row: Callable[..., None]) -> None:
@@ -195,10 +234,13 @@ def main() -> None:
     if not args.skip_int8:
         calib = [f for frames in cams.values() for f in frames[::4]]
         with tempfile.TemporaryDirectory() as tmp:
-            for kind in ("int8-dynamic", "int8-static-qdq"):
+            ov_ms = {"fp32": openvino_cpu_per_frame(DYNAMIC, cams)}
+            for kind in ("int8-dynamic", "int8-static-qdq", "int8-static-qdq-head-fp32-percentile"):
                 try:
                     path = quantised(kind, Path(tmp), calib)
-                    row(f"{kind} 640", YoloxDetector(path))
+                    if kind != "int8-dynamic":
+                        ov_ms[kind] = openvino_cpu_per_frame(path, cams)
+                    row(f"{kind} 640", YoloxDetector(path), note=f"OpenVINO ms/frame: {ov_ms}" if kind in ov_ms else "")
                 except Exception as exc:  # a quantiser failure is a result too
                     rows.append({"lever": f"{kind} 640", "error": f"{type(exc).__name__}: {exc}"[:300]})
                     print(kind, "failed:", exc)
