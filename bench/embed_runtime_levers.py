@@ -167,7 +167,7 @@ def main() -> None:
                 model.embed_images(crops, batch)
                 best[name] = min(best[name], time.perf_counter() - t0)
             t0 = time.perf_counter()
-            base._pixels(crops)
+            base.tower.pixels(crops)
             t_pre = min(t_pre, time.perf_counter() - t0)
 
     current = next(iter(variants))

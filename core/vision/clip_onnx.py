@@ -180,9 +180,6 @@ class OnnxClipVision:
         if self.provider == "CPUExecutionProvider":
             self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
-    def _pixels(self, crops_bgr: list[np.ndarray]) -> np.ndarray:
-        return self.tower.pixels(crops_bgr)
-
     def embed_images(self, crops_bgr: list[np.ndarray], batch_size: int = 32) -> np.ndarray:
         if self.provider != "CPUExecutionProvider":
             batch_size = max(batch_size, GPU_MIN_BATCH)  # a GPU idles on small batches; a video's crops fill one
