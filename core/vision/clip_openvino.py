@@ -13,8 +13,9 @@ End to end it made indexing 1.06-1.08x faster for a higher peak (docs/PERFORMANC
 (``models.clip_runtime = openvino``), not what ``auto`` picks. Without bf16 units OpenVINO computes in
 fp32, slower than int8. The weights are quantised per output channel (symmetric int8, as
 ``quantize_dynamic``'s) while activations stay in floating point, which is why the vectors are as close
-to fp32 as the int8 runtime's. OpenVINO unpacks them to bf16 when it compiles (storing them as int8
-graph constants or as an OpenVINO IR made no difference to the memory).
+to fp32 as the int8 runtime's. OpenVINO still builds bf16 weights beside the file's int8 constants
+(~160 MB at compile, ~140 MB at the first inference): no weight form or setting tried changed that
+(``bench/results/index_levers.json``, ``openvino_memory_2026_12_07b``).
 """
 
 from __future__ import annotations
