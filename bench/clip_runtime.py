@@ -2,10 +2,9 @@
 
 The indexer's ``models.clip_runtime = auto`` picks the int8 ONNX tower on CPU, and ``openvino`` (int8
 weights, bf16 arithmetic) is the faster choice on CPUs with bf16 units; this is the measurement behind
-both. One thread each
-(an indexer worker's budget), batches of the indexer's ``clip_batch_size`` (8), the same person-shaped
-crops, the default architecture (ViT-B-32-SigLIP2-256) with random-initialised weights: no real weights
-can be fetched here, and the compute does not depend on the numbers inside. Also reports how close each
+both. One thread each (an indexer worker's budget), batches of the indexer's ``clip_batch_size`` (8), the
+same person-shaped crops, the default architecture (ViT-B-32-SigLIP2-256) with random-initialised weights:
+no real weights can be fetched here, and the compute does not depend on the numbers inside. Also reports how close each
 runtime's embeddings stay to fp32 (cosine), the figure that says quantising costs no retrieval quality,
 and each runtime's resident memory (each runs in a fresh process of its own, its library already imported:
 load, embed, trim the heap).
