@@ -13,11 +13,10 @@ Not every new person needs it: one heading to be in view ``index.busy_stay_s`` i
 how long their walk so far keeps them in the frame: :func:`seconds_left_in_view`) gets enough base-rate
 frames anyway. A busy plaza always has someone new in view, and most of them stay long, so its camera runs
 at the busy rate nearly all the time. At 5 s that check cut the busy frames of the 1 h real archive from
-1,812 to 1,020 (adaptive sampling 1.28x -> 1.20x the flat rate's wall time) with retrieval held, but it is
-off by default (0): busy frames then depend on who the tracker follows, and in the PETS crowd a window's
-warm-up no longer reaches the whole-file pass's frames by the window's edge, so a person starting there
-fell between two windows (``tests/test_windows.py``). Cut elsewhere, the default loses someone at an edge
-too (docs/EVALUATION.md, "Who keeps the scene busy"): windows need to be robust to this first.
+1,812 to 1,020 (adaptive sampling 1.28x -> 1.20x the flat rate's wall time) with retrieval held, and it is
+the default (5). Busy frames then depend on who the tracker follows, so a window's warm-up may not reach the
+whole-file pass's frames by the window's edge; a window therefore keeps whoever is in view at its start
+(:mod:`indexer.windows`, ``tests/test_windows.py``), so that nobody falls between two windows.
 
 Decoding follows the same choice (:class:`SkippingDecoder`): packets are demuxed one by one and a
 non-key packet is decoded only while it leads to a wanted frame before the next keyframe; otherwise
