@@ -230,8 +230,8 @@ def _captured_states() -> Iterator[list]:
             self.foreground_cue: dict[tuple[int, float], float] = {}
             states.append(self)
 
-        def _observe_attributes(self, t, frame, fg, persons, objects, tracked) -> list:
-            seen = super()._observe_attributes(t, frame, fg, persons, objects, tracked)
+        def _observe_attributes(self, t, frame, fg, persons, objects, tracked, extra=False) -> list:
+            seen = super()._observe_attributes(t, frame, fg, persons, objects, tracked, extra)
             if fg is None:
                 return seen
             for i in range(len(tracked)):
@@ -351,6 +351,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=RESULTS / "attributes_eval.json")
     ap.add_argument("--no-cost", action="store_true", help="skip the indexing-cost timing")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="config override for the indexing (e.g. a lever's setting before it was changed)")
     args = ap.parse_args()
 
     from bench.machine import machine_info
@@ -373,7 +375,8 @@ def main() -> None:
             os.symlink(FOOTAGE / name, archive / camera / f"{Path(name).stem}_{stamp}.mp4")
         (archive / "cameras.csv").write_text(REAL_REGISTRY, encoding="utf-8")
         registry = load_registry(archive / "cameras.csv")
-        cfg = make_config(Path(tmp) / "index")
+        cfg = make_config(Path(tmp) / "index", **{k.replace(".", "__"): v for k, v in
+                                                  (item.split("=", 1) for item in args.set)})
         summary = run_index(archive, cfg, registry, BatchOptions(progress=False))
         engine = SearchEngine(cfg, registry, SearchModels(cfg, clip_enabled=False))
         rows = engine.reader.table().to_arrow().select(

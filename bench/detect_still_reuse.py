@@ -35,8 +35,8 @@ def main() -> None:
     reused: dict[str, int] = {}
     observe = pipeline._VideoState.observe
 
-    def counting(self, t, frame, timer):  # the count lives on the per-video state, which index_video drops
-        observe(self, t, frame, timer)
+    def counting(self, t, frame, timer, extra=False):  # the count lives on the per-video state, which index_video drops
+        observe(self, t, frame, timer, extra)
         reused["n"] = self.n_reused
 
     pipeline._VideoState.observe = counting

@@ -89,6 +89,10 @@ class IndexConfig:
     # the 1 h real archive with retrieval held (docs/EVALUATION.md, "Who keeps the scene busy"). 0 turns it off:
     # every new person keeps the scene busy for busy_track_s.
     busy_stay_s: float = 5.0
+    # False: on the busy rate's in-between frames, the close look for bags (indexer.attributes.CloseLook) looks only
+    # at the new people those frames are for (indexer.sampling.busy_track_ids); everyone else gets it on the base
+    # frames, as at the flat rate. True: at everyone due, as before the setting existed.
+    busy_close_looks_all: bool = False
     decoder: str = "auto"  # auto | pyav-keyframes | pyav | decord
     workers: int = 0  # 0: one per CPU core
     detector_input: int = 640  # long side of the detector input, multiple of 32
@@ -229,6 +233,8 @@ class Config:
         keep["detector"] = Path(self.models.detector_path).name if self.models.detector_path else "auto"
         if not keep["busy_stay_s"]:  # off, as before the setting existed: indexes built then stay current
             del keep["busy_stay_s"]
+        if keep["busy_close_looks_all"]:  # as before the setting existed
+            del keep["busy_close_looks_all"]
         blob = json.dumps(keep, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -42,9 +42,9 @@ from indexer.sampling import (
     AdaptiveSampler,
     SamplingPlan,
     base_periods,
+    busy_track_ids,
     choose_sampling_decoder,
     sampled_frames,
-    scene_is_busy,
 )
 from indexer.sighting_rows import (
     ATTRIBUTES,
@@ -131,6 +131,7 @@ class _VideoState:
         self.n_reused = 0  # frames whose detections were the previous frame's (nothing moved; see _still)
         self.last_found: FrameDetections | None = None
         self.last_t = 0.0
+        self.busy_ids: set[int] = set()  # the tracks that kept the scene busy after the last frame
 
     def _gated(self, t: float) -> bool:
         """Nothing moves and nobody is being followed: no new person can have appeared."""
@@ -144,7 +145,8 @@ class _VideoState:
                 and self.n_sampled > GATE_WARMUP_FRAMES and self.foreground.fraction < MIN_MOTION_FRACTION
                 and self.tracker.active(t))
 
-    def observe(self, t: float, frame: np.ndarray, timer: StageTimer) -> None:
+    def observe(self, t: float, frame: np.ndarray, timer: StageTimer, extra: bool = False) -> None:
+        """Analyse one sampled frame; ``extra``: an in-between frame of the busy rate, not a base frame."""
         models, icfg = self.models, self.icfg
         self.last_t, self.frame_wh = t, (frame.shape[1], frame.shape[0])
         with timer.stage("describe"):
@@ -182,7 +184,7 @@ class _VideoState:
             return
         with timer.stage("attributes"):
             tracked.data[ATTRIBUTES] = _objects_array(
-                self._observe_attributes(t, frame, fg, persons, found.objects, tracked))
+                self._observe_attributes(t, frame, fg, persons, found.objects, tracked, extra))
         with timer.stage("track"):
             self.tracker.record(t, index, tracked)
         with timer.stage("describe"):
@@ -201,17 +203,30 @@ class _VideoState:
 
 
     def _observe_attributes(self, t: float, frame: np.ndarray, fg: np.ndarray | None, persons: sv.Detections,
-                            objects: sv.Detections, tracked: sv.Detections) -> list[PointAttributes]:
-        """Hair, garment texture and carried objects of each tracked person in this frame."""
+                            objects: sv.Detections, tracked: sv.Detections,
+                            extra: bool = False) -> list[PointAttributes]:
+        """Hair, garment texture and carried objects of each tracked person in this frame.
+
+        An in-between frame of the busy rate is there for the new people who made the scene busy: the close
+        look (a network run per small person, the bulk of this stage) looks only at them and at anyone first
+        seen now, unless ``index.busy_close_looks_all``. The others get their close looks on the base
+        frames, as at the flat rate, so a crowd does not double its cost."""
         namer = self.models.colours
         small = self.foreground.small_frame if self.foreground is not None else None
         if small is not None and (self.reliability_t is None or t - self.reliability_t >= RELIABILITY_EVERY_S):
             self.reliability, self.reliability_t = colour_reliability(small), t
         background = self.foreground.background if self.foreground is not None else None
         carried = associate(persons.xyxy, objects)
+        ids = [int(tid) for tid in tracked.tracker_id]
+        look_at = [i for i in range(len(tracked)) if not extra or self.icfg.busy_close_looks_all
+                   or ids[i] in self.busy_ids or ids[i] not in self.track_t0]
         close = self.models.close_look
-        looks = close.look(t, frame, tracked.xyxy, tracked.tracker_id, getattr(self.models.detector, "long_side", 640),
-                           namer) if close is not None else [None] * len(tracked)
+        looks: list = [None] * len(tracked)
+        if close is not None and look_at:
+            found = close.look(t, frame, tracked.xyxy[look_at], tracked.tracker_id[look_at],
+                               getattr(self.models.detector, "long_side", 640), namer)
+            for i, look in zip(look_at, found, strict=True):
+                looks[i] = look
         out = []
         for i in range(len(tracked)):
             box = tracked.xyxy[i]
@@ -296,8 +311,9 @@ def index_video(video: VideoFile, camera: Camera, models: Models, cfg: Config,
             if sampled is None:
                 break
             first_t = sampled.t if first_t is None else first_t
-            state.observe(sampled.t, sampled.image, timer)
-            sampler.busy = scene_is_busy(state.tracker, sampled.t, plan, state.frame_wh)
+            state.observe(sampled.t, sampled.image, timer, extra=sampler.extra)
+            state.busy_ids = busy_track_ids(state.tracker, sampled.t, plan, state.frame_wh)
+            sampler.busy = bool(state.busy_ids)
             if span.done(sampled.t, state.tracker):
                 break
     except DecodeError as exc:

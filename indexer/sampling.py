@@ -109,6 +109,7 @@ class AdaptiveSampler:
         self.served_end = -math.inf  # end of the last unit a frame was taken for
         self.last_period: int | None = None  # base period of the last kept frame
         self.n_busy = 0  # frames kept in a base period that already had one (the busy rate's extra frames)
+        self.extra = False  # the frame last taken is one of those (not a base frame)
 
     def next_unit(self) -> tuple[float, float]:
         """[start, end) of the next unit to serve."""
@@ -144,7 +145,8 @@ class AdaptiveSampler:
         if t + EPS < self.start_s:
             return False
         period = math.floor(t / self.period + EPS)
-        if period == self.last_period:
+        self.extra = period == self.last_period
+        if self.extra:
             self.n_busy += 1
         self.last_period = period
         return True
@@ -242,17 +244,25 @@ def scene_is_busy(tracker: PersonTracker, t: float, plan: SamplingPlan,
                   frame_wh: tuple[int, int] | None = None) -> bool:
     """Someone seen within the last base period is new (tracked for less than ``busy_track_s``) and, with
     ``busy_stay_s`` set and the frame size known, not heading to be in view that long in all."""
+    return bool(busy_track_ids(tracker, t, plan, frame_wh))
+
+
+def busy_track_ids(tracker: PersonTracker, t: float, plan: SamplingPlan,
+                   frame_wh: tuple[int, int] | None = None) -> set[int]:
+    """The tracks that keep the scene busy at ``t`` (:func:`scene_is_busy`): the people the busy rate's
+    frames are for."""
     if not plan.adaptive:
-        return False
+        return set()
     recent = 1.0 / plan.base_fps + EPS
     check_stay = plan.busy_stay_s > 0 and frame_wh is not None
+    out = set()
     for tr in tracker.tracks():
         seen_s = tr.t_end - tr.t_start
         young = plan.busy_track_s <= 0 or seen_s < plan.busy_track_s
         if t - tr.t_end <= recent and young and not (
                 check_stay and seen_s + seconds_left_in_view(tr, frame_wh) >= plan.busy_stay_s):  # type: ignore[arg-type]
-            return True
-    return False
+            out.add(tr.track_id)
+    return out
 
 
 def seconds_left_in_view(track: Track, frame_wh: tuple[int, int]) -> float:

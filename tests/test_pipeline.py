@@ -89,3 +89,50 @@ def test_a_video_with_nobody_in_it_has_no_sightings(models, tmp_path):
     empty = write_video(tmp_path / "empty.mp4", seconds=5)
     res = index_video(_video(empty), CAMERA, models, make_config(tmp_path / "a"))
     assert res.ok and res.sightings.num_rows == 0 and res.n_sampled == 5
+
+
+def _close_looks_per_frame(monkeypatch, models, clip, cfg) -> list[tuple[bool, set[int], set[int], set[int]]]:
+    """Index ``clip``; per analysed frame with someone tracked: whether it was an in-between frame, who was
+    tracked, whom the close look was offered (it then picks those due), and who kept the scene busy (or was
+    first seen then)."""
+    import indexer.pipeline as pipeline
+    from indexer.attributes import CloseLook
+
+    frames: list[tuple[bool, set[int], set[int], set[int]]] = []
+    offered: list[set[int]] = []
+    look = CloseLook.look
+
+    def recording_look(self, t, frame, boxes, track_ids, *args):
+        offered.append({int(i) for i in track_ids})
+        return look(self, t, frame, boxes, track_ids, *args)
+
+    class Recording(pipeline._VideoState):
+        def _observe_attributes(self, t, frame, fg, persons, objects, tracked, extra=False):
+            offered.clear()
+            out = super()._observe_attributes(t, frame, fg, persons, objects, tracked, extra)
+            assert all(a is not None for a in out)  # hair, texture and frame-pass objects: everyone, every frame
+            ids = {int(i) for i in tracked.tracker_id}
+            wanted = {i for i in ids if i in self.busy_ids or i not in self.track_t0}
+            frames.append((extra, ids, set().union(*offered), wanted))
+            return out
+
+    monkeypatch.setattr(CloseLook, "look", recording_look)
+    monkeypatch.setattr(pipeline, "_VideoState", Recording)
+    assert index_video(_video(clip), CAMERA, models, cfg).ok
+    return frames
+
+
+def test_in_between_frames_take_close_looks_at_the_new_people_only(models, tmp_path, monkeypatch):
+    """The busy rate's extra frames are for people who just came into view: in a plaza, the people already
+    followed for a while get their close look for bags on the base frames only, as at the flat rate."""
+    clip = FOOTAGE / "oxford_towncentre_clipA.mp4"
+    requires(clip)
+    focused = _close_looks_per_frame(monkeypatch, models, clip, make_config(tmp_path / "a"))
+    extra = [f for f in focused if f[0]]
+    assert all(offered == tracked for is_extra, tracked, offered, _ in focused if not is_extra)
+    assert extra and all(offered == tracked & wanted for _, tracked, offered, wanted in extra)
+    assert sum(len(tracked - offered) for _, tracked, offered, _ in extra) > 0  # a crowd: not everyone is new
+    assert sum(len(offered) for _, _, offered, _ in extra) > 0
+    everyone = _close_looks_per_frame(monkeypatch, models, clip,
+                                      make_config(tmp_path / "b", index__busy_close_looks_all=True))
+    assert any(f[0] for f in everyone) and all(offered == tracked for _, tracked, offered, _ in everyone)

@@ -16,6 +16,7 @@ from indexer.sampling import (
     SamplingPlan,
     SkippingDecoder,
     base_periods,
+    busy_track_ids,
     choose_sampling_decoder,
     sampled_frames,
     scene_is_busy,
@@ -81,12 +82,14 @@ def test_busy_only_while_someone_new_is_in_view(tmp_path: Path):
     """The sampler follows ``busy`` as it changes: extra frames only after a busy frame."""
     video = write_video(tmp_path / "v.mp4", seconds=10, fps=10, gop_s=1.0)
     sampler = AdaptiveSampler(ADAPTIVE)
-    kept = []
+    kept, extra = [], []
     for f in SkippingDecoder(1.0).frames(video, sampler):
         kept.append(f.t)
+        if sampler.extra:
+            extra.append(f.t)
         sampler.busy = 3.0 <= f.t < 6.0  # someone came into view at 3 s and was new until 6 s
     assert kept == pytest.approx([0, 1, 2, 3, 3.5, 4, 4.5, 5, 5.5, 6, 7, 8, 9])
-    assert sampler.n_busy == 3
+    assert sampler.n_busy == 3 and extra == pytest.approx([3.5, 4.5, 5.5])  # the frames between the base ones
 
 
 def test_named_decoders_sample_the_busy_grid_and_drop_the_quiet_frames(tmp_path: Path):
@@ -173,3 +176,20 @@ def test_a_new_person_crossing_fast_keeps_the_scene_busy_one_in_view_long_does_n
     assert scene_is_busy(leaving, 4.0, ADAPTIVE, frame) and not scene_is_busy(leaving, 4.0, staying, frame)
     assert scene_is_busy(slow, 2.0, staying)  # frame size unknown: as without the check
     assert not scene_is_busy(slow, 4.0, staying, frame)  # gone from view for two seconds
+
+
+def test_the_busy_tracks_are_the_new_people_not_heading_to_stay():
+    """Who the busy rate's frames are for: the crosser, not the person strolling into a long stay."""
+    staying = SamplingPlan(1.0, 2.0, 5.0, busy_stay_s=5.0)
+    tracker = PersonTracker(1.0)
+    stroller = [[100, 150, 140, 250], [130, 150, 170, 250], [160, 150, 200, 250]]  # 60 px/s: ~10 s to go
+    crosser = [[500, 50, 540, 150], [560, 50, 600, 150], [620, 50, 660, 150]]  # 120 px/s: ~1 s to go
+    for i, t in enumerate((0.0, 0.5, 1.0)):
+        tracker.update(t, i, sv.Detections(xyxy=np.array([stroller[i], crosser[i]], np.float32),
+                                           confidence=np.array([0.9, 0.9], np.float32), class_id=np.array([0, 0])))
+    ids = {tr.track_id: tr.points[-1].box[0] for tr in tracker.tracks()}
+    crosser_id = next(tid for tid, x1 in ids.items() if x1 > 400)
+    assert len(ids) == 2
+    assert busy_track_ids(tracker, 1.0, staying, (768, 432)) == {crosser_id}
+    assert busy_track_ids(tracker, 1.0, ADAPTIVE, (768, 432)) == set(ids)  # without busy_stay_s: both are new
+    assert busy_track_ids(tracker, 1.0, SamplingPlan(1.0, 1.0, 5.0), (768, 432)) == set()  # flat rate
