@@ -18,15 +18,15 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import indexer.pipeline as pipeline
 from bench.index_speed import registry_path
 from bench.machine import machine_info
 from bench.real_models import SHARED_MODELS, models_dir
 from core.config import load_config
 from core.loading import load_colours, load_detector
 from core.registry import load_registry
-from indexer.archive import discover
+from indexer.archive import VideoFile, discover
 from indexer.attributes import CloseLook
-from indexer.pipeline import Models, index_video
 
 REPO = Path(__file__).resolve().parents[1]
 ARCHIVE = REPO / "bench" / "data" / "real-archive"
@@ -44,11 +44,11 @@ def main() -> None:
             "models.models_dir": str(models_dir() or SHARED_MODELS)}
     cfg0 = load_config(None, base, environ={})
     videos, _ = discover(args.archive, registry, cfg0.index.timezone)
-    first: dict[str, object] = {}
+    first: dict[str, VideoFile] = {}
     for v in videos:
         first.setdefault(v.camera_id, v)
-    models = Models(detector=load_detector(cfg0, threads=1), colours=load_colours(cfg0), embedder=None, clip_dim=32,
-                    defer_embedding=True)
+    models = pipeline.Models(detector=load_detector(cfg0, threads=1), colours=load_colours(cfg0), embedder=None,
+                             clip_dim=32, defer_embedding=True)
 
     crops: Counter[str] = Counter()
     extra_frame = {"now": False}
@@ -59,7 +59,6 @@ def main() -> None:
         crops["in-between" if extra_frame["now"] else "base"] += sum(o is not None for o in out)
         return out
 
-    import indexer.pipeline as pipeline
     observe = pipeline._VideoState.observe
 
     def flagging_observe(self, t, frame, timer, extra=False):
@@ -77,7 +76,7 @@ def main() -> None:
                 stages: Counter[str] = Counter()
                 footage, rows, busy = 0.0, 0, 0
                 for v in first.values():
-                    r = index_video(v, registry.get(v.camera_id), models, cfg)  # type: ignore[arg-type]
+                    r = pipeline.index_video(v, registry.get(v.camera_id), models, cfg)
                     assert r.ok, r.error
                     stages.update(r.seconds)
                     footage += r.info.duration_s
