@@ -12,7 +12,8 @@ Besides the flat rates, "adaptive" runs as the indexer samples by default (:mod:
 rate, plus the frames half a second between while someone new is in view. There the tracker's one floor
 (for a second's step) meets steps of half a second, so it also runs with each track's own floor from the
 time since it last matched (``PersonTracker(floor_slack=...)``, :func:`indexer.tracking.elapsed_floor`),
-and with ``index.busy_stay_s`` varied: which new people keep the scene busy (:func:`indexer.sampling.scene_is_busy`).
+and with ``index.busy_stay_s`` varied: which new people keep the scene busy (:func:`indexer.sampling.scene_is_busy`),
+and with in-between frames detected around the busy people only (``index.busy_region_detect``).
 
     .venv/bin/python -m bench.tracking_quality [CITY_DIR]
 """
@@ -24,7 +25,8 @@ import collections
 import dataclasses
 import json
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -38,7 +40,7 @@ from core.loading import load_colours, load_detector
 from core.registry import load_registry
 from indexer.decode import PyAVDecoder
 from indexer.motion import estimate_motion
-from indexer.sampling import SamplingPlan, scene_is_busy
+from indexer.sampling import SamplingPlan, busy_region, busy_track_ids
 from indexer.tracking import PersonTracker, giou_floor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,10 +92,34 @@ def _on_grid(t: float, step: float) -> bool:
     return abs(t / step - round(t / step)) <= 1e-6
 
 
+@dataclass
+class RegionDetection:
+    """In-between frames detect around the busy people only, as the indexer does (``index.busy_region_detect``):
+    the frame is decoded again and the real detector runs on the region (:func:`indexer.sampling.busy_region`)."""
+
+    city: Path
+    detector: object
+    colours: object
+
+    def frames(self, video: str) -> Iterator[np.ndarray]:
+        return (fr.image for fr in PyAVDecoder().frames(self.city / video, 2.0))
+
+    def detect(self, image: np.ndarray, tracker: PersonTracker, busy: set[int]) -> tuple[sv.Detections, np.ndarray]:
+        boxes = [tr.points[-1].box for tr in tracker.tracks() if tr.track_id in busy]
+        wh = (image.shape[1], image.shape[0])
+        region = busy_region(boxes, wh, self.detector.long_side / max(wh))  # type: ignore[attr-defined]
+        found = self.detector.detect_region(image, region or (0, 0, *wh))  # type: ignore[attr-defined]
+        d = found.persons
+        feats = np.stack([self.colours.layout(image, b) for b in d.xyxy]) if len(d) else np.zeros((0, 88))  # type: ignore[attr-defined]
+        return d, feats
+
+
 def evaluate(dets, gt, registry, step: float, make_tracker: Callable[[float], PersonTracker],
-             plan: SamplingPlan | None = None, sizes: dict[str, tuple[int, int]] | None = None) -> dict:
+             plan: SamplingPlan | None = None, sizes: dict[str, tuple[int, int]] | None = None,
+             region: RegionDetection | None = None) -> dict:
     """Track each video's detections every ``step`` seconds, or (``plan``) at its base rate plus its busy
-    frames while someone new is in view; score the tracks against the ground truth."""
+    frames while someone new is in view (``region``: detected around the busy people only); score the
+    tracks against the ground truth."""
     if plan is not None:
         step = 1.0 / plan.base_fps
     purities, bearing_err = [], []
@@ -104,13 +130,17 @@ def evaluate(dets, gt, registry, step: float, make_tracker: Callable[[float], Pe
         people = _gt_people(gt, video)
         by_id = {p["person_id"]: p for p in people}
         tracker = make_tracker(1.0 / step)
-        busy = False
+        busy: set[int] = set()
+        images = region.frames(video) if region is not None else None
         for i, (t, d, feats) in enumerate(frames):
-            busy_frame = plan is not None and busy and _on_grid(t, 1.0 / plan.busy_fps)
+            image = next(images) if images is not None else None
+            busy_frame = plan is not None and bool(busy) and _on_grid(t, 1.0 / plan.busy_fps)
             if not (_on_grid(t, step) or busy_frame):
                 continue
+            if region is not None and image is not None and not _on_grid(t, step):
+                d, feats = region.detect(image, tracker, busy)
             tracker.update(t, i, d, feats)
-            busy = plan is not None and scene_is_busy(tracker, t, plan, (sizes or {}).get(video))
+            busy = busy_track_ids(tracker, t, plan, (sizes or {}).get(video)) if plan is not None else set()
         for tr in tracker.tracks():
             if len(tr.points) < 2:
                 continue
@@ -169,6 +199,10 @@ def main() -> None:
             r = evaluate(dets, gt, registry, 1.0, partial(PersonTracker, floor_slack=slack), plan=plan, sizes=sizes)
             name = f"per-track floor x{slack:g}" if slack else f"one floor {giou_floor(plan.base_fps):g}"
             rows.append({"sample_fps": "adaptive", "association": f"giou+appearance, {name}", **r})
+        # In-between frames detected around the busy people only (index.busy_region_detect), at the defaults
+        r = evaluate(dets, gt, registry, 1.0, partial(PersonTracker, floor_slack=None), plan=plan, sizes=sizes,
+                     region=RegionDetection(args.city, load_detector(cfg), load_colours(cfg)))
+        rows.append({"sample_fps": "adaptive", "association": "giou+appearance, one floor, busy region", **r})
         for stay in STAYS:  # index.busy_stay_s: who keeps the scene busy (indexer.sampling.seconds_left_in_view)
             staying = dataclasses.replace(plan, busy_stay_s=stay)
             r = evaluate(dets, gt, registry, 1.0, partial(PersonTracker, floor_slack=None), plan=staying, sizes=sizes)

@@ -93,6 +93,10 @@ class IndexConfig:
     # at the new people those frames are for (indexer.sampling.busy_track_ids); everyone else gets it on the base
     # frames, as at the flat rate. True: at everyone due, as before the setting existed.
     busy_close_looks_all: bool = False
+    # True: an in-between frame detects only around the new people it is there for (indexer.sampling.busy_region),
+    # a region of at least 256 network pixels a side, at the whole frame's scale; the others are followed on the
+    # base frames. False: the whole frame, as before the setting existed.
+    busy_region_detect: bool = True
     decoder: str = "auto"  # auto | pyav-keyframes | pyav | decord
     workers: int = 0  # 0: one per CPU core
     detector_input: int = 640  # long side of the detector input, multiple of 32
@@ -235,6 +239,8 @@ class Config:
             del keep["busy_stay_s"]
         if keep["busy_close_looks_all"]:  # as before the setting existed
             del keep["busy_close_looks_all"]
+        if not keep["busy_region_detect"]:  # as before the setting existed
+            del keep["busy_region_detect"]
         blob = json.dumps(keep, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

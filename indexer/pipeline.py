@@ -42,6 +42,7 @@ from indexer.sampling import (
     AdaptiveSampler,
     SamplingPlan,
     base_periods,
+    busy_region,
     busy_track_ids,
     choose_sampling_decoder,
     sampled_frames,
@@ -132,6 +133,7 @@ class _VideoState:
         self.last_found: FrameDetections | None = None
         self.last_t = 0.0
         self.busy_ids: set[int] = set()  # the tracks that kept the scene busy after the last frame
+        self.n_region = 0  # in-between frames detected around the busy people only (_busy_region)
 
     def _gated(self, t: float) -> bool:
         """Nothing moves and nobody is being followed: no new person can have appeared."""
@@ -144,6 +146,17 @@ class _VideoState:
         return (self.icfg.reuse_still_detections and self.last_found is not None and self.foreground is not None
                 and self.n_sampled > GATE_WARMUP_FRAMES and self.foreground.fraction < MIN_MOTION_FRACTION
                 and self.tracker.active(t))
+
+    def _busy_region(self) -> tuple[int, int, int, int] | None:
+        """Where an in-between frame's detector looks (``index.busy_region_detect``): around the new people
+        who made the scene busy, the ones the frame is there for. The others are followed on the base frames,
+        as at the flat rate; missing them here only leaves a confirmed ByteTrack track unmatched for half a
+        second, well inside its lost-track budget. None: the whole frame."""
+        detector = self.models.detector
+        if not self.icfg.busy_region_detect or not self.busy_ids or not hasattr(detector, "detect_region"):
+            return None
+        boxes = [tr.points[-1].box for tr in self.tracker.tracks() if tr.track_id in self.busy_ids]
+        return busy_region(boxes, self.frame_wh, getattr(detector, "long_side", 640) / max(self.frame_wh))
 
     def observe(self, t: float, frame: np.ndarray, timer: StageTimer, extra: bool = False) -> None:
         """Analyse one sampled frame; ``extra``: an in-between frame of the busy rate, not a base frame."""
@@ -165,7 +178,12 @@ class _VideoState:
                 found = self.last_found
                 self.n_reused += 1
             else:
-                found = self.last_found = detect_frame(models.detector, frame)
+                region = self._busy_region() if extra else None
+                if region is None:
+                    found = self.last_found = detect_frame(models.detector, frame)
+                else:  # not kept as last_found: a still frame later must reuse a whole frame's people
+                    found = models.detector.detect_region(frame, region)  # type: ignore[attr-defined]
+                    self.n_region += 1
             persons = found.persons[found.persons.class_id == 0] if len(found.persons) else found.persons
         if len(persons) == 0 and not self.tracker.active(t):
             return

@@ -37,6 +37,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from core.config import ConfigError, IndexConfig
 from core.video_frames import upright_bgr
 from indexer.decode import (
@@ -58,6 +60,10 @@ MIN_VELOCITY_SPAN_S = 0.5  # one busy-grid step: two boxes this far apart give a
 # Before a second box gives their speed, a person may walk 1.4 m/s, ~0.8 of their height a second; a brisk
 # pace in the worst direction (to the nearest edge) bounds how soon they can leave.
 BRISK_WALK_HEIGHTS_PER_S = 1.0
+# In-between frames detect around the busy people only (index.busy_region_detect; busy_region): a region at
+# least this many network pixels a side, and the whole frame once the region would cover this share of it.
+REGION_MIN_NET_PX = 256
+REGION_MAX_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -263,6 +269,29 @@ def busy_track_ids(tracker: PersonTracker, t: float, plan: SamplingPlan,
                 check_stay and seen_s + seconds_left_in_view(tr, frame_wh) >= plan.busy_stay_s):  # type: ignore[arg-type]
             out.add(tr.track_id)
     return out
+
+
+def busy_region(boxes: list[np.ndarray], frame_wh: tuple[int, int], net_scale: float,
+                min_net_px: float = REGION_MIN_NET_PX) -> tuple[int, int, int, int] | None:
+    """The part of an in-between frame worth detecting on, joined into one rectangle: around each box (a busy
+    person's last box), a person's height to either side and above and below its middle, and never less than
+    ``min_net_px`` network pixels high and wide. ``net_scale``: network pixels per frame pixel.
+    None: the whole frame (no box, or the rectangle would cover most of it anyway).
+
+    Half a second after their last box a walker has moved less than half their height, well inside; the
+    network pixels around them are the context the detector needs (with less, it misses small people:
+    bench/busy_region.py)."""
+    if not boxes:
+        return None
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    half = np.maximum(b[:, 3] - b[:, 1], min_net_px / 2 / max(net_scale, EPS))
+    cy = (b[:, 1] + b[:, 3]) / 2
+    w, h = frame_wh
+    x0, y0 = int(max(0.0, (b[:, 0] - half).min())), int(max(0.0, (cy - half).min()))
+    x1, y1 = int(min(w, math.ceil((b[:, 2] + half).max()))), int(min(h, math.ceil((cy + half).max())))
+    if (x1 - x0) * (y1 - y0) > REGION_MAX_SHARE * w * h:
+        return None
+    return x0, y0, x1, y1
 
 
 def seconds_left_in_view(track: Track, frame_wh: tuple[int, int]) -> float:

@@ -87,3 +87,41 @@ def test_motion_fallback_finds_the_moving_block(tmp_path, caplog):
     _t, box = hits[-1]
     assert 60 < box[1] + 40 < 140 and box[3] - box[1] > 50
     assert hits[-1][1][0] > hits[0][1][0] + 100
+
+
+def test_a_region_finds_the_labelled_people_in_it_at_a_fraction_of_the_cost(detector_path):
+    """In-between frames of the busy rate detect around the new people only (indexer.sampling.busy_region):
+    the region keeps the whole frame's scale, so the people in it are found as on the whole frame."""
+    from indexer.sampling import busy_region
+
+    det = YoloxDetector(detector_path)
+    found = total = 0
+    for img, truth in _labelled_frames():
+        wh = (img.shape[1], img.shape[0])
+        for box in truth:
+            region = busy_region([box], wh, det.long_side / max(wh))
+            if region is None:
+                continue
+            x0, y0, x1, y1 = region
+            people = det.detect_region(img, region).persons
+            total += 1
+            if len(people):
+                found += int(sv.box_iou_batch(box[None], people.xyxy).max() >= 0.4)
+                # frame pixels, inside the region, none cut by an inner edge
+                assert (people.xyxy[:, 0] >= x0).all() and (people.xyxy[:, 2] <= x1).all()
+                assert ((people.xyxy[:, 1] > y0) | (y0 == 0)).all() and ((people.xyxy[:, 3] < y1) | (y1 == wh[1])).all()
+    assert total >= 60 and found >= 0.9 * total, f"{found}/{total}"
+
+
+def test_a_region_drops_the_people_its_edge_cuts_and_the_whole_frame_is_detect_all(detector_path):
+    requires(FOOTAGE / "pets2009_s2l1_view001.mp4")
+    det = YoloxDetector(detector_path)
+    (img,) = read_frames_at(FOOTAGE / "pets2009_s2l1_view001.mp4", [2.0])
+    whole = det.detect_all(img)
+    same = det.detect_region(img, (0, 0, img.shape[1], img.shape[0]))
+    assert len(whole.persons) >= 3 and np.allclose(same.persons.xyxy, whole.persons.xyxy)
+    b = whole.persons.xyxy[np.argmax(whole.persons.xyxy[:, 3] - whole.persons.xyxy[:, 1])]
+    mid = int((b[0] + b[2]) / 2)  # a region whose right edge runs through the tallest person
+    cut = det.detect_region(img, (max(0, mid - 300), 0, mid, img.shape[0])).persons
+    assert not len(cut) or sv.box_iou_batch(b[None], cut.xyxy).max() < 0.3
+    assert (cut.xyxy[:, 2] < mid - 1).all()

@@ -136,3 +136,64 @@ def test_in_between_frames_take_close_looks_at_the_new_people_only(models, tmp_p
     everyone = _close_looks_per_frame(monkeypatch, models, clip,
                                       make_config(tmp_path / "b", index__busy_close_looks_all=True))
     assert any(f[0] for f in everyone) and all(offered == tracked for _, tracked, offered, _ in everyone)
+
+
+Frame = tuple[float, tuple | None, set[int], dict[int, np.ndarray]]
+
+
+def _regions_per_frame(monkeypatch, models, clip, cfg) -> tuple[object, list[Frame]]:
+    """Index ``clip``; per in-between frame: its time, the region detected on (None: the whole frame), who
+    kept the scene busy before it, and who was tracked on it, with their boxes."""
+    import indexer.pipeline as pipeline
+
+    frames: list[Frame] = []
+
+    class Recording(pipeline._VideoState):
+        def observe(self, t, frame, timer, extra=False):
+            region = self._busy_region() if extra else None
+            busy = set(self.busy_ids)
+            super().observe(t, frame, timer, extra)
+            if extra:
+                seen = {tr.track_id: tr.points[-1].box for tr in self.tracker.tracks() if abs(tr.t_end - t) < 1e-6}
+                frames.append((t, region, busy, seen))
+
+    monkeypatch.setattr(pipeline, "_VideoState", Recording)
+    result = index_video(_video(clip), CAMERA, models, cfg)
+    assert result.ok
+    return result, frames
+
+
+def test_in_between_frames_detect_around_the_new_people_only(models, tmp_path, monkeypatch):
+    """The busy rate's extra frames are for the people who just came into view: their detector looks at a
+    region around those people, who are still found there, and the video's sightings stay the same people."""
+    clip = FOOTAGE / "pets2009_s2l1_view001.mp4"  # a square crossed by a few people at a time
+    requires(clip)
+    on, frames = _regions_per_frame(monkeypatch, models, clip, make_config(tmp_path / "a"))
+    regions = [f for f in frames if f[1] is not None]
+    assert len(regions) >= 0.8 * len(frames)  # rarely are the new people spread over most of the frame
+    found = sum(len(busy & set(seen)) for _, _, busy, seen in regions)
+    assert found >= 0.8 * sum(len(busy) for _, _, busy, _ in regions)
+    w, h = on.info.width, on.info.height
+    for _, (x0, y0, x1, y1), _, seen in regions:
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h and (x1 - x0) * (y1 - y0) <= w * h / 2
+        # everyone tracked on a region frame was detected inside the region, and not cut by its edge
+        assert all((x0 == 0 or b[0] > x0) and (y0 == 0 or b[1] > y0) and (x1 == w or b[2] < x1)
+                   and (y1 == h or b[3] < y1) for b in seen.values())
+    assert sum(len(seen) for *_, seen in regions) > found  # others near the new people are followed too
+    off, whole = _regions_per_frame(monkeypatch, models, clip, make_config(tmp_path / "b",
+                                                                          index__busy_region_detect=False))
+    assert whole and all(region is None for _, region, _, _ in whole)
+    assert abs(on.sightings.num_rows - off.sightings.num_rows) <= 0.1 * off.sightings.num_rows
+    # the same people: everyone the whole frame's run saw for 3 s or more has a sighting with a box on them
+    points_on = [dict(zip(r["track_offsets"], r["track_boxes"], strict=True)) for r in on.sightings.to_pylist()]
+    for r in off.sightings.to_pylist():
+        if r["offset_end_s"] - r["offset_start_s"] >= 3:
+            assert any(_box_iou(box, pts[t]) >= 0.5 for t, box in zip(r["track_offsets"], r["track_boxes"], strict=True)
+                       for pts in points_on if t in pts), r["offset_start_s"]
+
+
+def _box_iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)

@@ -12,10 +12,12 @@ import supervision as sv
 from core.config import ConfigError, load_config
 from indexer.decode import PyAVDecoder, PyAVKeyframeDecoder, probe
 from indexer.sampling import (
+    REGION_MIN_NET_PX,
     AdaptiveSampler,
     SamplingPlan,
     SkippingDecoder,
     base_periods,
+    busy_region,
     busy_track_ids,
     choose_sampling_decoder,
     sampled_frames,
@@ -193,3 +195,21 @@ def test_the_busy_tracks_are_the_new_people_not_heading_to_stay():
     assert busy_track_ids(tracker, 1.0, staying, (768, 432)) == {crosser_id}
     assert busy_track_ids(tracker, 1.0, ADAPTIVE, (768, 432)) == set(ids)  # without busy_stay_s: both are new
     assert busy_track_ids(tracker, 1.0, SamplingPlan(1.0, 1.0, 5.0), (768, 432)) == set()  # flat rate
+
+
+def test_busy_region_surrounds_the_busy_people_with_context_and_gives_up_when_it_would_be_most_of_the_frame():
+    wh = (1280, 720)
+    scale = 640 / 1280  # network pixels per frame pixel
+    far = np.array([600.0, 300.0, 620.0, 340.0])  # 40 px high: the region's floor decides its size
+    x0, y0, x1, y1 = busy_region([far], wh, scale)
+    assert x1 - x0 >= REGION_MIN_NET_PX / scale and y1 - y0 >= REGION_MIN_NET_PX / scale
+    assert x0 < far[0] and far[2] < x1 and y0 < far[1] and far[3] < y1
+    near = np.array([100.0, 200.0, 180.0, 500.0])  # 300 px high: a person's height either side
+    x0, y0, x1, y1 = busy_region([near], wh, scale)
+    assert (x0, y0, x1, y1) == (0, 50, 480, 650)  # clamped to the frame on the left
+    beside = np.array([700.0, 320.0, 720.0, 360.0])
+    assert busy_region([far, beside], wh, scale) == (344, 64, 976, 596)  # one rectangle around both
+    assert busy_region([far, near], wh, scale) is None  # most of the frame: the whole frame costs hardly more
+    spread = [np.array([50.0, 50, 70, 90]), np.array([1200.0, 600, 1220, 640])]
+    assert busy_region(spread, wh, scale) is None  # corner to corner
+    assert busy_region([], wh, scale) is None

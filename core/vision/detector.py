@@ -18,6 +18,7 @@ low, and the indexer only trusts them once they recur with the same person acros
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -225,6 +226,36 @@ class YoloxDetector:
             out.append(found)
         return out
 
+    def detect_region(self, frame_bgr: np.ndarray, region: tuple[int, int, int, int]) -> FrameDetections:
+        """People and objects inside ``region`` (x0, y0, x1, y1 in frame pixels), in frame pixels.
+
+        The region goes through the network at the scale the whole frame would (so a person is as many
+        network pixels high either way), which makes a small region a small input: that, not a sharper
+        view, is the point. A box the region's inner edge cuts is dropped rather than returned cut short;
+        a region's edge on the frame's edge cuts nothing. A fixed-size network (the published 416x416
+        file) cannot take a region, so it detects on the whole frame.
+        """
+        h, w = frame_bgr.shape[:2]
+        x0, y0, x1, y1 = (max(0, int(region[0])), max(0, int(region[1])), min(w, int(region[2])),
+                          min(h, int(region[3])))
+        if self._fixed is not None or (x0, y0, x1, y1) == (0, 0, w, h):
+            return self.detect_all(frame_bgr)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return FrameDetections(sv.Detections.empty(), sv.Detections.empty())
+        in_h, in_w = _input_size(h, w, self.long_side)
+        r = min(in_h / h, in_w / w)  # the whole frame's scale
+        crop = frame_bgr[y0:y1, x0:x1]
+        size = (max(1, round((x1 - x0) * r)), max(1, round((y1 - y0) * r)))
+        canvas = np.full((math.ceil(size[1] / 32) * 32, math.ceil(size[0] / 32) * 32, 3), LETTERBOX_FILL, np.uint8)
+        canvas[: size[1], : size[0]] = cv2.resize(crop, size, interpolation=cv2.INTER_LINEAR)
+        rows = self._session.run(None, {self._input_name: canvas.transpose(2, 0, 1)[None].astype(np.float32)})[0]
+        key = canvas.shape[:2]
+        if key not in self._grids:
+            self._grids[key] = _grid(*key)
+        cells, strides = self._grids[key]
+        found = self._frame_detections((rows[0], cells, strides, size[0] / (x1 - x0)), (y1 - y0, x1 - x0))
+        return FrameDetections(*(_shift_inside(d, (x0, y0, x1, y1), (w, h)) for d in (found.persons, found.objects)))
+
     def _frame_detections(self, raw: _Raw, hw: tuple[int, int]) -> FrameDetections:
         people = self._decode(raw, self.classes, min(self.score_threshold, self.weak_person_threshold), hw)
         if len(people):
@@ -237,6 +268,31 @@ class YoloxDetector:
         parts = [p for p in parts if len(p)]
         objects = sv.Detections.merge(parts) if parts else sv.Detections.empty()
         return FrameDetections(persons, objects)
+
+
+# A box within this many pixels of a region's inner edge is taken to be cut by it (the network's boxes wobble
+# by a pixel or two at the crop's border).
+REGION_EDGE_PX = 2.0
+
+
+def _shift_inside(dets: sv.Detections, region: tuple[int, int, int, int], frame_wh: tuple[int, int]) -> sv.Detections:
+    """Region-pixel boxes moved into frame pixels, less those the region's inner edges cut."""
+    if len(dets) == 0:
+        return dets
+    x0, y0, x1, y1 = region
+    xyxy = dets.xyxy + np.asarray([x0, y0, x0, y0], np.float32)
+    cut = np.zeros(len(dets), bool)
+    if x0 > 0:
+        cut |= xyxy[:, 0] <= x0 + REGION_EDGE_PX
+    if y0 > 0:
+        cut |= xyxy[:, 1] <= y0 + REGION_EDGE_PX
+    if x1 < frame_wh[0]:
+        cut |= xyxy[:, 2] >= x1 - REGION_EDGE_PX
+    if y1 < frame_wh[1]:
+        cut |= xyxy[:, 3] >= y1 - REGION_EDGE_PX
+    dets = dets[~cut]
+    dets.xyxy = xyxy[~cut]
+    return dets
 
 
 @dataclass
