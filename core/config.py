@@ -79,8 +79,8 @@ class IndexConfig:
     # of sample_fps; = sample_fps: constant rate), while a track seen within the last second is younger than
     # busy_track_s (0: while anyone is in view). bench/adaptive_sampling.py has the cost and retrieval figures.
     # On (2.0) by default: real-clip text R@10 0.43 -> 0.54, mAP 0.36 -> 0.49, photo R@10 0.875 -> 1.0
-    # (bench/results/adaptive_sampling.json); on the 1 h real archive it costs 1.20-1.29x the wall time of flat
-    # 1 fps (bench/results/index_speed.json, docs/PERFORMANCE.md). 1.0 turns it off (constant rate).
+    # (bench/results/adaptive_sampling.json); on the 1 h real archive it costs 1.07-1.10x the wall time of flat
+    # 1 fps with busy_region_detect (bench/results/index_levers.json, docs/PERFORMANCE.md). 1.0 turns it off.
     # Part of index_fingerprint: files indexed under 1.0 are indexed again by the next batch run.
     busy_fps: float = 2.0
     busy_track_s: float = 5.0
