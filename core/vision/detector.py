@@ -87,6 +87,14 @@ def _input_size(height: int, width: int, long_side: int) -> tuple[int, int]:
     return in_h, in_w
 
 
+def _canvas(image: np.ndarray, size: tuple[int, int], in_hw: tuple[int, int]) -> np.ndarray:
+    """``image`` resized to ``size`` (w, h) in the top-left corner of an (H, W) network input, the rest
+    letterbox grey; channels first."""
+    canvas = np.full((*in_hw, 3), LETTERBOX_FILL, dtype=np.uint8)
+    canvas[: size[1], : size[0]] = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+    return canvas.transpose(2, 0, 1)
+
+
 def _grid(in_h: int, in_w: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-anchor (gx, gy) and stride, in the row order YOLOX emits (stride 8, 16, 32; y outer)."""
     cells, strides = [], []
@@ -153,10 +161,17 @@ class YoloxDetector:
         h, w = frame.shape[:2]
         in_h, in_w = self._fixed or _input_size(h, w, long_side)
         r = min(in_h / h, in_w / w)
-        resized = cv2.resize(frame, (int(w * r), int(h * r)), interpolation=cv2.INTER_LINEAR)
-        canvas = np.full((in_h, in_w, 3), LETTERBOX_FILL, dtype=np.uint8)
-        canvas[: resized.shape[0], : resized.shape[1]] = resized
-        return canvas.transpose(2, 0, 1), r
+        return _canvas(frame, (int(w * r), int(h * r)), (in_h, in_w)), r
+
+    def _run(self, blob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One session run over a batch of canvases (B, 3, H, W): the rows, and the grid cells and strides
+        of that input size."""
+        rows = self._session.run(None, {self._input_name: blob.astype(np.float32)})[0]
+        in_h, in_w = blob.shape[2], blob.shape[3]
+        if (in_h, in_w) not in self._grids:
+            self._grids[(in_h, in_w)] = _grid(in_h, in_w)
+        cells, strides = self._grids[(in_h, in_w)]
+        return rows, cells, strides
 
     def _raw_batch(self, frames: list[np.ndarray]) -> list[_Raw]:
         """Network rows (N, 85) with their grid cells and strides, and the letterbox scale, per frame;
@@ -166,12 +181,7 @@ class YoloxDetector:
         out: list[_Raw] = []
         for lo in range(0, len(boxes), self.max_batch):
             chunk = boxes[lo: lo + self.max_batch]
-            blob = np.stack([b for b, _ in chunk]).astype(np.float32)
-            rows = self._session.run(None, {self._input_name: blob})[0]
-            in_h, in_w = blob.shape[2], blob.shape[3]
-            if (in_h, in_w) not in self._grids:
-                self._grids[(in_h, in_w)] = _grid(in_h, in_w)
-            cells, strides = self._grids[(in_h, in_w)]
+            rows, cells, strides = self._run(np.stack([b for b, _ in chunk]))
             out.extend((rows[i], cells, strides, r) for i, (_, r) in enumerate(chunk))
         return out
 
@@ -244,15 +254,9 @@ class YoloxDetector:
             return FrameDetections(sv.Detections.empty(), sv.Detections.empty())
         in_h, in_w = _input_size(h, w, self.long_side)
         r = min(in_h / h, in_w / w)  # the whole frame's scale
-        crop = frame_bgr[y0:y1, x0:x1]
         size = (max(1, round((x1 - x0) * r)), max(1, round((y1 - y0) * r)))
-        canvas = np.full((math.ceil(size[1] / 32) * 32, math.ceil(size[0] / 32) * 32, 3), LETTERBOX_FILL, np.uint8)
-        canvas[: size[1], : size[0]] = cv2.resize(crop, size, interpolation=cv2.INTER_LINEAR)
-        rows = self._session.run(None, {self._input_name: canvas.transpose(2, 0, 1)[None].astype(np.float32)})[0]
-        key = canvas.shape[:2]
-        if key not in self._grids:
-            self._grids[key] = _grid(*key)
-        cells, strides = self._grids[key]
+        canvas = _canvas(frame_bgr[y0:y1, x0:x1], size, (math.ceil(size[1] / 32) * 32, math.ceil(size[0] / 32) * 32))
+        rows, cells, strides = self._run(canvas[None])
         found = self._frame_detections((rows[0], cells, strides, size[0] / (x1 - x0)), (y1 - y0, x1 - x0))
         return FrameDetections(*(_shift_inside(d, (x0, y0, x1, y1), (w, h)) for d in (found.persons, found.objects)))
 
