@@ -133,7 +133,6 @@ class _VideoState:
         self.last_found: FrameDetections | None = None
         self.last_t = 0.0
         self.busy_ids: set[int] = set()  # the tracks that kept the scene busy after the last frame
-        self.n_region = 0  # in-between frames detected around the busy people only (_busy_region)
 
     def _gated(self, t: float) -> bool:
         """Nothing moves and nobody is being followed: no new person can have appeared."""
@@ -183,7 +182,6 @@ class _VideoState:
                     found = self.last_found = detect_frame(models.detector, frame)
                 else:  # not kept as last_found: a still frame later must reuse a whole frame's people
                     found = models.detector.detect_region(frame, region)  # type: ignore[attr-defined]
-                    self.n_region += 1
             persons = found.persons[found.persons.class_id == 0] if len(found.persons) else found.persons
         if len(persons) == 0 and not self.tracker.active(t):
             return

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
+import supervision as sv
 
 from core.loading import load_colours, load_detector
 from core.registry import parse_registry
@@ -188,12 +189,6 @@ def test_in_between_frames_detect_around_the_new_people_only(models, tmp_path, m
     points_on = [dict(zip(r["track_offsets"], r["track_boxes"], strict=True)) for r in on.sightings.to_pylist()]
     for r in off.sightings.to_pylist():
         if r["offset_end_s"] - r["offset_start_s"] >= 3:
-            assert any(_box_iou(box, pts[t]) >= 0.5 for t, box in zip(r["track_offsets"], r["track_boxes"], strict=True)
+            assert any(sv.box_iou_batch(np.array([box]), np.array([pts[t]]))[0, 0] >= 0.5
+                       for t, box in zip(r["track_offsets"], r["track_boxes"], strict=True)
                        for pts in points_on if t in pts), r["offset_start_s"]
-
-
-def _box_iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
