@@ -9,6 +9,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := sample_footage/generated
 DEMO_INDEX := data/demo-index
+# make test's pytest-xdist workers, one test file each: half the suite's time waits on one core
+# (subprocess start-ups, kill-and-resume loops, the console and chromium), so two workers on two cores
+# roughly halve its wall time. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 
 # Real model files shipped beside the checkout (detector, colour table) are used when present;
 # elsewhere they are downloaded once, with a checksum check, into ~/.cache/footage-search.
@@ -41,7 +45,7 @@ chromium:
 test: $(STAMP) chromium
 	$(BIN)/python -m ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # No chromium needed: the browser tests are deselected with the slow ones.
 test-fast: $(STAMP)

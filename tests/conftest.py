@@ -12,10 +12,13 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import lancedb
 import pytest
+from filelock import FileLock
 
 from core.config import Config, load_config
 from core.schema import VIDEOS
@@ -81,6 +84,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
+T = TypeVar("T")
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], T],
+               load: Callable[[Path], T]) -> T:
+    """A session fixture's folder, built by ``build``. Under pytest-xdist (make test runs two workers) the
+    first worker builds it in the run's shared temp folder and the others ``load`` it, so the minutes of
+    indexing behind the shared indexes are spent once per run, not once per worker."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return build(tmp_path_factory.mktemp(name))
+    root = tmp_path_factory.getbasetemp().parent / name
+    with FileLock(str(root) + ".lock"):
+        if (root / ".built").exists():
+            return load(root)
+        shutil.rmtree(root, ignore_errors=True)  # a worker that failed half way
+        root.mkdir()
+        out = build(root)
+        (root / ".built").touch()
+        return out
+
+
 @pytest.fixture(scope="session")
 def detector_path() -> Path:
     requires(DETECTOR)
@@ -112,12 +136,15 @@ def make_config(index_uri: Path | str, **overrides: object) -> Config:
 def real_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shared real clips as an archive (symlinks, nothing copied into the repo)."""
     requires(FOOTAGE, *(FOOTAGE / name for name in REAL_CLIPS))
-    root = tmp_path_factory.mktemp("real-archive")
-    for name, (camera, stamp) in REAL_CLIPS.items():
-        (root / camera).mkdir(exist_ok=True)
-        os.symlink(FOOTAGE / name, root / camera / f"{Path(name).stem}_{stamp}.mp4")
-    (root / "cameras.csv").write_text(REAL_REGISTRY, encoding="utf-8")
-    return root
+
+    def build(root: Path) -> Path:
+        for name, (camera, stamp) in REAL_CLIPS.items():
+            (root / camera).mkdir(exist_ok=True)
+            os.symlink(FOOTAGE / name, root / camera / f"{Path(name).stem}_{stamp}.mp4")
+        (root / "cameras.csv").write_text(REAL_REGISTRY, encoding="utf-8")
+        return root
+
+    return built_once(tmp_path_factory, "real-archive", build, lambda root: root)
 
 
 @pytest.fixture(scope="session")
@@ -127,11 +154,14 @@ def real_index(real_archive: Path, tmp_path_factory: pytest.TempPathFactory,
     from core.registry import load_registry
     from indexer.batch import BatchOptions, run_index
 
-    cfg = make_config(tmp_path_factory.mktemp("real-index") / "index")
-    summary = run_index(real_archive, cfg, load_registry(real_archive / "cameras.csv"),
-                        BatchOptions(progress=False))
-    assert summary.indexed == len(REAL_CLIPS), summary.lines()
-    return cfg
+    def build(root: Path) -> Config:
+        cfg = make_config(root / "index")
+        summary = run_index(real_archive, cfg, load_registry(real_archive / "cameras.csv"),
+                            BatchOptions(progress=False))
+        assert summary.indexed == len(REAL_CLIPS), summary.lines()
+        return cfg
+
+    return built_once(tmp_path_factory, "real-index", build, lambda root: make_config(root / "index"))
 
 
 @pytest.fixture(scope="session")
@@ -139,7 +169,8 @@ def sample_city(tmp_path_factory: pytest.TempPathFactory):
     """The generated demo city (deterministic; generated once per session)."""
     from sample_footage import generate_city
 
-    return generate_city(tmp_path_factory.mktemp("sample-city"))
+    # generate_city skips a city already complete on disk: the worker that did not build it just reads it.
+    return built_once(tmp_path_factory, "sample-city", generate_city, generate_city)
 
 
 @pytest.fixture(scope="session")
@@ -149,10 +180,14 @@ def sample_index(sample_city, tmp_path_factory: pytest.TempPathFactory, detector
     from core.registry import load_registry
     from indexer.batch import BatchOptions, run_index
 
-    cfg = make_config(tmp_path_factory.mktemp("sample-index") / "index")
-    summary = run_index(sample_city.archive, cfg, load_registry(sample_city.registry), BatchOptions(progress=False))
-    assert summary.indexed > 0 and not summary.failed, summary.lines()
-    return cfg
+    def build(root: Path) -> Config:
+        cfg = make_config(root / "index")
+        summary = run_index(sample_city.archive, cfg, load_registry(sample_city.registry),
+                            BatchOptions(progress=False))
+        assert summary.indexed > 0 and not summary.failed, summary.lines()
+        return cfg
+
+    return built_once(tmp_path_factory, "sample-index", build, lambda root: make_config(root / "index"))
 
 
 @pytest.fixture
