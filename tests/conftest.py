@@ -87,14 +87,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 T = TypeVar("T")
 
 
+def _under_xdist() -> bool:
+    return bool(os.environ.get("PYTEST_XDIST_WORKER"))
+
+
+def session_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """Where a session fixture builds ``name``: this session's own temp folder, or under pytest-xdist (make test
+    runs two workers) one folder in the run's shared temp folder that every worker is handed."""
+    if not _under_xdist():
+        return tmp_path_factory.mktemp(name)
+    return tmp_path_factory.getbasetemp().parent / name
+
+
 def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], T],
                load: Callable[[Path], T]) -> T:
-    """A session fixture's folder, built by ``build``. Under pytest-xdist (make test runs two workers) the
-    first worker builds it in the run's shared temp folder and the others ``load`` it, so the minutes of
-    indexing behind the shared indexes are spent once per run, not once per worker."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return build(tmp_path_factory.mktemp(name))
-    root = tmp_path_factory.getbasetemp().parent / name
+    """A session fixture's folder, built by ``build``. Under pytest-xdist the first worker builds it in
+    :func:`session_folder` and the others ``load`` it, so the minutes of indexing behind the shared indexes
+    are spent once per run, not once per worker."""
+    root = session_folder(tmp_path_factory, name)
+    if not _under_xdist():
+        return build(root)
     with FileLock(str(root) + ".lock"):
         if (root / ".built").exists():
             return load(root)
@@ -169,8 +181,9 @@ def sample_city(tmp_path_factory: pytest.TempPathFactory):
     """The generated demo city (deterministic; generated once per session)."""
     from sample_footage import generate_city
 
-    # generate_city skips a city already complete on disk: the worker that did not build it just reads it.
-    return built_once(tmp_path_factory, "sample-city", generate_city, generate_city)
+    # generate_city locks its folder and skips a city already complete there, so under pytest-xdist the
+    # worker that comes second just reads the first one's city.
+    return generate_city(session_folder(tmp_path_factory, "sample-city"))
 
 
 @pytest.fixture(scope="session")
